@@ -1,0 +1,185 @@
+"""Source contracts: what each agency database and registry holds, as reviewed YAML.
+
+One file per source in `schemas/sources/<source>.yaml` declares its tables, their grain and
+primary key, every column with its type and nullability, the incremental column (and how its
+values are written) by which a run extracts its interval, and which columns identify a subject
+(personal data). The pipeline is driven by these files; a test holds them to the generated
+databases.
+
+Example:
+    >>> contract = load_source_contract(SOURCES_DIR / "courts.yaml")
+    >>> contract.table("SXBZXR").incremental.column
+    'XGSJ'
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
+SOURCES_DIR = SCHEMAS_DIR / "sources"
+
+
+class ContractError(ValueError):
+    """A contract file is malformed; the message names the file and the field."""
+
+
+class ColumnType(StrEnum):
+    """Storage types as a SQL engine reports them (SQLite affinity names)."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    REAL = "real"
+
+
+class IdentifierKind(StrEnum):
+    """What an identifier column may hold. A column can hold several kinds (a taxpayer number
+    is a USCC or a legacy tax number); standardisation classifies each value."""
+
+    CITIZEN_ID = "citizen_id"  # GB 11643, 18 characters (or the legacy 15 digits)
+    MASKED_CITIZEN_ID = "masked_citizen_id"  # birth month and day masked: 3423011964****3224
+    PASSPORT = "passport"
+    USCC = "uscc"  # GB 32100 unified social credit code
+    ORGANISATION_CODE = "organisation_code"  # GB 11714 XXXXXXXX-X
+    LEGACY_REGISTRATION_NO = "legacy_registration_no"  # 15-digit business registration number
+    LEGACY_TAX_NO = "legacy_tax_no"  # region code + organisation code
+    FOOD_LICENCE = "food_licence"  # JY + 14 digits
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Column(Strict):
+    """One column of a source table."""
+
+    name: str
+    type: ColumnType
+    nullable: bool = True
+    description: str = ""
+    #: kinds of identifier the column holds; a non-empty list marks it as personal data.
+    identifier: tuple[IdentifierKind, ...] = ()
+    #: other personal data (names, phone numbers, addresses) kept apart from content.
+    pii: bool = False
+
+
+class Incremental(Strict):
+    """How a run selects the rows created or updated in its interval."""
+
+    column: str
+    #: `strftime` format of a text column, or `epoch_seconds` for Unix time integers.
+    format: str
+    #: the zone the values are written in (epoch seconds are always UTC).
+    timezone: str = "Asia/Shanghai"
+
+
+class Subject(Strict):
+    """Whose record a row is: a fixed type, or a column that says."""
+
+    type: Literal["person", "organisation", "mixed"]
+    #: for `mixed`: the column telling the type, and its value for persons.
+    type_column: str | None = None
+    person_value: str | None = None
+    #: columns that identify and name the subject.
+    id_columns: tuple[str, ...] = ()
+    name_column: str | None = None
+
+
+class Table(Strict):
+    """One table of a source."""
+
+    name: str
+    title: str = ""
+    grain: str
+    primary_key: tuple[str, ...]
+    incremental: Incremental
+    subject: Subject
+    columns: tuple[Column, ...]
+
+    @model_validator(mode="after")
+    def _columns_exist(self) -> Table:
+        names = {c.name for c in self.columns}
+        if len(names) != len(self.columns):
+            raise ValueError(f"table {self.name}: a column is declared twice")
+        wanted = [*self.primary_key, self.incremental.column, *self.subject.id_columns]
+        if self.subject.type_column:
+            wanted.append(self.subject.type_column)
+        if self.subject.name_column:
+            wanted.append(self.subject.name_column)
+        missing = [c for c in wanted if c not in names]
+        if missing:
+            raise ValueError(f"table {self.name}: {missing} named but not declared as columns")
+        if self.subject.type == "mixed" and not (
+            self.subject.type_column and self.subject.person_value
+        ):
+            raise ValueError(
+                f"table {self.name}: a mixed subject needs type_column and person_value"
+            )
+        return self
+
+    def column(self, name: str) -> Column:
+        """The column called `name`."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"table {self.name} has no column {name}")
+
+
+class SourceContract(Strict):
+    """The contract of one source database."""
+
+    source: str
+    title: str
+    kind: Literal["agency", "registry"]
+    #: Airflow connection id: `AIRFLOW_CONN_<ID>` in the environment overrides the default.
+    connection_id: str
+    #: the SQLite file of the generated world, relative to the world folder.
+    default_database: str
+    conventions: str = ""
+    tables: tuple[Table, ...]
+
+    def table(self, name: str) -> Table:
+        """The table called `name`."""
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(f"source {self.source} has no table {name}")
+
+
+def _format_error(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid source contract"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(file)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_source_contract(path: Path) -> SourceContract:
+    """Parse and validate one contract file; errors name the file and the field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ContractError(f"{path}: cannot read contract: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ContractError(f"{path}: a contract is a mapping, got {type(raw).__name__}")
+    try:
+        contract = SourceContract.model_validate(raw)
+    except ValidationError as exc:
+        raise ContractError(_format_error(path, exc)) from exc
+    if contract.source != path.stem:
+        raise ContractError(
+            f"{path}: source is {contract.source!r}, expected the file name {path.stem!r}"
+        )
+    return contract
+
+
+@cache
+def source_contracts(directory: Path = SOURCES_DIR) -> dict[str, SourceContract]:
+    """Every source contract in `directory`, by source name."""
+    return {p.stem: load_source_contract(p) for p in sorted(directory.glob("*.yaml"))}

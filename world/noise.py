@@ -1,0 +1,183 @@
+"""Dirt applied to agency records, and the log of which record received which kind.
+
+Each function draws, for every record, whether it receives one kind of noise (at the rate set in
+`NoiseConfig`, among the records eligible for it), applies it, and marks it in a `NoiseLog`. The
+log becomes the `noise` column of the world's truth table, so that tests and evaluation can see
+exactly what was done to each record.
+
+Example:
+    >>> log = NoiseLog(3)
+    >>> log.mark("name_typo", np.array([True, False, True]))
+    >>> log.to_list()
+    ['name_typo', '', 'name_typo']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from world import codes, names
+from world.config import NoiseConfig
+
+BoolArray = npt.NDArray[np.bool_]
+#: String arrays are kept as object arrays here: a fixed-width numpy string array would
+#: silently truncate a value that noise makes longer (a branch suffix, a pinyin spelling).
+StrArray = npt.NDArray[Any]
+
+
+class NoiseLog:
+    """Which noise kinds each of `n` records received."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.kinds: dict[str, BoolArray] = {}
+
+    def mark(self, kind: str, mask: BoolArray) -> None:
+        """Record that the records where `mask` is true received `kind`."""
+        if mask.shape != (self.n,):
+            raise ValueError(f"noise mask for {kind} has shape {mask.shape}, expected ({self.n},)")
+        prev = self.kinds.get(kind)
+        self.kinds[kind] = mask.copy() if prev is None else (prev | mask)
+
+    def update(self, other: NoiseLog) -> None:
+        """Add every mark of `other` (a log of the same records)."""
+        for kind, mask in other.kinds.items():
+            self.mark(kind, mask)
+
+    def take(self, index: npt.NDArray[np.int64]) -> NoiseLog:
+        """The log of the records at `index` (for duplicated rows)."""
+        out = NoiseLog(len(index))
+        out.kinds = {k: v[index] for k, v in self.kinds.items()}
+        return out
+
+    def to_series(self, name: str = "noise") -> pl.Series:
+        """Comma-separated kinds per record ('' for a clean record)."""
+        if not self.kinds:
+            return pl.Series(name, [""] * self.n, dtype=pl.String)
+        frame = pl.DataFrame({k: v for k, v in sorted(self.kinds.items())})
+        parts = [pl.when(pl.col(k)).then(pl.lit(k)).otherwise(None) for k in frame.columns]
+        return frame.select(pl.concat_str(parts, separator=",", ignore_nulls=True).alias(name))[
+            name
+        ]
+
+    def to_list(self) -> list[str]:
+        """The log as a list of strings (for small inputs and doctests)."""
+        return self.to_series().to_list()
+
+
+def draw(
+    rng: np.random.Generator, n: int, rate: float, eligible: BoolArray | None = None
+) -> BoolArray:
+    """Which of `n` records receive a noise of `rate` (only among `eligible` ones)."""
+    mask = rng.random(n) < rate
+    return mask if eligible is None else (mask & eligible)
+
+
+def person_names(
+    rng: np.random.Generator,
+    values: StrArray,
+    log: NoiseLog,
+    typo_rate: float,
+    traditional_rate: float,
+) -> StrArray:
+    """Homophone / look-alike typos and traditional characters in Chinese person names."""
+    out = values.astype(object)
+    typo = draw(rng, len(out), typo_rate)
+    if typo.any():
+        out[typo] = names.name_typos(rng, out[typo])[0]
+        log.mark("name_typo", typo)
+    trad = draw(rng, len(out), traditional_rate)
+    if trad.any():
+        converted = names.to_traditional(out[trad])
+        changed = np.zeros(len(out), dtype=bool)
+        changed[np.flatnonzero(trad)] = converted != out[trad]
+        out[trad] = converted
+        # Names whose characters are the same in both scripts (e.g. 王伟) did not change.
+        log.mark("traditional_name", changed)
+    return out
+
+
+@dataclass
+class Noisy:
+    """Values after noise, with the log of what was done."""
+
+    values: StrArray
+    log: NoiseLog
+
+
+def subject_names(
+    rng: np.random.Generator, raw: StrArray, is_person: BoolArray, nz: NoiseConfig
+) -> Noisy:
+    """Names of mixed person / organisation subjects with the noise each kind gets."""
+    log = NoiseLog(len(raw))
+    out = raw.astype(object)
+    if is_person.any():
+        plog = NoiseLog(int(is_person.sum()))
+        out[is_person] = person_names(rng, raw[is_person], plog, nz.name_typo, nz.traditional_name)
+        for kind, mask in plog.kinds.items():
+            full = np.zeros(len(raw), dtype=bool)
+            full[is_person] = mask
+            log.mark(kind, full)
+    if (~is_person).any():
+        olog = NoiseLog(int((~is_person).sum()))
+        out[~is_person] = org_names(rng, raw[~is_person], olog, nz.org_name_variant, nz.name_typo)
+        for kind, mask in olog.kinds.items():
+            full = np.zeros(len(raw), dtype=bool)
+            full[~is_person] = mask
+            log.mark(kind, full)
+    return Noisy(out, log)
+
+
+def org_names(
+    rng: np.random.Generator, values: StrArray, log: NoiseLog, variant_rate: float, typo_rate: float
+) -> StrArray:
+    """Name variants (有限公司/有限责任公司, brackets, prefixes, branches) and typos."""
+    out = values.astype(object)
+    variant = draw(rng, len(out), variant_rate)
+    if variant.any():
+        out[variant] = names.org_name_variants(rng, out[variant])[0]
+        log.mark("org_name_variant", variant)
+    typo = draw(rng, len(out), typo_rate)
+    if typo.any():
+        out[typo] = names.name_typos(rng, out[typo])[0]
+        log.mark("name_typo", typo)
+    return out
+
+
+def citizen_ids(
+    rng: np.random.Generator,
+    values: StrArray,
+    log: NoiseLog,
+    *,
+    eligible: BoolArray,
+    mistype_rate: float,
+    missing_rate: float,
+    legacy_rate: float,
+    born_before_2000: BoolArray,
+) -> StrArray:
+    """Mistyped, legacy 15-digit or missing citizen identity numbers ('' when missing)."""
+    out = values.astype("<U18")  # identifiers never grow: 18 characters at most
+    n = len(out)
+    legacy = draw(rng, n, legacy_rate, eligible & born_before_2000)
+    if legacy.any():
+        out[legacy] = codes.legacy_citizen_ids(out[legacy])
+        log.mark("legacy_id", legacy)
+    mistype = draw(rng, n, mistype_rate, eligible & ~legacy)
+    if mistype.any():
+        out[mistype] = codes.mistype_ids(rng, out[mistype])[0]
+        log.mark("id_mistype", mistype)
+    missing = draw(rng, n, missing_rate, eligible & ~legacy & ~mistype)
+    if missing.any():
+        out[missing] = ""
+        log.mark("id_missing", missing)
+    return out
+
+
+def duplicate_rows(rng: np.random.Generator, n: int, rate: float) -> npt.NDArray[np.int64]:
+    """Indices of the records entered a second time (sorted)."""
+    return np.flatnonzero(rng.random(n) < rate).astype(np.int64)
