@@ -54,7 +54,8 @@ class NoiseConfig:
     org_name_variant: float = 0.15
     #: a date written in another format than the agency's habit (manual entry).
     date_format: float = 0.02
-    #: the same event entered twice under a new record id (within one source table).
+    #: the same event entered twice under a new record id (within one source table; event
+    #: tables and the tax register, not grades, inspections or licences).
     duplicate: float = 0.01
     #: records whose subject is in no registry: foreign passport holders (persons), unregistered
     #: businesses (organisations).

@@ -35,7 +35,7 @@ import polars as pl
 from world import registries
 from world.agencies import courts, food, tax, transport
 from world.agencies.common import write_sqlite
-from world.config import WorldConfig, check_output_folder
+from world.config import WorldConfig, WorldConfigError, check_output_folder
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +106,12 @@ def generate_world(cfg: WorldConfig, progress: Callable[[str], None] | None = No
     check_output_folder(cfg.out)
     step = progress or (lambda msg: log.info("%s", msg))
     out = cfg.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorldConfigError(f"--out {out}: cannot create the folder: {exc.strerror}") from exc
     for sub in ("registries", "agencies", "truth"):
         shutil.rmtree(out / sub, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
     # One independent stream per part, so adding rows to one part leaves the others unchanged.
     seeds = np.random.SeedSequence(cfg.seed).spawn(1 + len(AGENCIES))
     summary = WorldSummary(out=out)

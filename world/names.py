@@ -11,8 +11,9 @@ names are a mixture, per sex, of (a) one-character names, (b) classic two-charac
 (建华, 秀英, 子涵 …) and (c) free combinations of a first and a second character, each drawn
 with Zipf-like weights from pools that start with faker's ``first_names_male/female``. The
 mixture (:data:`GIVEN_NAME_MIX`) is calibrated so that a 1,000,000-person world has its most
-common full names (王伟, 李伟, 张伟, 王芳 …) about 150-250 times, as in life (张伟 has about
-290,000 bearers among 1.4 billion, i.e. ~200 per million), while most full names are rare.
+common full names (王芳, 李伟, 张伟, 王伟, 李娜 …) about 200-250 times each, as in life (张伟
+has about 290,000 bearers among 1.4 billion, i.e. ~200 per million), while two thirds of the
+distinct full names occur only once.
 
 **Typos** (:func:`name_typos`) replace one character with a homophone (same toneless pinyin,
 preferring common characters: the name pools and faker's common words, then the 3,755
@@ -51,7 +52,6 @@ from world import places
 from world.places import _concat, _where, _words, to_str_array
 
 StrArray = npt.NDArray[np.str_]
-BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 PinyinStyle = Literal["airline", "western", "plain"]
 
@@ -59,7 +59,9 @@ __all__ = [
     "COMPOUND_SURNAMES",
     "GIVEN_NAME_MIX",
     "ORG_ENTITY_TYPES",
+    "ORG_VARIANT_WEIGHTS",
     "SIMILAR_CHARACTERS",
+    "SIMILAR_SHARE",
     "SURNAME_READINGS",
     "name_typos",
     "org_name_variants",
@@ -108,7 +110,7 @@ SURNAME_READINGS: dict[str, str] = {
 #: exponent of the first and of the second character pool).
 GIVEN_NAME_MIX: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, float]]] = {
     "male": ((0.15, 0.4), (0.03, 0.6), (0.82, 0.45)),
-    "female": ((0.14, 0.4), (0.04, 0.6), (0.82, 0.45)),
+    "female": ((0.14, 0.35), (0.04, 0.6), (0.82, 0.45)),
 }
 
 # Pools, most common first; faker's lists come first and set the head of each distribution.
@@ -361,21 +363,28 @@ def _common_chars() -> list[str]:
     return [c for c in _unique(text) if "\u4e00" <= c <= "\u9fff"]
 
 
+def _reading(char: str, surname: bool) -> str:
+    """Toneless pinyin of one character; as a surname by :data:`SURNAME_READINGS`."""
+    return (SURNAME_READINGS.get(char) if surname else None) or _syllables(char)[0]
+
+
 @cache
-def _by_pinyin() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def _by_pinyin(surname: bool) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Common characters, then GB 2312 level-1 characters, by reading."""
     tiers: tuple[dict[str, list[str]], dict[str, list[str]]] = ({}, {})
     for tier, chars in zip(tiers, (_common_chars(), _gb2312_level1()), strict=True):
         for c in chars:
-            tier.setdefault(_syllables(c)[0], []).append(c)
+            tier.setdefault(_reading(c, surname), []).append(c)
     return tiers
 
 
 @cache
-def _homophones(char: str, reading: str | None = None) -> list[str]:
+def _homophones(char: str, surname: bool = False) -> list[str]:
+    """Characters read like `char` (as a surname if `surname`), common ones first."""
     if not ("\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf"):
         return []
-    py = reading or _syllables(char)[0]
-    for tier in _by_pinyin():
+    py = _reading(char, surname)
+    for tier in _by_pinyin(surname):
         found = [c for c in tier.get(py, []) if c != char]
         if found:
             return found
@@ -399,8 +408,7 @@ def _candidate_table(
     h_lists, s_lists = [], []
     for cp in cps.tolist():
         c = chr(cp) if cp else ""
-        reading = SURNAME_READINGS.get(c) if surname_pos else None
-        h_lists.append([ord(x) for x in _homophones(c, reading)] if c else [])
+        h_lists.append([ord(x) for x in _homophones(c, surname_pos)] if c else [])
         s_lists.append([ord(x) for x in similar.get(c, [])])
 
     def flat(lists: list[list[int]]) -> tuple[IntArray, IntArray, IntArray]:
@@ -698,10 +706,12 @@ def _foundations(rng: np.random.Generator, reg: _Regions) -> pl.Series:
 
 def _public_institutions(rng: np.random.Generator, reg: _Regions) -> pl.Series:
     n = reg.n
-    town, _ = places._town_village(rng, reg.rows)
+    town, village = places._town_village(rng, reg.rows)
     county_level = _concat(reg.local, _zipf_draw(rng, _PUBLIC_INSTITUTIONS, n, 0.5))
     town_level = _concat(reg.local, town, _zipf_draw(rng, _TOWN_INSTITUTIONS, n, 0.5))
-    return _where(rng.random(n) < 0.7, county_level, town_level)
+    village_school = _concat(reg.local, town, village, "小学")
+    r = rng.random(n)
+    return _where(r < 0.6, county_level, _where(r < 0.9, town_level, village_school))
 
 
 _GENERATORS = {
@@ -753,10 +763,9 @@ def sample_org_names(
         todo = affected[~out.gather(affected).is_first_distinct().to_numpy()]
         if not len(todo):
             break
-    if len(todo):  # practically unreachable: number the remaining duplicates
-        seq = pl.select(pl.int_range(pl.len()).over(pl.lit(out)) + 1).to_series()
-        dup = ~out.is_first_distinct().to_numpy()
-        out = _where(dup, _concat(out, "（", seq.cast(pl.String), "）"), out)
+    if len(todo):  # the region's name space is exhausted: number the remaining duplicates
+        seq = pl.DataFrame({"name": out}).select(pl.int_range(pl.len()).over("name"))[:, 0]
+        out = _where((seq > 0).to_numpy(), _concat(out, "（", (seq + 1).cast(pl.String), "）"), out)
     return to_str_array(out)
 
 
@@ -857,7 +866,7 @@ def org_name_variants(rng: np.random.Generator, names: npt.ArrayLike) -> tuple[S
     col, plen = pl.col("s"), pl.col("plen")
     inner = col.str.extract(r"[（(]([^）)]+)[）)]", 1)
     m = df.select(
-        form=col.str.ends_with("有限公司"),
+        form=col.str.ends_with("有限公司") | col.str.ends_with("有限责任公司"),
         bracket=col.str.contains("[（）()]"),
         dropped=(plen > 0)
         & (col.str.len_chars() - plen >= 2)

@@ -387,7 +387,7 @@ def _defaulter_list(
     rows = pl.DataFrame(
         {
             "SXID": np.arange(1, m + 1, dtype=np.int64),
-            "AH": ah.to_numpy()[idx],
+            "AH": ah.gather(idx),
             "BZXRMC": case_names[idx],
             "ZJHM": pl.Series(zjhm.astype(str)).replace("", None),
             "BZXRLX": np.where(person, "自然人", "法人或其他组织"),
@@ -406,7 +406,7 @@ def _defaulter_list(
             ).replace("", None),
             "ZXFY": court[idx],
             "SF": province[idx],
-            "ZXYJWH": pl.Series(ah.to_numpy()[idx]).str.replace("执", "民初"),
+            "ZXYJWH": ah.gather(idx).str.replace("执", "民初"),
             "LXQK": np.where(rng.random(m) < 0.8, "全部未履行", "部分未履行"),
             "SXQX": np.array([c[0] for c in CIRCUMSTANCES])[circ],
             "FBRQ": _cn_dates(rng, start, log, nz.date_format),

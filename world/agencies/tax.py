@@ -187,7 +187,7 @@ def _person_ids(
     rng: np.random.Generator, cfg: WorldConfig, ids: np.ndarray, log: NoiseLog
 ) -> np.ndarray:
     nz = cfg.noise
-    born_before_2000 = np.array([s[6:8] == "19" for s in ids])
+    born_before_2000 = np.array([s[6:8] == "19" for s in ids], dtype=bool)
     return noise.citizen_ids(
         rng,
         ids.astype("<U18"),

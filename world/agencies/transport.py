@@ -124,7 +124,7 @@ def _people(
     log = NoiseLog(n)
     registered = who["registered"].to_numpy()
     raw = who["name"].to_numpy().astype(str)
-    chinese_name = registered | np.array([not s.isascii() for s in raw])
+    chinese_name = registered | np.array([not s.isascii() for s in raw], dtype=bool)
     shown = raw.astype(object)  # pinyin spellings are longer than the names
     cn = np.flatnonzero(chinese_name)
     sub = NoiseLog(len(cn))
