@@ -116,9 +116,10 @@ def assert_rate(hits: int, eligible: int, rate: float) -> None:
 def test_same_seed_same_world(tmp_path: Path) -> None:
     def build(folder: str, seed: int) -> Path:
         out = tmp_path / folder
-        generate_world(
-            WorldConfig(persons=2000, seed=seed, start=date(2024, 1, 1), end=date(2024, 12, 31), out=out)
-        )  # fmt: skip
+        cfg = WorldConfig(
+            persons=2000, seed=seed, start=date(2024, 1, 1), end=date(2024, 12, 31), out=out
+        )
+        generate_world(cfg)
         return out
 
     a, b, c = build("a", 3), build("b", 3), build("c", 4)
