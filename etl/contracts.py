@@ -14,16 +14,20 @@ Example:
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 SOURCES_DIR = SCHEMAS_DIR / "sources"
+VOCABULARIES_DIR = SCHEMAS_DIR / "vocabularies"
+#: strftime directives whose values sort like time when written zero-padded, year first.
+SORTABLE_DIRECTIVES = ("%Y", "%m", "%d", "%H", "%M", "%S", "%z")
 
 
 class ContractError(ValueError):
@@ -56,6 +60,39 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Standardise(Strict):
+    """How a column is standardised into a field of the staged table.
+
+    `as` is one of: date (tried in `formats` order), timestamp (in the table's incremental
+    format), amount, vocabulary (mapped to the codes of `schemas/vocabularies/<vocabulary>.yaml`),
+    person_name, organisation_name, person_id, organisation_id, text.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: Literal[
+        "date", "timestamp", "amount", "vocabulary", "person_name", "organisation_name",
+        "person_id", "organisation_id", "text",
+    ] = Field(alias="as")  # fmt: skip
+    field: str
+    formats: tuple[str, ...] = ()
+    vocabulary: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Standardise:
+        if self.kind == "date" and not self.formats:
+            raise ValueError(f"field {self.field}: a date needs its formats")
+        if self.kind == "vocabulary":
+            if not self.vocabulary:
+                raise ValueError(f"field {self.field}: a vocabulary field names its vocabulary")
+            if not (VOCABULARIES_DIR / f"{self.vocabulary}.yaml").is_file():
+                raise ValueError(
+                    f"field {self.field}: unknown vocabulary {self.vocabulary!r} "
+                    f"(no {VOCABULARIES_DIR / (self.vocabulary + '.yaml')})"
+                )
+        return self
+
+
 class Column(Strict):
     """One column of a source table."""
 
@@ -67,6 +104,8 @@ class Column(Strict):
     identifier: tuple[IdentifierKind, ...] = ()
     #: other personal data (names, phone numbers, addresses) kept apart from content.
     pii: bool = False
+    #: the standardised field made from this column, if any.
+    standardise: Standardise | None = None
 
 
 class Incremental(Strict):
@@ -77,6 +116,21 @@ class Incremental(Strict):
     format: str
     #: the zone the values are written in (epoch seconds are always UTC).
     timezone: str = "Asia/Shanghai"
+
+    @model_validator(mode="after")
+    def _sortable(self) -> Incremental:
+        # Runs compare bounds with the column in SQL, so its text must sort like time.
+        if self.format == "epoch_seconds":
+            return self
+        directives = re.findall(r"%.", self.format)
+        if not self.format.startswith("%Y") or any(
+            d not in SORTABLE_DIRECTIVES for d in directives
+        ):
+            raise ValueError(
+                f"incremental format {self.format!r} does not sort like time "
+                f"(start with %Y and use only {', '.join(SORTABLE_DIRECTIVES)})"
+            )
+        return self
 
 
 class Subject(Strict):
@@ -107,12 +161,22 @@ class Table(Strict):
         names = {c.name for c in self.columns}
         if len(names) != len(self.columns):
             raise ValueError(f"table {self.name}: a column is declared twice")
-        wanted = [*self.primary_key, self.incremental.column, *self.subject.id_columns]
+        wanted = [("primary_key", c) for c in self.primary_key]
+        wanted.append(("incremental.column", self.incremental.column))
+        wanted += [("subject.id_columns", c) for c in self.subject.id_columns]
         if self.subject.type_column:
-            wanted.append(self.subject.type_column)
+            wanted.append(("subject.type_column", self.subject.type_column))
         if self.subject.name_column:
-            wanted.append(self.subject.name_column)
-        missing = [c for c in wanted if c not in names]
+            wanted.append(("subject.name_column", self.subject.name_column))
+        missing = [f"{where} {c!r}" for where, c in wanted if c not in names]
+        if missing:
+            raise ValueError(f"table {self.name}: {', '.join(missing)} not declared as columns")
+        fields = [c.standardise.field for c in self.columns if c.standardise]
+        if len(set(fields)) != len(fields):
+            raise ValueError(f"table {self.name}: a standardised field is declared twice")
+        clash = sorted(set(fields) & names)
+        if clash:
+            raise ValueError(f"table {self.name}: standardised fields {clash} clash with columns")
         if missing:
             raise ValueError(f"table {self.name}: {missing} named but not declared as columns")
         if self.subject.type == "mixed" and not (

@@ -1,0 +1,122 @@
+"""What the ingest tasks run: the Airflow context unpacked into plain arguments for `etl`.
+
+Imported inside tasks only (it pulls in Polars, SQLAlchemy and Great Expectations).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from credlink import paths
+from etl.contracts import SourceContract, source_contracts
+from etl.ingest.extract import (
+    ConnectionSpec,
+    SourceUnreachableError,
+    check_schema,
+    connect,
+    source_url,
+)
+from etl.ingest.run import RunContext, ingest_table, intervals_for_run
+from etl.lake import Lake
+
+log = logging.getLogger(__name__)
+
+
+def lake() -> Lake:
+    """The lake under the data folder (`$CREDLINK_DATA`, default `<root>/data`)."""
+    return Lake(paths.data_dir() / "lake")
+
+
+def world_dir() -> Path:
+    """The generated world the default connections point at."""
+    return paths.data_dir() / "world"
+
+
+def connection_spec(conn_id: str) -> ConnectionSpec | None:
+    """The Airflow connection `conn_id` (e.g. from `AIRFLOW_CONN_COURTS_DB`), or None."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = Connection.get(conn_id)
+    except AirflowNotFoundException:
+        return None
+    return ConnectionSpec(
+        conn_type=conn.conn_type,
+        host=conn.host,
+        schema=conn.schema,
+        login=conn.login,
+        password=conn.password,
+        port=conn.port,
+        extra=conn.extra_dejson,
+    )
+
+
+def _url(contract: SourceContract) -> str:
+    conn = connection_spec(contract.connection_id)
+    default = world_dir() / contract.default_database
+    if conn is None:
+        log.info("no connection %s: using the world's %s", contract.connection_id, default)
+    return source_url(conn, default)
+
+
+def check_source(source: str) -> dict[str, Any]:
+    """Reach the source and hold its schema to the contract (fails loudly otherwise)."""
+    contract = source_contracts()[source]
+    engine = connect(_url(contract), source)
+    try:
+        warnings = check_schema(engine, contract)
+    finally:
+        engine.dispose()
+    return {"source": source, "tables": [t.name for t in contract.tables], "warnings": warnings}
+
+
+def ingest(
+    source: str,
+    table: str,
+    *,
+    run_id: str,
+    logical_date: datetime,
+    start: datetime,
+    end: datetime,
+    initial_load: bool,
+    quarantine_limit: float,
+) -> dict[str, Any]:
+    """Ingest one table for a run; returns the counts (small, for XCom)."""
+    contract = source_contracts()[source]
+    tbl = contract.table(table)
+    engine = connect(_url(contract), source)
+    the_lake = lake()
+    ctx = RunContext(
+        run_id=run_id,
+        logical_date=logical_date,
+        docs_root=the_lake.root / "docs",
+        quarantine_limit=quarantine_limit,
+    )
+    out: dict[str, Any] = {"source": source, "table": table, "intervals": []}
+    try:
+        for interval in intervals_for_run(start, end, initial_load):
+            r = ingest_table(contract, tbl, engine, interval, the_lake, ctx)
+            out["intervals"].append(
+                {
+                    "interval": r.interval,
+                    "extracted": r.extracted,
+                    "staged": r.staged,
+                    "quarantined": r.quarantined,
+                    "data_docs": r.docs_index,
+                }
+            )
+    finally:
+        engine.dispose()
+    return out
+
+
+def publish(source: str) -> str:
+    """Refresh the DuckDB catalog of the lake; returns its path."""
+    return str(lake().refresh_catalog())
+
+
+__all__ = ["SourceUnreachableError", "check_source", "ingest", "publish"]

@@ -1,0 +1,1 @@
+"""Ingestion: extract a source table's interval, standardise, validate, stage or quarantine."""

@@ -1,0 +1,189 @@
+"""Reach a source database and extract one table's interval, checked against its contract.
+
+Sources are reached by SQLAlchemy URL, built from an Airflow-style connection (`ConnectionSpec`,
+filled by the DAG from `AIRFLOW_CONN_<ID>`) or, when there is none, the SQLite file of the
+generated world. Any SQLAlchemy URL works: set `extra.sqlalchemy_url` on the connection.
+
+Example:
+    >>> url = source_url(None, default_file=Path("data/world/agencies/courts.db"))  # doctest: +SKIP
+    >>> engine = connect(url, source="courts")                                      # doctest: +SKIP
+    >>> check_schema(engine, contract)                                              # doctest: +SKIP
+    >>> rows = extract(engine, contract.table("SXBZXR"), interval)                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from etl.contracts import SOURCES_DIR, ColumnType, SourceContract, Table
+from etl.ingest.interval import Interval, bound_value
+
+log = logging.getLogger(__name__)
+
+POLARS_TYPES: dict[ColumnType, type[pl.DataType]] = {
+    ColumnType.TEXT: pl.String,
+    ColumnType.INTEGER: pl.Int64,
+    ColumnType.REAL: pl.Float64,
+}
+
+
+class SourceUnreachableError(RuntimeError):
+    """The source database cannot be reached; the message names the source and where."""
+
+
+class SchemaDriftError(RuntimeError):
+    """The source's schema no longer matches its contract; the message names the source, the
+    table, the column and the contract file."""
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """The parts of an Airflow connection that locate a database."""
+
+    conn_type: str
+    host: str | None = None
+    schema: str | None = None
+    login: str | None = None
+    password: str | None = None
+    port: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+
+def source_url(conn: ConnectionSpec | None, default_file: Path) -> str:
+    """The SQLAlchemy URL of a source: the connection's, else the world's SQLite file."""
+    if conn is None:
+        return f"sqlite:///{default_file}"
+    if conn.extra.get("sqlalchemy_url"):
+        return str(conn.extra["sqlalchemy_url"])
+    if conn.conn_type == "sqlite":
+        if not conn.host:
+            raise SourceUnreachableError("sqlite connection without a host (the database file)")
+        return f"sqlite:///{conn.host}"
+    driver = DRIVERS.get(conn.conn_type)
+    if driver is None:
+        raise SourceUnreachableError(
+            f"connection type {conn.conn_type!r} is not supported; set extra.sqlalchemy_url"
+        )
+    auth = ""
+    if conn.login:
+        auth = quote_plus(conn.login)
+        if conn.password:
+            auth += ":" + quote_plus(conn.password)
+        auth += "@"
+    port = f":{conn.port}" if conn.port else ""
+    return f"{driver}://{auth}{conn.host or 'localhost'}{port}/{conn.schema or ''}"
+
+
+def _safe(url: str) -> str:
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def connect(url: str, source: str) -> Engine:
+    """An engine on the source, checked to answer; SQLite files are opened read-only."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        if not path.is_file():
+            raise SourceUnreachableError(
+                f"source {source}: database file {path} does not exist "
+                "(generate the world with `credlink world`, or set its connection)"
+            )
+        # Read-only: extraction must never create or change a source.
+        engine = sa.create_engine(
+            f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    try:
+        with engine.connect() as con:
+            con.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        raise SourceUnreachableError(
+            f"source {source}: cannot connect to {_safe(url)}: {exc.__class__.__name__}: "
+            f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip()}"
+        ) from exc
+    return engine
+
+
+def _contract_type(sql_type: sa.types.TypeEngine[Any]) -> ColumnType | None:
+    if isinstance(sql_type, sa.Integer):
+        return ColumnType.INTEGER
+    if isinstance(sql_type, sa.Float | sa.Numeric):
+        return ColumnType.REAL
+    if isinstance(sql_type, sa.String):
+        return ColumnType.TEXT
+    return None
+
+
+def check_schema(engine: Engine, contract: SourceContract) -> list[str]:
+    """Raise `SchemaDriftError` when a contract table or column is missing or changed type;
+    return warnings for columns the source has beyond its contract (they are not extracted)."""
+    path = SOURCES_DIR / f"{contract.source}.yaml"
+    inspector = sa.inspect(engine)
+    present = {t.lower(): t for t in inspector.get_table_names()}
+    problems: list[str] = []
+    warnings: list[str] = []
+    for table in contract.tables:
+        actual = present.get(table.name.lower())
+        if actual is None:
+            problems.append(f"table {table.name} is missing")
+            continue
+        cols = {c["name"].lower(): c for c in inspector.get_columns(actual)}
+        for col in table.columns:
+            found = cols.pop(col.name.lower(), None)
+            if found is None:
+                problems.append(f"column {table.name}.{col.name} is missing")
+                continue
+            kind = _contract_type(found["type"])
+            if kind is not None and kind != col.type:
+                problems.append(
+                    f"column {table.name}.{col.name} is {kind.value} ({found['type']}), "
+                    f"contract says {col.type.value}"
+                )
+        warnings += [
+            f"column {table.name}.{c['name']} is not in the contract" for c in cols.values()
+        ]
+    if problems:
+        raise SchemaDriftError(
+            f"source {contract.source} drifted from its contract {path}: " + "; ".join(problems)
+        )
+    for w in warnings:
+        log.warning("source %s: %s (ignored)", contract.source, w)
+    return warnings
+
+
+def extract(engine: Engine, table: Table, interval: Interval) -> pl.DataFrame:
+    """The rows of `table` created or updated in `interval`, with the contract's columns and
+    types, ordered by the incremental column and the primary key."""
+    q = engine.dialect.identifier_preparer.quote
+    inc = table.incremental
+    cols = ", ".join(q(c.name) for c in table.columns)
+    where = [f"{q(inc.column)} < :hi"]
+    params: dict[str, Any] = {"hi": bound_value(interval.end, inc.format, inc.timezone)}
+    if interval.start is not None:
+        where.append(f"{q(inc.column)} >= :lo")
+        params["lo"] = bound_value(interval.start, inc.format, inc.timezone)
+    order = ", ".join(q(c) for c in (inc.column, *table.primary_key))
+    sql = f"SELECT {cols} FROM {q(table.name)} WHERE {' AND '.join(where)} ORDER BY {order}"
+    schema = {c.name: POLARS_TYPES[c.type] for c in table.columns}
+    with engine.connect() as con:
+        result = con.execute(sa.text(sql), params)
+        rows = result.fetchall()
+    return pl.DataFrame(rows, schema=schema, orient="row")
