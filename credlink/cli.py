@@ -24,7 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+# Wide enough for the summary tables when the output is not a terminal (make, CI logs).
+console = Console(width=None if Console().is_terminal else 120)
 
 
 def _parse_day(value: str) -> date:
@@ -90,6 +91,48 @@ def world(
         f"truth: {summary.truth_rows:,} rows in {summary.out / 'truth'} "
         f"({summary.unregistered_records:,} records of subjects in no registry)"
     )
+
+
+@app.command()
+def staging() -> None:
+    """Summarise what the ingest runs staged and quarantined, per source and table.
+
+    Example: `credlink staging` after the ingest DAGs have run.
+    """
+    import polars as pl
+
+    from etl.lake import Lake
+
+    lake = Lake(paths.data_dir() / "lake")
+    runs = lake.read_runs()
+    if runs.is_empty():
+        console.print(f"[yellow]no ingest runs recorded under {lake.root}[/yellow]")
+        raise typer.Exit(1)
+    totals = (
+        runs.group_by("source", "table")
+        .agg(
+            pl.len().alias("intervals"),
+            pl.col("extracted").sum(),
+            pl.col("staged").sum(),
+            pl.col("quarantined").sum(),
+            (pl.col("status") != "success").sum().alias("failed"),
+        )
+        .sort("source", "table")
+    )
+    table = Table(title=f"Staged and quarantined rows ({lake.root})")
+    for col in ("source", "table", "intervals", "extracted", "staged", "quarantined", "failed"):
+        table.add_column(col, justify="left" if col in ("source", "table") else "right")
+    for row in totals.iter_rows():
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    console.print(table)
+    for dataset in lake.datasets("quarantine"):
+        q = lake.read("quarantine", dataset)
+        if q.is_empty():
+            continue
+        rules = q.select(pl.col("_failed_rules").explode()).to_series().value_counts(sort=True)
+        listed = ", ".join(f"{r} ({n})" for r, n in rules.iter_rows())
+        console.print(f"quarantine.{dataset}: {q.height:,} rows — {listed}")
+    console.print(f"query: duckdb {lake.catalog_path} -c 'SELECT * FROM ops.ingest_runs'")
 
 
 if __name__ == "__main__":

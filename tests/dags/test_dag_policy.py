@@ -15,13 +15,6 @@ EXPECTED = {"ingest_courts", "ingest_tax", "ingest_transport", "ingest_food", "i
 HEAVY = ("polars", "duckdb", "great_expectations", "splink", "opencc", "pypinyin", "pandas")
 
 
-@pytest.fixture(scope="module")
-def dagbag():  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(ROOT / "dags"))
-
-
 def test_dags_import_without_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) >= EXPECTED
