@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {"ingest_courts", "ingest_tax", "ingest_transport", "ingest_food", "ingest_registries"}
 HEAVY = ("polars", "duckdb", "great_expectations", "splink", "opencc", "pypinyin", "pandas")
