@@ -3,7 +3,10 @@
     <root>/staging/<source>__<table>/interval=<key>/data.parquet
     <root>/quarantine/<source>__<table>/interval=<key>/data.parquet
     <root>/ops/ingest_runs/interval=<key>/<source>__<table>.parquet
-    <root>/catalog.duckdb        views over all of it, for DuckDB users
+    <root>/catalog.duckdb        views over all of it, for DuckDB users:
+                                 staging."<source>__<table>" (every version staged),
+                                 staging."<source>__<table>__current" (latest version),
+                                 quarantine."<source>__<table>", ops.ingest_runs
 
 Why this layout: every ingest task writes only its own files, replaced atomically (write a
 temporary file, then rename), so any number of DAG runs write in parallel without locks, and
@@ -102,6 +105,14 @@ class Lake:
                     f'CREATE OR REPLACE VIEW {layer}."{dataset}" AS SELECT * FROM '
                     f"read_parquet('{glob}', union_by_name = true)"
                 )
+                if layer == "staging":
+                    # The latest staged version of each source record.
+                    stmts.append(
+                        f'CREATE OR REPLACE VIEW staging."{dataset}__current" AS '
+                        "SELECT * EXCLUDE (_version) FROM (SELECT *, row_number() OVER ("
+                        "PARTITION BY _record_id ORDER BY _updated_utc DESC, _interval DESC"
+                        f') AS _version FROM staging."{dataset}") WHERE _version = 1'
+                    )
         runs = self.root / OPS_RUNS / "interval=*" / "*.parquet"
         stmts.append("CREATE SCHEMA IF NOT EXISTS ops")
         if any((self.root / OPS_RUNS).glob("interval=*/*.parquet")):

@@ -57,6 +57,10 @@ class NoiseConfig:
     #: the same event entered twice under a new record id (within one source table; event
     #: tables and the tax register, not grades, inspections or licences).
     duplicate: float = 0.01
+    #: a value the agency's own system garbled beyond reading: an impossible month in a date or
+    #: a code outside the agency's list (court list publication dates, food inspection dates,
+    #: rail behaviour codes). The pipeline must quarantine exactly these rows.
+    garbled_value: float = 0.002
     #: records whose subject is in no registry: foreign passport holders (persons), unregistered
     #: businesses (organisations).
     unregistered_subject: float = 0.02

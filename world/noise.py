@@ -178,6 +178,30 @@ def citizen_ids(
     return out
 
 
+#: How a garbled value looks, by the value's form: (pattern, replacement).
+GARBLES: dict[str, tuple[str, str]] = {
+    "cn_date": (r"^(\d{4})年\d{2}月", "${1}年13月"),
+    "slash_date": (r"^(\d{4})/\d{2}/", "${1}/13/"),
+    "code": (r"\d+$", "00"),
+}
+
+
+def garble(
+    rng: np.random.Generator, values: pl.Series, rate: float, log: NoiseLog, form: str
+) -> pl.Series:
+    """Garble a `rate` share of `values` (marked 'garbled_value') so that no parser reads them."""
+    hit = draw(rng, len(values), rate) & values.is_not_null().to_numpy()
+    pattern, replacement = GARBLES[form]
+    log.mark("garbled_value", hit)
+    return (
+        pl.select(
+            pl.when(pl.Series(hit)).then(values.str.replace(pattern, replacement)).otherwise(values)
+        )
+        .to_series()
+        .alias(values.name)
+    )
+
+
 def duplicate_rows(rng: np.random.Generator, n: int, rate: float) -> npt.NDArray[np.int64]:
     """Indices of the records entered a second time (sorted)."""
     return np.flatnonzero(rng.random(n) < rate).astype(np.int64)

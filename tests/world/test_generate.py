@@ -62,6 +62,7 @@ NOISY = NoiseConfig(
     legacy_org_code=0.30,
     org_name_variant=0.20,
     date_format=0.10,
+    garbled_value=0.05,
     duplicate=0.05,
     unregistered_subject=0.10,
 )
@@ -416,3 +417,12 @@ def test_cli_writes_and_summarises(tmp_path: Path) -> None:
     assert {p.name for p in all_files(tmp_path)} == {
         "population.db", "legal_entities.db", *(f"{a}.db" for a in AGENCY_DBS)
     }  # fmt: skip
+
+
+def test_garbled_values_cannot_be_read(noisy_world: Path, noisy_truth: pl.DataFrame) -> None:
+    rows = read(noisy_world / "agencies" / "food.db", "inspections")
+    truth = noisy_truth.filter(pl.col("source_table") == "inspections")
+    marked = set(truth.filter(has("garbled_value"))["source_record_id"])
+    bad_month = rows.filter(pl.col("inspection_date").str.contains(r"^\d{4}/13/"))
+    assert set(bad_month["inspection_id"].cast(pl.String)) == marked
+    assert_rate(len(marked), rows.height, NOISY.garbled_value)

@@ -409,7 +409,9 @@ def _defaulter_list(
             "ZXYJWH": ah.gather(idx).str.replace("执", "民初"),
             "LXQK": np.where(rng.random(m) < 0.8, "全部未履行", "部分未履行"),
             "SXQX": np.array([c[0] for c in CIRCUMSTANCES])[circ],
-            "FBRQ": _cn_dates(rng, start, log, nz.date_format),
+            "FBRQ": noise.garble(
+                rng, _cn_dates(rng, start, log, nz.date_format), nz.garbled_value, log, "cn_date"
+            ),
             "YXQZ": _fmt(shown_until, CN_DATE),
             "SFYC": np.where(removed, "是", "否"),
             "YCRQ": _fmt(np.where(removed, removal, np.datetime64("NaT")), CN_DATE),

@@ -242,11 +242,13 @@ def _inspections(
         .sort("inspection_date", "licence_no")
         .with_columns(pl.Series("inspection_id", np.arange(1, m + 1, dtype=np.int64)))
     )
+    log = NoiseLog(m)
+    rows = rows.with_columns(
+        noise.garble(rng, rows["inspection_date"], cfg.noise.garbled_value, log, "slash_date")
+    )
     codes_by_lic = pl.DataFrame({"licence_no": numbers, "_code": true_codes})
     joined = rows.join(codes_by_lic, on="licence_no", how="left", maintain_order="left")
-    out.add(
-        "inspections", rows, "inspection_id", ORGANISATION, joined["_code"].to_numpy(), NoiseLog(m)
-    )
+    out.add("inspections", rows, "inspection_id", ORGANISATION, joined["_code"].to_numpy(), log)
     return rows
 
 

@@ -239,7 +239,9 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
                 )
             ),
             "Station": np.array(STATIONS)[rng.integers(0, len(STATIONS), n)],
-            "BehaviourCode": code,
+            "BehaviourCode": noise.garble(
+                rng, pl.Series("BehaviourCode", code), cfg.noise.garbled_value, log, "code"
+            ),
             "FareOwedYuan": pl.Series(
                 np.where(dodging, np.round(rng.uniform(20, 900, n), 1), np.nan)
             ).fill_nan(None),

@@ -246,3 +246,45 @@ def test_unreachable_sources(tmp_path: Path) -> None:
         connect("postgresql+psycopg://nobody:secret@127.0.0.1:1/tax", "tax")
     except SourceUnreachableError as exc:
         assert "secret" not in str(exc), "the password must not appear in errors"
+
+
+@pytest.fixture(scope="module")
+def garbled_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from datetime import date
+
+    from world.config import EventRates, NoiseConfig, WorldConfig
+    from world.generate import generate_world
+
+    out = tmp_path_factory.mktemp("garbled")
+    cfg = WorldConfig(
+        persons=8000, seed=3, start=date(2024, 1, 1), end=date(2024, 12, 31), out=out,
+        noise=NoiseConfig(garbled_value=0.05), rates=EventRates(rail_bans=0.02),
+    )  # fmt: skip
+    generate_world(cfg)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("source", "table", "rule"),
+    [
+        ("courts", "SXBZXR", "parses:FBRQ"),
+        ("food", "inspections", "parses:inspection_date"),
+        ("transport", "RailBan", "in_vocabulary:BehaviourCode"),
+    ],
+)
+def test_exactly_the_garbled_rows_are_quarantined(
+    garbled_world: Path, tmp_path: Path, source: str, table: str, rule: str
+) -> None:
+    lake = Lake(tmp_path / "lake")
+    report = run(
+        garbled_world, lake, source, table, Interval(None, datetime(2025, 2, 1, tzinfo=UTC))
+    )
+    truth = pl.read_parquet(garbled_world / "truth" / "records.parquet").filter(
+        (pl.col("source_table") == table) & (pl.col("role") == "subject")
+    )
+    garbled = set(truth.filter(pl.col("noise").str.contains("garbled_value"))["source_record_id"])
+    quarantined = lake.read("quarantine", f"{source}__{table}")
+    assert len(garbled) > 0
+    assert set(quarantined["_record_id"]) == garbled
+    assert all(rule in rules for rules in quarantined["_failed_rules"])
+    assert report.staged + report.quarantined == report.extracted == truth.height
