@@ -27,7 +27,6 @@ DEFAULT_ARGS: dict[str, Any] = {
     "owner": "credlink",
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
 }
 
 
