@@ -18,7 +18,7 @@ import re
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -216,31 +216,37 @@ class SourceContract(Strict):
         raise KeyError(f"source {self.source} has no table {name}")
 
 
-def _format_error(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid source contract"]
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(file)"
-        lines.append(f"  {where}: {err['msg']}")
-    return "\n".join(lines)
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_reviewed_yaml(
+    path: Path, model: type[M], what: str, error: type[ValueError], name_field: str
+) -> M:
+    """Parse a reviewed YAML file into `model`; every error names the file and the field, and
+    the file's name must be the object's `name` (a contract `courts` lives in `courts.yaml`)."""
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise error(f"{path}: cannot read {what}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise error(f"{path}: a {what} is a mapping, got {type(raw).__name__}")
+    try:
+        obj = model.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{path}: invalid {what}"]
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(file)"
+            lines.append(f"  {where}: {err['msg']}")
+        raise error("\n".join(lines)) from exc
+    name = getattr(obj, name_field)
+    if name != path.stem:
+        raise error(f"{path}: {name_field} is {name!r}, expected the file name {path.stem!r}")
+    return obj
 
 
 def load_source_contract(path: Path) -> SourceContract:
     """Parse and validate one contract file; errors name the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ContractError(f"{path}: cannot read contract: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ContractError(f"{path}: a contract is a mapping, got {type(raw).__name__}")
-    try:
-        contract = SourceContract.model_validate(raw)
-    except ValidationError as exc:
-        raise ContractError(_format_error(path, exc)) from exc
-    if contract.source != path.stem:
-        raise ContractError(
-            f"{path}: source is {contract.source!r}, expected the file name {path.stem!r}"
-        )
-    return contract
+    return load_reviewed_yaml(path, SourceContract, "contract", ContractError, "source")
 
 
 @cache

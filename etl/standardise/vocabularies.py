@@ -23,13 +23,11 @@ from __future__ import annotations
 import unicodedata
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import polars as pl
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from etl.contracts import SCHEMAS_DIR
+from etl.contracts import SCHEMAS_DIR, load_reviewed_yaml
 from etl.standardise.values import text
 
 __all__ = [
@@ -131,30 +129,8 @@ def _clean(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
-def _format_error(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid vocabulary"]
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(file)"
-        lines.append(f"  {where}: {err['msg']}")
-    return "\n".join(lines)
-
-
 def _load(path: Path) -> Vocabulary:
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise VocabularyError(f"{path}: cannot read vocabulary: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise VocabularyError(f"{path}: a vocabulary is a mapping, got {type(raw).__name__}")
-    try:
-        vocabulary = Vocabulary.model_validate(raw)
-    except ValidationError as exc:
-        raise VocabularyError(_format_error(path, exc)) from exc
-    if vocabulary.vocabulary != path.stem:
-        raise VocabularyError(
-            f"{path}: vocabulary is {vocabulary.vocabulary!r}, expected the file name {path.stem!r}"
-        )
-    return vocabulary
+    return load_reviewed_yaml(path, Vocabulary, "vocabulary", VocabularyError, "vocabulary")
 
 
 @cache

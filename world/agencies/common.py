@@ -121,6 +121,24 @@ def sample_persons(
     return out[rng.permutation(n)]
 
 
+def as_subjects(orgs: pl.DataFrame) -> pl.DataFrame:
+    """Registry organisations in the subject columns the agency modules use."""
+    return orgs.select(
+        pl.col("uscc").alias("credit_code"),
+        "name",
+        "entity_type",
+        pl.col("registration_region").alias("region"),
+        "legal_rep_id",
+        "legal_rep_name",
+        pl.col("_pre_reform").alias("pre_reform"),
+        "organisation_code",
+        "legacy_registration_no",
+        "legacy_tax_no",
+        "address",
+        pl.lit(True).alias("registered"),
+    )
+
+
 def sample_organisations(
     rng: np.random.Generator,
     reg: Registries,
@@ -137,20 +155,7 @@ def sample_organisations(
         orgs = orgs.filter(pl.col("entity_type").is_in(types))
     unreg = rng.random(n) < unregistered_share
     n_un = int(unreg.sum())
-    registered = orgs[rng.integers(0, orgs.height, n - n_un)].select(
-        pl.col("uscc").alias("credit_code"),
-        "name",
-        "entity_type",
-        pl.col("registration_region").alias("region"),
-        "legal_rep_id",
-        "legal_rep_name",
-        pl.col("_pre_reform").alias("pre_reform"),
-        "organisation_code",
-        "legacy_registration_no",
-        "legacy_tax_no",
-        "address",
-        pl.lit(True).alias("registered"),
-    )
+    registered = as_subjects(orgs[rng.integers(0, orgs.height, n - n_un)])
     un = reg.unregistered
     persons = reg.persons
     operators = persons[rng.integers(0, persons.height, n_un)]

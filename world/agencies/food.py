@@ -20,6 +20,7 @@ from world import codes, noise
 from world.agencies.common import (
     ORGANISATION,
     AgencyTables,
+    as_subjects,
     province_abbr,
     sample_organisations,
     with_duplicates,
@@ -119,15 +120,7 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
     )
     lic_orgs = orgs.filter(pl.Series(licensed))
     n = lic_orgs.height
-    subjects = lic_orgs.select(
-        pl.col("uscc").alias("credit_code"),
-        "name",
-        "organisation_code",
-        "legacy_registration_no",
-        "legacy_tax_no",
-        pl.col("_pre_reform").alias("pre_reform"),
-        pl.lit(True).alias("registered"),
-    )
+    subjects = as_subjects(lic_orgs)
     log = NoiseLog(n)
     ids, id_log = _org_identifiers(rng, cfg, subjects, legacy_form="legacy_registration_no")
     log.update(id_log)

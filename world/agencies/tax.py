@@ -19,7 +19,14 @@ import numpy as np
 import polars as pl
 
 from world import noise, places
-from world.agencies.common import ORGANISATION, PERSON, AgencyTables, province_abbr, with_duplicates
+from world.agencies.common import (
+    ORGANISATION,
+    PERSON,
+    AgencyTables,
+    as_subjects,
+    province_abbr,
+    with_duplicates,
+)
 from world.agencies.courts import _org_identifiers
 from world.config import WorldConfig
 from world.noise import NoiseLog
@@ -111,20 +118,7 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
         .sort("_oid")
     )
     n = taxed.height
-    subjects = taxed.select(
-        pl.col("uscc").alias("credit_code"),
-        "name",
-        "entity_type",
-        pl.col("registration_region").alias("region"),
-        "legal_rep_id",
-        "legal_rep_name",
-        pl.col("_pre_reform").alias("pre_reform"),
-        "organisation_code",
-        "legacy_registration_no",
-        "legacy_tax_no",
-        "address",
-        pl.lit(True).alias("registered"),
-    )
+    subjects = as_subjects(taxed)
     log = NoiseLog(n)
     ids, id_log = _org_identifiers(rng, cfg, subjects, legacy_form="legacy_tax_no")
     log.update(id_log)
@@ -222,15 +216,7 @@ def _violations(
     share = np.where(np.isin(code, ["TS"]), np.round(rng.uniform(0.10, 0.85, m), 4), np.nan)
     invoices = np.where(np.isin(code, ["XKZP", "XKPP"]), rng.integers(100, 3000, m), -1)
     log = NoiseLog(m)
-    subjects = t.select(
-        pl.col("uscc").alias("credit_code"),
-        "name",
-        "organisation_code",
-        "legacy_registration_no",
-        "legacy_tax_no",
-        pl.col("_pre_reform").alias("pre_reform"),
-        pl.lit(True).alias("registered"),
-    )
+    subjects = as_subjects(t)
     ids, id_log = _org_identifiers(rng, cfg, subjects, legacy_form="legacy_tax_no")
     log.update(id_log)
     names = noise.org_names(
