@@ -51,7 +51,7 @@ world: setup
 		--start $(DEMO_START) --end $(DEMO_END) --out $(ROOT)/data/world
 
 $(AIRFLOW_HOME)/airflow.db: $(BIN)/.synced
-	$(BIN)/airflow db migrate > /dev/null
+	$(BIN)/python -c "from credlink.airflow_db import migrate; migrate()" > /dev/null
 
 airflow-db: setup $(AIRFLOW_HOME)/airflow.db
 

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """The session's SQLite metadata DB, migrated (in the session's temporary Airflow home)."""
-    from airflow.utils.db import initdb
+    from credlink.airflow_db import migrate
 
-    initdb()
+    migrate()
 
 
 @pytest.fixture(scope="session")
