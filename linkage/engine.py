@@ -1,0 +1,312 @@
+"""The linkage engine: link the rows of one table to the entries of another with a Splink model.
+
+Usable without Airflow and on any two tables that carry the columns a model reads:
+
+    >>> result = link(records, spine, "linkage/models/person-20260101-0a1b2c3d.json",
+    ...               accept=0.99, review=0.3)                          # doctest: +SKIP
+    >>> result.best.select("unique_id", "spine_id", "link_probability", "band").row(0)
+    ...                                                                 # doctest: +SKIP
+    ('courts/SXBZXR/1', '131103197603120674', 0.99998, 'accept')
+
+How it works (Splink 5, DuckDB backend, ``link_only`` between the two tables):
+
+1. The model file is read and every column it uses (comparisons, term-frequency columns,
+   blocking rules) is checked against both tables **before any work**
+   (:class:`linkage.model.ModelColumnsError` names what is missing).
+2. Only those columns go to DuckDB. Term frequencies come from the **spine** (how common a
+   name is in the registry), not from the batch of records, so a name's weight does not
+   depend on which records happen to arrive together.
+3. The prior probability that a record and a random spine entry match is
+   ``linkable_share / spine rows`` (see :mod:`linkage.model`): a model trained on one registry
+   size stays calibrated on another.
+4. Candidate pairs come from the model's blocking rules; their exact counts per rule
+   (marginal, i.e. new pairs not already found by an earlier rule) are in
+   :attr:`LinkResult.blocking`.
+5. Every candidate pair is scored: match probability, match weight and the partial match
+   weight of each comparison (``mw_<comparison>``).
+6. Per record, the best candidate. Its **link probability** treats the record's candidates as
+   mutually exclusive (a record has at most one spine entry): with posterior odds
+   ``o_i = 2^(match weight_i)`` for each candidate, ``o_best / (1 + sum o_i)``. It equals
+   the match probability when there is one candidate and falls when two look alike, so a
+   record between two near-identical entries is not accepted onto either. Bands:
+   ``accept`` (link probability >= `accept`), ``review`` (>= `review`), else ``reject``;
+   records without any candidate are ``reject`` with a null ``spine_id``.
+
+The pairs are the clusters of this link: each record joins the cluster of the spine entry of
+its accepted best candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import polars as pl
+import pyarrow as pa
+
+from linkage.model import LinkageModel, ModelError, load_model
+
+__all__ = [
+    "BANDS",
+    "LinkResult",
+    "band_of",
+    "best_candidates",
+    "link",
+    "prepare_tables",
+    "tf_table",
+]
+
+log = logging.getLogger(__name__)
+
+#: The three bands, strongest first.
+BANDS = ("accept", "review", "reject")
+
+Table: TypeAlias = pl.DataFrame | pa.Table
+
+RECORDS = "records"
+SPINE = "spine"
+
+
+@dataclass
+class LinkResult:
+    """What :func:`link` returns."""
+
+    #: one row per scored candidate pair: ``unique_id`` (record), ``spine_id``,
+    #: ``match_probability``, ``match_weight``, ``mw_<comparison>`` for every comparison
+    pairs: pl.DataFrame
+    #: one row per record: ``unique_id``, ``spine_id`` (null without candidates),
+    #: ``match_probability``, ``match_weight`` (of the best pair), ``link_probability``,
+    #: ``runner_up_weight``, ``candidates``, ``band``
+    best: pl.DataFrame
+    #: one row per blocking rule: ``rule``, ``pairs`` (new pairs), ``cumulative_pairs``
+    blocking: pl.DataFrame
+    model_version: str
+    #: wall time of each step, seconds
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _to_polars(table: Table, name: str) -> pl.DataFrame:
+    if isinstance(table, pl.DataFrame):
+        return table
+    if isinstance(table, pa.Table):
+        out = pl.from_arrow(table)
+        assert isinstance(out, pl.DataFrame)
+        return out
+    raise TypeError(f"{name}: expected a Polars DataFrame or an Arrow Table, got {type(table)}")
+
+
+def band_of(probability: pl.Expr, accept: float, review: float) -> pl.Expr:
+    """'accept' / 'review' / 'reject' by thresholds; null probability -> 'reject'."""
+    return (
+        pl.when(probability >= accept)
+        .then(pl.lit("accept"))
+        .when(probability >= review)
+        .then(pl.lit("review"))
+        .otherwise(pl.lit("reject"))
+    )
+
+
+def best_candidates(
+    pairs: pl.DataFrame, record_ids: pl.Series, *, accept: float, review: float
+) -> pl.DataFrame:
+    """The best candidate of each record in `record_ids`, its link probability and band.
+
+    `pairs` has ``unique_id``, ``spine_id``, ``match_probability``, ``match_weight``. See
+    the module doc (step 6). Example: one record with candidates of weight 20 and 19 gets
+    link probability 2^20 / (1 + 2^20 + 2^19) = 0.667: 'review', not 'accept'.
+    """
+    # Odds relative to the best candidate keep 2^w finite for any weight.
+    ranked = pairs.with_columns(pl.col("match_weight").max().over("unique_id").alias("_wmax"))
+    per_record = (
+        ranked.sort(["unique_id", "match_weight", "spine_id"], descending=[False, True, False])
+        .group_by("unique_id", maintain_order=True)
+        .agg(
+            pl.col("spine_id").first(),
+            pl.col("match_probability").first(),
+            pl.col("match_weight").first(),
+            pl.col("match_weight").get(1, null_on_oob=True).alias("runner_up_weight"),
+            pl.len().alias("candidates"),
+            # o_best / (1 + sum o_i) with o_i = 2^w_i, scaled by 2^-w_max
+            (
+                1.0
+                / (
+                    (2.0 ** (-pl.col("_wmax").first()))
+                    + (2.0 ** (pl.col("match_weight") - pl.col("_wmax"))).sum()
+                )
+            ).alias("link_probability"),
+        )
+    )
+    everyone = pl.DataFrame({"unique_id": record_ids.cast(pl.String).unique(maintain_order=True)})
+    return everyone.join(
+        per_record, on="unique_id", how="left", maintain_order="left"
+    ).with_columns(
+        pl.col("candidates").fill_null(0).cast(pl.UInt32),
+        band_of(pl.col("link_probability"), accept, review).alias("band"),
+    )
+
+
+def tf_table(spine: pl.DataFrame, column: str) -> pa.Table:
+    """Term frequencies of `column` in the spine: ``column``, ``tf_<column>``."""
+    values = spine.select(column).drop_nulls()
+    total = max(values.height, 1)
+    return (
+        values.group_by(column)
+        .len()
+        .select(column, (pl.col("len") / total).alias(f"tf_{column}"))
+        .to_arrow()
+    )
+
+
+def prepare_tables(
+    records: Table, spine: Table, model: LinkageModel
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Both tables as Polars, checked against the model and cut to the columns it reads
+    (same types on both sides); raises :class:`~linkage.model.ModelColumnsError` first."""
+    recs, spn = _to_polars(records, RECORDS), _to_polars(spine, SPINE)
+    model.check_columns(RECORDS, recs.columns)
+    model.check_columns(SPINE, spn.columns)
+    cols = model.required_columns()
+    uid = model.unique_id_column
+    recs, spn = recs.select(cols), spn.select(cols)
+    for name, frame in ((RECORDS, recs), (SPINE, spn)):
+        if frame[uid].null_count():
+            raise ModelError(f"table {name!r}: column {uid!r} has nulls")
+        if frame[uid].n_unique() != frame.height:
+            raise ModelError(f"table {name!r}: column {uid!r} is not unique")
+    # The same type on both sides (a column all null in one table would be typed Null).
+    schema = {c: spn.schema[c] if spn.schema[c] != pl.Null else recs.schema[c] for c in cols}
+    return recs.cast(schema), spn.cast(schema)  # type: ignore[arg-type]
+
+
+def _empty_pairs(comparisons: list[str]) -> pl.DataFrame:
+    schema: dict[str, Any] = {
+        "unique_id": pl.String,
+        "spine_id": pl.String,
+        "match_probability": pl.Float64,
+        "match_weight": pl.Float64,
+    }
+    schema.update({f"mw_{c}": pl.Float64 for c in comparisons})
+    return pl.DataFrame(schema=schema)
+
+
+def link(
+    records: Table,
+    spine: Table,
+    model: Path | str | LinkageModel,
+    *,
+    accept: float = 0.99,
+    review: float = 0.3,
+    pair_threshold: float | None = None,
+    count_blocking_pairs: bool = True,
+) -> LinkResult:
+    """Link each row of `records` to at most one entry of `spine` with a trained model.
+
+    Args:
+        records: the rows to link (Polars DataFrame or Arrow Table), one per record.
+        spine: the entries to link to, in the same columns (at least those the model reads);
+            the model's ``unique_id_column_name`` (``unique_id``) identifies rows of both.
+        model: a trained model file (or a loaded :class:`~linkage.model.LinkageModel`).
+        accept: link probability from which the best candidate is accepted.
+        review: link probability from which it goes to review (below: rejected). The
+            default 0.3 sends a record that agrees on a rare full name and nothing else
+            (a rail ban with no ID number: link probability about 0.48) to a person rather
+            than rejecting it outright.
+        pair_threshold: keep only pairs of at least this match probability in
+            :attr:`LinkResult.pairs` (None: every scored pair). Best candidates are chosen
+            from the kept pairs.
+        count_blocking_pairs: count the pairs of each blocking rule exactly (one more
+            blocking pass; cheap next to scoring).
+
+    Returns:
+        :class:`LinkResult`: scored pairs, the best candidate and band of every record, the
+        blocking counts, the model version and timings.
+
+    Raises:
+        linkage.model.ModelColumnsError: a table lacks a column the model reads (raised
+            before any linkage work).
+        linkage.model.ModelError: an unreadable or untrained model, or a ``unique_id``
+            column with nulls or duplicates.
+    """
+    from splink import DuckDBAPI, Linker
+
+    if not 0 <= review <= accept <= 1:
+        raise ValueError(f"need 0 <= review <= accept <= 1, got review={review}, accept={accept}")
+    t0 = time.perf_counter()
+    m = model if isinstance(model, LinkageModel) else load_model(model)
+    recs, spn = prepare_tables(records, spine, m)
+    if not m.is_trained:
+        raise ModelError(
+            f"model {m.path.name} has untrained levels (no m or u probability): train it "
+            "with `python -m linkage.train` and link with the trained file"
+        )
+    comparisons = [c["output_column_name"] for c in m.settings["comparisons"]]
+    seconds: dict[str, float] = {"prepare": time.perf_counter() - t0}
+
+    if recs.is_empty() or spn.is_empty():
+        pairs = _empty_pairs(comparisons)
+        best = best_candidates(pairs, recs["unique_id"], accept=accept, review=review)
+        blocking = pl.DataFrame(
+            {"rule": m.blocking_rules, "pairs": [0] * len(m.blocking_rules)}
+        ).with_columns(pl.col("pairs").cum_sum().alias("cumulative_pairs"))
+        return LinkResult(pairs, best, blocking, m.version, seconds)
+
+    t = time.perf_counter()
+    db = DuckDBAPI()
+    db.duckdb_con.execute("SET autoinstall_known_extensions = false")
+    sdf_records = db.register(recs.to_arrow(), dataset_display_name=RECORDS)
+    sdf_spine = db.register(spn.to_arrow(), dataset_display_name=SPINE)
+    prior = min(m.meta.linkable_share / spn.height, 0.5)
+    settings = m.splink_settings(
+        probability_two_random_records_match=prior,
+        retain_intermediate_calculation_columns=True,  # the mw_<comparison> columns
+    )
+    linker = Linker([sdf_records, sdf_spine], settings, log_level=logging.WARNING)
+    for col in m.tf_columns:
+        tf = db.register(tf_table(spn, col), table_name=f"credlink_tf_{col}")
+        linker.table_management.register_term_frequency_lookup(tf, col)
+    seconds["register"] = time.perf_counter() - t
+
+    blocking = pl.DataFrame()
+    if count_blocking_pairs:
+        t = time.perf_counter()
+        counts = linker.blocking_analysis.count_comparisons_from_blocking_rules(
+            record_sample_proportion=1.0
+        )
+        blocking = pl.DataFrame(
+            {
+                "rule": [c["blocking_rule"] for c in counts],
+                "pairs": [int(c["marginal_comparison_count"]) for c in counts],
+                "cumulative_pairs": [int(c["cumulative_comparison_count"]) for c in counts],
+            }
+        )
+        seconds["blocking_counts"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    predictions = linker.inference.predict(
+        threshold_match_probability=pair_threshold, warning_mode="never"
+    )
+    raw = pl.from_arrow(predictions.as_pyarrow_table())
+    assert isinstance(raw, pl.DataFrame)
+    seconds["predict"] = time.perf_counter() - t
+
+    left_is_records = pl.col("source_dataset_l") == RECORDS
+    pairs = raw.select(
+        pl.when(left_is_records).then("unique_id_l").otherwise("unique_id_r").alias("unique_id"),
+        pl.when(left_is_records).then("unique_id_r").otherwise("unique_id_l").alias("spine_id"),
+        "match_probability",
+        "match_weight",
+        *[pl.col(f"mw_{c}") for c in comparisons],
+    ).sort("unique_id", "match_weight", descending=[False, True])
+    if pairs.is_empty():
+        pairs = _empty_pairs(comparisons)
+    best = best_candidates(pairs, recs["unique_id"], accept=accept, review=review)
+    seconds["total"] = time.perf_counter() - t0
+    log.info(
+        "linked %d records to a spine of %d with %s: %d pairs; bands %s (%.1f s)",
+        recs.height, spn.height, m.version, pairs.height,
+        dict(best.group_by("band").len().iter_rows()), seconds["total"],
+    )  # fmt: skip
+    return LinkResult(pairs, best, blocking, m.version, seconds)

@@ -1,0 +1,139 @@
+"""Resolve agency records to credit codes: deterministic pass, then the model, then bands.
+
+One row per record (:data:`RECORD_LINK_COLUMNS`), the future ``linkage.record_links``:
+
+- records with a valid identifier found in the registry: ``method='deterministic'``,
+  band ``accept``, ``matched_on`` the identifier kind (:mod:`linkage.deterministic`);
+- records of a class never modelled (passports: foreign nationals, in no registry):
+  ``method='none'``, band ``reject``, ``reason`` says why;
+- the rest: ``method='probabilistic'``, the best candidate of :func:`linkage.engine.link` and
+  its band; ``credit_code`` is set only in the ``accept`` band, ``candidate_code`` in every
+  band (what a reviewer would look at).
+
+Example:
+    >>> res = resolve(records, spine, "person", model_path, accept=0.99, review=0.3)
+    ...                                                                  # doctest: +SKIP
+    >>> res.links.group_by("method", "band").len()                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from linkage.deterministic import deterministic_pass
+from linkage.engine import LinkResult, link
+from linkage.model import LinkageModel, current_model_path, load_model
+
+__all__ = ["RECORD_LINK_COLUMNS", "Resolution", "resolve"]
+
+#: One row per source record.
+RECORD_LINK_COLUMNS: dict[str, pl.DataType] = {
+    "unique_id": pl.String(),
+    "source": pl.String(),
+    "table": pl.String(),
+    "record_id": pl.String(),
+    "subject_type": pl.String(),
+    "id_class": pl.String(),
+    "credit_code": pl.String(),  # the linked code (accept band), else null
+    "candidate_code": pl.String(),  # the best candidate in any band, else null
+    "band": pl.String(),  # accept / review / reject
+    "method": pl.String(),  # deterministic / probabilistic / none
+    "matched_on": pl.String(),  # the identifier of a deterministic link
+    "match_probability": pl.Float64(),
+    "match_weight": pl.Float64(),
+    "link_probability": pl.Float64(),
+    "model_version": pl.String(),
+    "reason": pl.String(),
+}
+
+NEVER_REASON = {"passport": "passport: a foreign national, in no registry"}
+
+
+@dataclass
+class Resolution:
+    """Every record's link, and the model run behind the probabilistic ones."""
+
+    links: pl.DataFrame
+    model_result: LinkResult | None
+
+
+def resolve(
+    records: pl.DataFrame,
+    spine: pl.DataFrame,
+    subject_type: str,
+    model: Path | str | LinkageModel | None = None,
+    *,
+    accept: float = 0.99,
+    review: float = 0.3,
+    count_blocking_pairs: bool = True,
+) -> Resolution:
+    """Link every record of one subject type (see the module doc).
+
+    `records` and `spine` are in the columns of :mod:`linkage.spine`; `model` defaults to the
+    current trained model of the subject type (:func:`linkage.model.current_model_path`).
+    """
+    m = (
+        model
+        if isinstance(model, LinkageModel)
+        else load_model(model or current_model_path(subject_type))
+    )
+    if m.meta.subject_type != subject_type:
+        raise ValueError(f"model {m.path.name} is for {m.meta.subject_type}, not {subject_type}")
+    det, rest, never = deterministic_pass(records, spine, subject_type)
+    meta = records.select("unique_id", "source", "table", "record_id", "id_class")
+
+    parts = [
+        det.select(
+            "unique_id",
+            pl.col("spine_id").alias("credit_code"),
+            pl.col("spine_id").alias("candidate_code"),
+            pl.lit("accept").alias("band"),
+            "method",
+            "matched_on",
+        ),
+        never.select(
+            "unique_id",
+            pl.lit("reject").alias("band"),
+            pl.lit("none").alias("method"),
+            pl.col("id_class").replace_strict(NEVER_REASON, default="never linked").alias("reason"),
+        ),
+    ]
+    result = None
+    if not rest.is_empty():
+        result = link(
+            rest,
+            spine,
+            m,
+            accept=accept,
+            review=review,
+            count_blocking_pairs=count_blocking_pairs,
+        )
+        parts.append(
+            result.best.select(
+                "unique_id",
+                pl.when(pl.col("band") == "accept").then("spine_id").alias("credit_code"),
+                pl.col("spine_id").alias("candidate_code"),
+                "band",
+                pl.lit("probabilistic").alias("method"),
+                "match_probability",
+                "match_weight",
+                "link_probability",
+                pl.lit(result.model_version).alias("model_version"),
+                pl.when(pl.col("candidates") == 0).then(pl.lit("no candidate")).alias("reason"),
+            )
+        )
+    links = (
+        pl.concat(parts, how="diagonal_relaxed")
+        .join(meta, on="unique_id", how="left")
+        .with_columns(pl.lit(subject_type).alias("subject_type"))
+    )
+    links = links.select(
+        [
+            (pl.col(c) if c in links.columns else pl.lit(None)).cast(t).alias(c)
+            for c, t in RECORD_LINK_COLUMNS.items()
+        ]
+    ).sort("unique_id")
+    return Resolution(links, result)
