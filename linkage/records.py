@@ -37,6 +37,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from etl.lake import Lake
+from etl.reference.divisions import PROVINCE_ABBR
 from etl.standardise.identifiers import organisation_ids
 from linkage.spine import (
     ORGANISATION_COLUMNS,
@@ -47,7 +48,6 @@ from linkage.spine import (
     current_rows,
     surname_given_pinyin,
 )
-from world.agencies.common import PROVINCE_ABBR
 
 __all__ = [
     "ID_COLUMN",

@@ -46,8 +46,9 @@ import opencc
 import polars as pl
 from faker.providers.lorem.zh_CN import Provider as _Lorem
 from faker.providers.person.zh_CN import Provider as _Person
-from pypinyin import Style, lazy_pinyin
 
+from etl.reference.divisions import _code_table
+from etl.reference.pinyin import SURNAME_READINGS, surname_pinyin, syllables
 from world import places
 from world.places import _concat, _where, _words, to_str_array
 
@@ -97,13 +98,6 @@ COMPOUND_SURNAMES: dict[str, float] = {
 }
 
 #: Surname readings that differ from the characters' common reading (曾 is Zeng, not Ceng).
-SURNAME_READINGS: dict[str, str] = {
-    "曾": "zeng", "区": "ou", "单": "shan", "查": "zha", "缪": "miao", "乐": "yue", "朴": "piao",
-    "盖": "ge", "覃": "qin", "翟": "zhai", "解": "xie", "仇": "qiu", "卜": "bu", "薄": "bo",
-    "都": "du", "阚": "kan", "秘": "bi", "种": "chong", "员": "yun", "繁": "po", "能": "nai",
-    "句": "gou", "召": "shao", "折": "she", "祭": "zhai", "隗": "wei", "洗": "xian",
-    "尉迟": "yuchi", "万俟": "moqi", "长孙": "zhangsun",
-}  # fmt: skip
 
 #: Given-name model per sex: (share of one-character names, Zipf exponent over the one-character
 #: pool), (share of classic two-character names, exponent), (share of free combinations,
@@ -275,22 +269,6 @@ def to_traditional(names: npt.ArrayLike) -> StrArray:
     return np.array(out, dtype=str)[inv.reshape(-1)] if out else arr.copy()
 
 
-def _syllables(text: str) -> list[str]:
-    """Toneless pinyin syllables, with ü written as in passports (吕 -> lyu, 略 -> lue)."""
-    out = []
-    for s in lazy_pinyin(text, style=Style.NORMAL):
-        if s in ("lv", "nv"):
-            s = s[0] + "yu"
-        out.append(s.replace("v", "u"))
-    return out
-
-
-def _surname_pinyin(surname: str) -> str:
-    return SURNAME_READINGS.get(surname) or "".join(
-        SURNAME_READINGS.get(c) or "".join(_syllables(c)) for c in surname
-    )
-
-
 def to_pinyin(names: npt.ArrayLike, style: PinyinStyle = "plain") -> StrArray:
     """Names romanised: 'airline' ('ZHANG/WEI', 'OUYANG/NANA' as on boarding passes),
     'western' ('Wei Zhang'), 'plain' ('Zhang Wei').
@@ -307,8 +285,8 @@ def to_pinyin(names: npt.ArrayLike, style: PinyinStyle = "plain") -> StrArray:
     s = pl.Series(np.asarray(names, dtype=str).reshape(-1))
     han = s.str.contains(_HAN_ONLY)
     surname, given = _split_series(s)
-    sur_map = {x: _surname_pinyin(x) for x in surname.unique().to_list()}
-    giv_map = {x: "".join(_syllables(x)) for x in given.unique().to_list()}
+    sur_map = {x: surname_pinyin(x) for x in surname.unique().to_list()}
+    giv_map = {x: "".join(syllables(x)) for x in given.unique().to_list()}
     sur = surname.replace_strict(sur_map, return_dtype=pl.String)
     giv = given.replace_strict(giv_map, return_dtype=pl.String)
     has_given = given.str.len_chars() > 0
@@ -365,7 +343,7 @@ def _common_chars() -> list[str]:
 
 def _reading(char: str, surname: bool) -> str:
     """Toneless pinyin of one character; as a surname by :data:`SURNAME_READINGS`."""
-    return (SURNAME_READINGS.get(char) if surname else None) or _syllables(char)[0]
+    return (SURNAME_READINGS.get(char) if surname else None) or syllables(char)[0]
 
 
 @cache
@@ -598,7 +576,7 @@ class _Regions:
 
     def __init__(self, codes: StrArray) -> None:
         rows = places._county_rows(codes)
-        _, full = places._code_table()
+        _, full = _code_table()
         self.rows = rows
         self.n = len(rows)
         get = {c: full[c].gather(rows) for c in full.columns if c not in ("current",)}
@@ -668,7 +646,7 @@ def _cooperatives(rng: np.random.Generator, reg: _Regions) -> pl.Series:
 
 @cache
 def _prefecture_shorts() -> pl.Series:
-    _, full = places._code_table()
+    _, full = _code_table()
     s = full["prefecture_short"].unique(maintain_order=True)
     return s.filter(s.str.len_chars() >= 2)
 
@@ -784,7 +762,7 @@ ORG_VARIANT_WEIGHTS: dict[str, float] = {
 @cache
 def _region_prefixes() -> dict[int, list[str]]:
     """Full and short division names by length (for prefix matching)."""
-    _, full = places._code_table()
+    _, full = _code_table()
     names: set[str] = set()
     for col in full.columns:
         if col in ("province", "prefecture", "county") or col.endswith("_short"):

@@ -11,11 +11,11 @@ OpenCC converts, in one call, only the values that contain a traditional charact
 phrase rules never rewrite simplified text), and pypinyin reads each distinct surname and given
 name once; the rest is Polars expressions.
 
-Romanisation is the passport convention of :func:`world.names.to_pinyin`: surnames through that
+Romanisation follows the passport convention of :mod:`etl.reference.pinyin`: surnames through
 function, by their surname reading (曾 zeng, 单 shan); given names with its ü rule (吕 lyu,
 略 lue) in one batched pypinyin call (a test holds the two equal). Compound surnames are those of
-:data:`world.names.COMPOUND_SURNAMES` (欧阳, 司马 …). Region names for organisations come from
-GB/T 2260 as shipped with python-stdnum (:func:`world.places.load_divisions`).
+:data:`etl.reference.pinyin.COMPOUND_SURNAMES` (欧阳, 司马 …). Region names for organisations
+come from GB/T 2260 as shipped with python-stdnum (:func:`etl.reference.divisions.load_divisions`).
 
 Example:
     >>> person_names(pl.Series(["張偉", "ZHANG/WEI"]))["name_pinyin"].to_list()
@@ -35,9 +35,9 @@ from pypinyin import Style, lazy_pinyin
 from pypinyin.contrib.tone_convert import to_normal
 from pypinyin.pinyin_dict import pinyin_dict
 
+from etl.reference.divisions import load_divisions, region_names, short_region_name
+from etl.reference.pinyin import COMPOUND_SURNAMES, passport_syllable, surname_pinyin
 from etl.standardise.values import text
-from world.names import COMPOUND_SURNAMES, to_pinyin
-from world.places import load_divisions, region_names, short_region_name
 
 __all__ = [
     "BRANCH_SUFFIXES",
@@ -206,11 +206,6 @@ def is_pinyin(token: str) -> bool:
     return reachable[-1]
 
 
-def _passport_syllable(syllable: str) -> str:
-    """ü as in passports (the generator's convention): lv -> lyu, nv -> nyu, lve -> lue."""
-    return syllable[0] + "yu" if syllable in ("lv", "nv") else syllable.replace("v", "u")
-
-
 def _given_pinyin(given: list[str]) -> list[str]:
     """Each given name's toneless syllables joined (小贤 -> xiaoxian), in one pypinyin call.
 
@@ -220,11 +215,10 @@ def _given_pinyin(given: list[str]) -> list[str]:
     if not given:
         return []
     items = lazy_pinyin("\n".join(given), style=Style.NORMAL)
-    out = "".join(_passport_syllable(x) for x in items).split("\n")
+    out = "".join(passport_syllable(x) for x in items).split("\n")
     if len(out) != len(given):  # defensive: never seen, but one call per name is always right
         out = [
-            "".join(_passport_syllable(x) for x in lazy_pinyin(g, style=Style.NORMAL))
-            for g in given
+            "".join(passport_syllable(x) for x in lazy_pinyin(g, style=Style.NORMAL)) for g in given
         ]
     return out
 
@@ -240,12 +234,12 @@ def _han_parts(names: pl.Series) -> pl.DataFrame:
         .otherwise(pl.col("name").str.slice(1))
         .alias("given_name"),
     )
-    # Surnames by their surname reading (曾 zeng), as world.names.to_pinyin reads them.
+    # Surnames by their surname reading (曾 zeng).
     surnames = frame["surname"].unique()
-    surname_pinyin = pl.Series(to_pinyin(surnames.to_numpy().astype(str), "plain"))
+    surname_readings = pl.Series([surname_pinyin(x) for x in surnames.to_list()], dtype=pl.String)
     givens = frame["given_name"].unique()
     tables = {
-        "surname": pl.DataFrame({"surname": surnames, "sp": surname_pinyin.str.to_lowercase()}),
+        "surname": pl.DataFrame({"surname": surnames, "sp": surname_readings}),
         "given_name": pl.DataFrame(
             {"given_name": givens, "gp": _given_pinyin(givens.to_list())},
             schema={"given_name": pl.String, "gp": pl.String},

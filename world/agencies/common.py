@@ -11,21 +11,12 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from etl.reference.divisions import PROVINCE_ABBR
 from world.noise import NoiseLog
 from world.registries import Registries
 
 PERSON = "person"
 ORGANISATION = "organisation"
-
-#: Province abbreviations (简称) by the first two digits of the division code; used in court
-#: case numbers and tax/market decision numbers.
-PROVINCE_ABBR: dict[str, str] = {
-    "11": "京", "12": "津", "13": "冀", "14": "晋", "15": "蒙", "21": "辽", "22": "吉",
-    "23": "黑", "31": "沪", "32": "苏", "33": "浙", "34": "皖", "35": "闽", "36": "赣",
-    "37": "鲁", "41": "豫", "42": "鄂", "43": "湘", "44": "粤", "45": "桂", "46": "琼",
-    "50": "渝", "51": "川", "52": "贵", "53": "云", "54": "藏", "61": "陕", "62": "甘",
-    "63": "青", "64": "宁", "65": "新",
-}  # fmt: skip
 
 
 def province_abbr(region_codes: pl.Expr | pl.Series) -> pl.Expr:

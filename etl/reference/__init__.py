@@ -1,0 +1,1 @@
+"""Reference tables the pipeline reads from well-kept packages (divisions, pinyin)."""
