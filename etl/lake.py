@@ -6,7 +6,9 @@
     <root>/catalog.duckdb        views over all of it, for DuckDB users:
                                  staging."<source>__<table>" (every version staged),
                                  staging."<source>__<table>__current" (latest version),
-                                 quarantine."<source>__<table>", ops.ingest_runs
+                                 quarantine."<source>__<table>", ops.ingest_runs,
+                                 linkage."<table>" (record_links, review_queue, decisions)
+    <root>/linkage/<table>/interval=all/data.parquet   whole tables, replaced by each run
 
 Why this layout: every ingest task writes only its own files, replaced atomically (write a
 temporary file, then rename), so any number of DAG runs write in parallel without locks, and
@@ -32,7 +34,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-LAYERS = ("staging", "quarantine")
+LAYERS = ("staging", "quarantine", "linkage")
+#: The partition key of a table that is replaced whole, not by interval (e.g. linkage tables).
+WHOLE = "all"
 OPS_RUNS = "ops/ingest_runs"
 
 
@@ -49,6 +53,21 @@ class Lake:
     def write(self, layer: str, dataset: str, interval_key: str, frame: pl.DataFrame) -> Path:
         """Replace `dataset`'s partition for the interval with `frame` (atomically)."""
         return _atomic_parquet(self.partition(layer, dataset, interval_key), frame)
+
+    def write_whole(self, layer: str, dataset: str, frame: pl.DataFrame) -> Path:
+        """Replace the whole of `dataset` (a table not partitioned by interval), atomically."""
+        return self.write(layer, dataset, WHOLE, frame)
+
+    def append_locked(self, layer: str, dataset: str, frame: pl.DataFrame) -> Path:
+        """Append `frame` to a whole table under a file lock (read, concatenate, replace):
+        concurrent appenders wait for each other and readers see whole files only."""
+        base = self.root / layer / dataset
+        base.mkdir(parents=True, exist_ok=True)
+        with _locked(base / ".append.lock"):
+            path = self.partition(layer, dataset, WHOLE)
+            old = pl.read_parquet(path) if path.exists() else None
+            new = frame if old is None else pl.concat([old, frame], how="diagonal_relaxed")
+            return _atomic_parquet(path, new)
 
     def write_run(self, dataset: str, interval_key: str, frame: pl.DataFrame) -> Path:
         """Replace the bookkeeping row(s) of one table's run over an interval."""
