@@ -52,8 +52,10 @@ def test_parallel_backfills_under_the_scheduler(
     airflow_db: None, dag_world: Path, tmp_path: Path
 ) -> None:
     services = AirflowServices(port=free_port(), log_dir=tmp_path / "logs")
+    # First let the DAG processor register the DAGs, then stop everything and queue the
+    # backfills while nothing else writes: with a SQLite metadata DB a backfill created while
+    # the scheduler writes can fail with "database is locked" (PostgreSQL has no such limit).
     services.start()
-    pgid = services.process.pid if services.process else 0
     try:
         services.wait_healthy()
         wait_for(
@@ -62,15 +64,20 @@ def test_parallel_backfills_under_the_scheduler(
             240,
             services,
         )
-        # One after the other: with a SQLite metadata DB, concurrent writers hit "database is
-        # locked". The runs they queue then execute in parallel under the LocalExecutor.
-        for dag in DAGS:
-            created = subprocess.run(
-                [str(VENV_BIN / "airflow"), "backfill", "create", "--dag-id", dag,
-                 "--from-date", FROM, "--to-date", TO],
-                env=services.env, capture_output=True, text=True, timeout=180,
-            )  # fmt: skip
-            assert created.returncode == 0, created.stdout[-2000:] + created.stderr[-2000:]
+    finally:
+        services.stop()
+    for dag in DAGS:
+        created = subprocess.run(
+            [str(VENV_BIN / "airflow"), "backfill", "create", "--dag-id", dag,
+             "--from-date", FROM, "--to-date", TO],
+            env=services.env, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert created.returncode == 0, created.stdout[-2000:] + created.stderr[-2000:]
+
+    services.start()
+    pgid = services.process.pid if services.process else 0
+    try:
+        services.wait_healthy()
 
         def finished() -> bool:
             rows = query(
