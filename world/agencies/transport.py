@@ -202,12 +202,8 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
             "CreatedAt": pl.Series(created).dt.strftime(ISO_STAMP),
             "UpdatedAt": pl.Series(updated).dt.strftime(ISO_STAMP),
         }
-    ).filter(pl.Series(keep))
-    flog, ftruth = log.take(np.flatnonzero(keep)), truth[keep]
-    flights, flog, (ftypes, ftruth) = with_duplicates(
-        rng, flights, "Id", cfg.noise.duplicate, flog, np.full(flights.height, PERSON), ftruth
     )
-    out.add("FlightBan", flights, "Id", ftypes, ftruth, flog)
+    _publish(out, "FlightBan", flights, keep, log, truth, rng, cfg)
 
     # Rail: 180 days, or until the fare is paid for fare dodging.
     n = int(rng.poisson(cfg.persons * cfg.rates.rail_bans * cfg.years))
@@ -253,13 +249,28 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
             "CreatedAt": pl.Series(created).dt.strftime(ISO_STAMP),
             "UpdatedAt": pl.Series(updated).dt.strftime(ISO_STAMP),
         }
-    ).filter(pl.Series(keep))
-    rlog, rtruth = log.take(np.flatnonzero(keep)), truth[keep]
-    rail, rlog, (rtypes, rtruth) = with_duplicates(
-        rng, rail, "Id", cfg.noise.duplicate, rlog, np.full(rail.height, PERSON), rtruth
     )
-    out.add("RailBan", rail, "Id", rtypes, rtruth, rlog)
+    _publish(out, "RailBan", rail, keep, log, truth, rng, cfg)
     return out
+
+
+def _publish(
+    out: AgencyTables,
+    table: str,
+    rows: pl.DataFrame,
+    keep: np.ndarray,
+    log: NoiseLog,
+    truth: np.ndarray,
+    rng: np.random.Generator,
+    cfg: WorldConfig,
+) -> None:
+    """Record the bans published by the world's end, a few entered twice."""
+    rows = rows.filter(pl.Series(keep))
+    kept_log, kept_truth = log.take(np.flatnonzero(keep)), truth[keep]
+    rows, kept_log, (types, kept_truth) = with_duplicates(
+        rng, rows, "Id", cfg.noise.duplicate, kept_log, np.full(rows.height, PERSON), kept_truth
+    )
+    out.add(table, rows, "Id", types, kept_truth, kept_log)
 
 
 def _status(
