@@ -2,6 +2,9 @@
 
     credlink init                      prepare the ignored Airflow home (secrets, admin password)
     credlink world --persons 10000 --seed 7 --start 2024-01-01 --end 2025-12-31 --out data/world
+    credlink link                      link every staged record now (linkage.record_links)
+    credlink review list | show ID | accept ID | reject ID [--reviewer NAME --note TEXT]
+    credlink quality                   links against the world's ground truth
 
 Run `credlink COMMAND --help` for the options of each command.
 """
@@ -11,13 +14,17 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from credlink import paths
+
+if TYPE_CHECKING:
+    from etl.lake import Lake
 
 app = typer.Typer(
     help="credlink: agency records linked to unified social credit codes.",
@@ -133,6 +140,226 @@ def staging() -> None:
         listed = ", ".join(f"{r} ({n})" for r, n in rules.iter_rows())
         console.print(f"quarantine.{dataset}: {q.height:,} rows — {listed}")
     console.print(f"query: duckdb {lake.catalog_path} -c 'SELECT * FROM ops.ingest_runs'")
+
+
+review_app = typer.Typer(
+    help="Review the uncertain links: list, show, accept, reject.", no_args_is_help=True
+)
+app.add_typer(review_app, name="review")
+
+
+def _lake() -> Lake:
+    from etl.lake import Lake
+
+    return Lake(paths.data_dir() / "lake")
+
+
+def _now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+@app.command()
+def link(
+    accept: Annotated[float, typer.Option(help="Link probability of the accept band.")] = 0.99,
+    review: Annotated[float, typer.Option(help="Link probability of the review band.")] = 0.3,
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Trained models (default linkage/models).")
+    ] = None,
+) -> None:
+    """Link every staged record now: writes linkage.record_links and linkage.review_queue.
+
+    Example: `credlink link` after the ingest DAGs have run; then `credlink review list`.
+    """
+    from linkage.stage import Thresholds, run_linkage
+
+    lake = _lake()
+    now = _now()
+    try:
+        th = Thresholds(accept=accept, review=review)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    logging.basicConfig(level=logging.WARNING)
+    with console.status("linking"):
+        counts = run_linkage(
+            lake,
+            run_id=f"manual__{now:%Y-%m-%dT%H:%M:%S}",
+            logical_date=now,
+            models_dir=models_dir,
+            thresholds=th,
+        )
+        lake.refresh_catalog()
+    table = Table(title=f"Linkage run ({lake.root})")
+    table.add_column("count")
+    table.add_column("records", justify="right")
+    for key, value in counts.items():
+        table.add_row(key, f"{value:,}")
+    console.print(table)
+    console.print(f"query: duckdb {lake.catalog_path} -c 'SELECT * FROM linkage.record_links'")
+
+
+@review_app.command("list")
+def review_list() -> None:
+    """List the open review items (number, record, candidate, link probability).
+
+    Example: `credlink review list`, then `credlink review show 1`.
+    """
+    from linkage.review import open_items
+
+    items = open_items(_lake())
+    if items.is_empty():
+        console.print("nothing to review")
+        return
+    table = Table(title=f"{items.height} open review item(s)")
+    for col in ("#", "record", "subject", "candidate", "link probability", "match weight"):
+        table.add_column(col, justify="right" if col in ("#", "link probability") else "left")
+    for i, row in enumerate(items.iter_rows(named=True), start=1):
+        table.add_row(
+            str(i),
+            row["unique_id"],
+            row["subject_type"],
+            str(row["candidate_code"]),
+            f"{row['link_probability']:.4f}",
+            f"{row['match_weight']:.2f}",
+        )
+    console.print(table)
+
+
+def _item(name: str) -> dict[str, Any]:
+    from linkage.review import ReviewItemNotFound, find_item
+
+    try:
+        return find_item(_lake(), name)
+    except ReviewItemNotFound as exc:
+        console.print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(1) from exc
+
+
+@review_app.command("show")
+def review_show(
+    item_id: Annotated[str, typer.Argument(metavar="ID", help="Record id or list number.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder of the waterfall chart (default data/review).")
+    ] = None,
+) -> None:
+    """Explain a review item: both records side by side, the match weight of each comparison,
+    and a waterfall chart as offline HTML.
+
+    Example: `credlink review show 1` or `credlink review show courts/SXBZXR/7`.
+    """
+    from linkage.model import ModelError
+    from linkage.review import comparison_weights, side_by_side, waterfall
+
+    item = _item(item_id)
+    console.print(
+        f"{item['unique_id']} -> {item['candidate_code']}: link probability "
+        f"{item['link_probability']:.4f}, match weight {item['match_weight']:.2f} "
+        f"({item['model_version']})"
+    )
+    fields = Table(title="Record and candidate")
+    for col in ("field", "record", "candidate"):
+        fields.add_column(col)
+    for name, mine, theirs in side_by_side(item):
+        style = "" if mine == theirs else "yellow"
+        fields.add_row(name, str(mine), str(theirs), style=style)
+    console.print(fields)
+    weights = Table(title="Match weight of each comparison")
+    weights.add_column("comparison")
+    weights.add_column("match weight", justify="right")
+    for name, w in comparison_weights(item):
+        weights.add_row(name, "null" if w is None else f"{w:+.2f}")
+    console.print(weights)
+    try:
+        path = waterfall(_lake(), item, out or paths.data_dir() / "review")
+    except ModelError as exc:
+        console.print(f"no waterfall chart: {exc}")
+    else:
+        console.print(f"waterfall chart: {path}")
+
+
+def _decide(item_id: str, decision: str, reviewer: str | None, note: str | None) -> None:
+    import getpass
+
+    from linkage.review import decide
+
+    item = _item(item_id)
+    who = reviewer or getpass.getuser()
+    decide(_lake(), item, decision, reviewer=who, decided_at=_now(), note=note)
+    console.print(
+        f"{decision}ed {item['unique_id']} -> {item['candidate_code']} (by {who}); "
+        "it takes effect on the next linkage run (`credlink link` or the link_credit_codes DAG)"
+    )
+
+
+Reviewer = Annotated[str | None, typer.Option(help="Who decides (default: the login name).")]
+Note = Annotated[str | None, typer.Option(help="Why.")]
+ItemId = Annotated[str, typer.Argument(metavar="ID", help="Record id or list number.")]
+
+
+@review_app.command("accept")
+def review_accept(item_id: ItemId, reviewer: Reviewer = None, note: Note = None) -> None:
+    """Accept the item's candidate: the record is linked to it on every run from now on.
+
+    Example: `credlink review accept 1 --reviewer li --note "same person, moved"`.
+    """
+    _decide(item_id, "accept", reviewer, note)
+
+
+@review_app.command("reject")
+def review_reject(item_id: ItemId, reviewer: Reviewer = None, note: Note = None) -> None:
+    """Reject the item's candidate: the record is never linked to it.
+
+    Example: `credlink review reject courts/SXBZXR/7 --reviewer li --note "different person"`.
+    """
+    _decide(item_id, "reject", reviewer, note)
+
+
+@app.command()
+def quality(
+    world: Annotated[
+        Path | None, typer.Option(help="The generated world (default data/world).")
+    ] = None,
+) -> None:
+    """Compare the last linkage run to the world's ground truth; print and store the table
+    (linkage.quality).
+
+    Example: `credlink link` then `credlink quality`.
+    """
+    from linkage.quality import quality_table, read_truth
+    from linkage.stage import read_record_links
+
+    lake = _lake()
+    links = read_record_links(lake)
+    if links.is_empty():
+        console.print(f"[yellow]no linkage run under {lake.root}: run `credlink link`[/yellow]")
+        raise typer.Exit(1)
+    truth_dir = world or paths.data_dir() / "world"
+    table_ = quality_table(links, read_truth(truth_dir))
+    lake.write_whole("linkage", "quality", table_)
+    lake.refresh_catalog()
+    table = Table(
+        title=f"Linkage quality against {truth_dir / 'truth'} (accept band)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    labels = ("subject_type", "source", "table")
+    for col in table_.columns:
+        table.add_column(col, justify="left" if col in labels else "right", no_wrap=True)
+    for row in table_.iter_rows():
+        table.add_row(*(_cell(v) for v in row))
+    # 13 columns: wider than the 120 of non-terminal output, so that no header is cut
+    Console(width=None if console.is_terminal else 170).print(table)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 if __name__ == "__main__":

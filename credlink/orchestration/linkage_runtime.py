@@ -1,0 +1,51 @@
+"""What the linkage tasks run: the Airflow context unpacked into plain arguments for `linkage`.
+
+Imported inside tasks only (it pulls in Polars, DuckDB and Splink).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from credlink.orchestration.runtime import lake
+from linkage.model import MODELS_DIR
+from linkage.stage import Thresholds, run_linkage
+from linkage.train import train_from_lake
+
+
+def link(*, run_id: str, logical_date: datetime, accept: float, review: float) -> dict[str, int]:
+    """Run the linkage stage on the lake; returns its counts (small, for XCom)."""
+    return run_linkage(
+        lake(),
+        run_id=run_id,
+        logical_date=logical_date,
+        thresholds=Thresholds(accept=accept, review=review),
+    )
+
+
+def publish() -> str:
+    """Refresh the DuckDB catalog (now with the linkage tables); returns its path."""
+    return str(lake().refresh_catalog())
+
+
+def train(subject_type: str, *, on: date, models_dir: str = "") -> dict[str, Any]:
+    """Train a new model version of `subject_type` on the lake, written to `models_dir`
+    (default ``linkage/models``) with its charts under ``<data>/linkage/charts/<version>/``;
+    returns its version and files."""
+    the_lake = lake()
+    result = train_from_lake(
+        subject_type,
+        the_lake,
+        on=on,
+        models_dir=Path(models_dir) if models_dir else MODELS_DIR,
+        charts_dir=the_lake.root.parent / "linkage" / "charts",
+    )
+    return {
+        "version": result.version,
+        "model": str(result.model_path),
+        "charts": {k: str(v) for k, v in result.charts.items()},
+        "records": result.records,
+        "spine": result.spine,
+    }

@@ -1,0 +1,22 @@
+"""
+### link_credit_codes — resolve every staged record to its unified social credit code
+
+Runs whenever any source has staged new data (the `staging.<source>` Assets of courts, tax,
+transport, food and both registries). Person records are linked to the population registry,
+organisation records to the legal-entity registry: first deterministically (a valid identifier
+found in the registry), then with the current trained Splink model of `linkage/models/`
+(its version is recorded on every link). Bands by link probability (params `accept`,
+`review`): **accept** (linked), **review** (a person decides: `credlink review list`),
+**reject** (unlinked, kept visible). Reviewer decisions (`linkage.decisions`) win on every run.
+
+Output (replaced whole, atomically): `linkage.record_links` (one row per source record) and
+`linkage.review_queue`; announces the `linkage.record_links` Asset; then refreshes the DuckDB
+catalog. **Re-run:** safe at any time (`airflow dags trigger link_credit_codes`): it
+recomputes everything from the staged data.
+**When it fails:** a model naming a column the data lacks fails before any work, with the
+column named; retrain with the `train_linkage_models` DAG.
+"""
+
+from credlink.orchestration.linkage_dag import link_dag
+
+dag = link_dag("link_credit_codes", doc_md=__doc__)

@@ -1,0 +1,127 @@
+"""The clerical review of the review band: what `credlink review` lists, shows and decides.
+
+A review item is a row of ``linkage.review_queue`` (:mod:`linkage.stage`) not yet decided. It
+is named by its record's ``unique_id`` ('courts/SXBZXR/7') or by its 1-based position in
+:func:`open_items` ('3'). A decision is appended to ``linkage.decisions`` and takes effect on
+the next linkage run (:func:`linkage.stage.run_linkage`), and on every run after.
+
+Example:
+    >>> item = find_item(lake, "1")                                        # doctest: +SKIP
+    >>> side_by_side(item)[:1]                                             # doctest: +SKIP
+    [('name', '张伟', '张伟')]
+    >>> decide(lake, item, "accept", reviewer="li", decided_at=now)         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from etl.lake import Lake
+from linkage.explain import waterfall_html
+from linkage.model import MODELS_DIR, ModelError
+from linkage.spine import (
+    ORGANISATION_COLUMNS,
+    PERSON_COLUMNS,
+    conform,
+    read_organisation_spine,
+    read_person_spine,
+)
+from linkage.stage import read_decisions, read_review_queue, record_decision
+
+__all__ = [
+    "ReviewItemNotFound",
+    "comparison_weights",
+    "decide",
+    "find_item",
+    "open_items",
+    "side_by_side",
+    "waterfall",
+]
+
+COLUMNS = {"person": PERSON_COLUMNS, "organisation": ORGANISATION_COLUMNS}
+
+
+class ReviewItemNotFound(KeyError):
+    """No open review item of that name."""
+
+
+def open_items(lake: Lake) -> pl.DataFrame:
+    """The review queue without the records decided since the last linkage run."""
+    queue = read_review_queue(lake)
+    if queue.is_empty():
+        return queue
+    return queue.join(read_decisions(lake).select("unique_id"), on="unique_id", how="anti").sort(
+        "unique_id"
+    )
+
+
+def find_item(lake: Lake, name: str) -> dict[str, Any]:
+    """The open item `name`: a record's unique id, or a 1-based position in :func:`open_items`."""
+    items = open_items(lake)
+    if name.isdigit():
+        pos = int(name)
+        if not 1 <= pos <= items.height:
+            raise ReviewItemNotFound(f"no item {pos}: {items.height} open item(s)")
+        return items.row(pos - 1, named=True)
+    hit = items.filter(pl.col("unique_id") == name)
+    if hit.is_empty():
+        raise ReviewItemNotFound(f"{name!r} is not an open review item")
+    return hit.row(0, named=True)
+
+
+def side_by_side(item: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(field, record's value, candidate's value) for every compared field of the item."""
+    record, candidate = json.loads(item["record"]), json.loads(item["candidate"] or "{}")
+    fields = [c for c in COLUMNS[item["subject_type"]] if c != "unique_id"]
+    return [(f, record.get(f), candidate.get(f)) for f in fields]
+
+
+def comparison_weights(item: dict[str, Any]) -> list[tuple[str, float | None]]:
+    """(comparison, partial match weight) of the item's pair, in model order."""
+    return list(json.loads(item["comparison_weights"] or "{}").items())
+
+
+def waterfall(
+    lake: Lake, item: dict[str, Any], out_dir: Path, models_dir: Path | None = None
+) -> Path:
+    """The item's waterfall chart (see :mod:`linkage.explain`) in `out_dir`; returns its path.
+
+    The model is the one that scored the item (its ``model_version`` in `models_dir`).
+    """
+    subject = item["subject_type"]
+    model = (models_dir or MODELS_DIR) / f"{item['model_version']}.json"
+    if not model.is_file():
+        raise ModelError(f"model {item['model_version']} is not in {models_dir or MODELS_DIR}")
+    record = conform(
+        pl.DataFrame([{**json.loads(item["record"]), "unique_id": item["unique_id"]}]),
+        COLUMNS[subject],
+    )
+    spine = read_person_spine(lake) if subject == "person" else read_organisation_spine(lake)
+    name = item["unique_id"].replace("/", "-")
+    return waterfall_html(record, spine, item["candidate_code"], model, out_dir / f"{name}.html")
+
+
+def decide(
+    lake: Lake,
+    item: dict[str, Any],
+    decision: str,
+    *,
+    reviewer: str,
+    decided_at: datetime,
+    note: str | None = None,
+) -> pl.DataFrame:
+    """Record a decision on the item's candidate; returns the decision row."""
+    return record_decision(
+        lake,
+        item["unique_id"],
+        item["candidate_code"],
+        decision,
+        reviewer=reviewer,
+        decided_at=decided_at,
+        note=note,
+    )

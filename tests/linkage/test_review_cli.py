@@ -1,0 +1,80 @@
+"""`credlink link`, `credlink review ...` and `credlink quality` on the small world."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from credlink.cli import app
+from etl.lake import Lake
+from linkage.stage import read_decisions, read_record_links
+from world.generate import WorldSummary
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+STRICT = ["--accept", "0.99999", "--review", "0.3"]  # leaves a dozen items to review
+
+
+def ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, (args, result.output, result.exception)
+    return result.output
+
+
+@pytest.fixture
+def data(small_lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`$CREDLINK_DATA` with a copy of the small world's staged data in `lake/`."""
+    shutil.copytree(small_lake.root / "staging", tmp_path / "lake" / "staging")
+    monkeypatch.setenv("CREDLINK_DATA", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path
+
+
+def test_link_review_and_quality(data: Path, small_world: WorldSummary) -> None:
+    lake = Lake(data / "lake")
+    assert "nothing to review" in ok("review", "list")
+    out = ok("link", *STRICT)
+    assert "review_queue" in out
+    listed = ok("review", "list")
+    assert "open review item(s)" in listed
+    first = read_record_links(lake)
+    in_review = first.filter(pl.col("band") == "review").sort("unique_id")
+    one, two = in_review.row(0, named=True), in_review.row(1, named=True)
+    assert one["unique_id"] in listed
+
+    shown = ok("review", "show", "1", "--out", str(data / "charts"))
+    assert "Record and candidate" in shown and "Match weight of each comparison" in shown
+    assert "name" in shown
+    charts = list((data / "charts").glob("*.html"))
+    assert len(charts) == 1 and "waterfall chart" in shown
+    assert charts[0].stat().st_size > 10_000  # the chart library is inlined: opens offline
+    assert "cdn" not in charts[0].read_text(encoding="utf-8").lower()[:2000]
+
+    ok("review", "accept", "1", "--reviewer", "li", "--note", "same person")
+    ok("review", "reject", two["unique_id"], "--reviewer", "wang")
+    assert read_decisions(lake)["reviewer"].to_list() == ["li", "wang"]
+    # Decided items leave the list at once; unknown ones are refused.
+    assert one["unique_id"] not in ok("review", "list")
+    missing = runner.invoke(app, ["review", "show", "no/such/record"])
+    assert missing.exit_code == 1 and "not an open review item" in missing.output
+
+    ok("link", *STRICT)
+    second = {r["unique_id"]: r for r in read_record_links(lake).iter_rows(named=True)}
+    assert (second[one["unique_id"]]["band"], second[one["unique_id"]]["method"]) == (
+        "accept",
+        "clerical",
+    )
+    assert second[one["unique_id"]]["credit_code"] == one["candidate_code"]
+    assert (second[two["unique_id"]]["band"], second[two["unique_id"]]["credit_code"]) == (
+        "reject",
+        None,
+    )
+
+    quality = ok("quality", "--world", str(small_world.out))
+    assert "precision" in quality and "organisation" in quality
+    stored = lake.read("linkage", "quality")
+    assert set(stored["subject_type"]) == {"person", "organisation"}
