@@ -26,7 +26,7 @@ DEMO_START ?= 2024-01-01
 DEMO_END ?= 2025-12-31
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint typecheck world ingest airflow-db clean help
+.PHONY: setup demo test lint typecheck world ingest link airflow-db clean help
 
 help:
 	@echo "make demo   - set up and run the main job (generate the demo world)"
@@ -66,7 +66,15 @@ ingest: world airflow-db
 	done
 	$(BIN)/credlink staging
 
-demo: ingest
+# Linkage, run once by Airflow after the initial loads, then its quality against the truth.
+link: ingest
+	@log=$(AIRFLOW_HOME)/logs/demo-link_credit_codes.log; \
+	echo "running link_credit_codes (log: $$log)"; \
+	$(BIN)/airflow dags test link_credit_codes $(DEMO_LOAD_DATE) > $$log 2>&1 \
+		|| { echo "FAILED: link_credit_codes — see $$log"; tail -n 30 $$log; exit 1; }
+	$(BIN)/credlink quality
+
+demo: link
 
 lint: setup
 	$(BIN)/ruff check .
