@@ -316,6 +316,39 @@ def review_reject(item_id: ItemId, reviewer: Reviewer = None, note: Note = None)
 
 
 @app.command()
+def train(
+    subject_type: Annotated[str, typer.Argument(help="person or organisation")],
+    on: Annotated[str, typer.Option(help="Training date in the model version, YYYY-MM-DD.")],
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where to write the model (default linkage/models).")
+    ] = None,
+) -> None:
+    """Train a linkage model by EM on the staged records and write a new model version with its
+    charts (match weights, m and u) as HTML.
+
+    Example: `credlink train person --on 2026-01-01`; review the JSON and charts, then commit.
+    """
+    from linkage.model import MODELS_DIR
+    from linkage.train import train_from_lake
+
+    if subject_type not in ("person", "organisation"):
+        raise typer.BadParameter(f"{subject_type!r}: say person or organisation")
+    logging.basicConfig(level=logging.WARNING)
+    with console.status(f"training the {subject_type} model"):
+        result = train_from_lake(
+            subject_type,
+            _lake(),
+            on=_parse_day(on),
+            models_dir=models_dir or MODELS_DIR,
+            charts_dir=paths.data_dir() / "linkage" / "charts",
+        )
+    console.print(f"model {result.version}: {result.model_path}")
+    console.print(f"trained on {result.records:,} records against {result.spine:,} registry rows")
+    for name, chart in result.charts.items():
+        console.print(f"  chart {name}: {chart}")
+
+
+@app.command()
 def quality(
     world: Annotated[
         Path | None, typer.Option(help="The generated world (default data/world).")

@@ -78,3 +78,17 @@ def test_link_review_and_quality(data: Path, small_world: WorldSummary) -> None:
     assert "precision" in quality and "organisation" in quality
     stored = lake.read("linkage", "quality")
     assert set(stored["subject_type"]) == {"person", "organisation"}
+
+
+def test_train_writes_a_model_version_and_charts(data: Path) -> None:
+    models = data / "models"
+    result = CliRunner().invoke(
+        app, ["train", "organisation", "--on", "2026-01-01", "--models-dir", str(models)]
+    )
+    assert result.exit_code == 0, result.output
+    written = list(models.glob("organisation-20260101-*.json"))
+    assert len(written) == 1
+    charts = list((data / "linkage" / "charts").glob("organisation-20260101-*/*.html"))
+    assert {c.name for c in charts} >= {"match_weights.html", "m_u_parameters.html"}
+    bad = CliRunner().invoke(app, ["train", "company", "--on", "2026-01-01"])
+    assert bad.exit_code == 2 and "say person or organisation" in bad.output
