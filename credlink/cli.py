@@ -359,7 +359,9 @@ def quality(
 
     Example: `credlink link` then `credlink quality`.
     """
-    from linkage.quality import quality_table, read_truth
+    import polars as pl
+
+    from linkage.quality import quality_table, read_truth, who_fails
     from linkage.stage import read_record_links
 
     lake = _lake()
@@ -368,8 +370,12 @@ def quality(
         console.print(f"[yellow]no linkage run under {lake.root}: run `credlink link`[/yellow]")
         raise typer.Exit(1)
     truth_dir = world or paths.data_dir() / "world"
-    table_ = quality_table(links, read_truth(truth_dir))
+    truth = read_truth(truth_dir)
+    table_ = quality_table(links, truth)
+    reference_year = links["logical_date"].max().year  # type: ignore[union-attr]
+    fails = who_fails(links, truth, reference_year)
     lake.write_whole("linkage", "quality", table_)
+    lake.write_whole("linkage", "who_fails", fails)
     lake.refresh_catalog()
     table = Table(
         title=f"Linkage quality against {truth_dir / 'truth'} (accept band)",
@@ -383,6 +389,21 @@ def quality(
         table.add_row(*(_cell(v) for v in row))
     # 13 columns: wider than the 120 of non-terminal output, so that no header is cut
     Console(width=None if console.is_terminal else 170).print(table)
+    if fails.is_empty():
+        return
+    shown = fails.filter((pl.col("dimension") != "province") | (pl.col("missed") > 0))
+    who = Table(
+        title=f"Who fails to link (recall of linkable records; age at {reference_year}; "
+        "provinces listed where some are missed; all in linkage.who_fails)",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in shown.columns:
+        who.add_column(
+            col, justify="left" if col in ("subject_type", "dimension", "value") else "right"
+        )
+    for row in shown.iter_rows():
+        who.add_row(*(_cell(v) for v in row))
+    console.print(who)
 
 
 def _cell(value: object) -> str:

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import polars as pl
 
-__all__ = ["failures", "quality_table", "read_truth"]
+from etl.reference.divisions import region_names
+
+__all__ = ["failures", "quality_table", "read_truth", "who_fails"]
 
 
 def read_truth(world: Path) -> pl.DataFrame:
@@ -127,4 +129,85 @@ def failures(links: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
             pl.col("absent_linked").sum(),
         )
         .sort("subject_type", "id_class", "method", "band")
+    )
+
+
+#: Age bands of persons in the breakdown of who fails to link (years, at the reference year).
+AGE_BANDS: tuple[tuple[int, int, str], ...] = (
+    (0, 29, "<30"), (30, 44, "30-44"), (45, 59, "45-59"), (60, 200, "60+"),
+)  # fmt: skip
+
+
+def who_fails(links: pl.DataFrame, truth: pl.DataFrame, reference_year: int) -> pl.DataFrame:
+    """Recall of linkable records broken down as statistics offices report who fails to link:
+    persons by province, age band (at `reference_year`) and sex, organisations by province and
+    entity type, all read from the true code (a citizen ID or USCC carries them).
+
+    Columns: subject_type, dimension, value, linkable, linked (accepted with the true code),
+    recall, in_review, missed (linkable, not accepted).
+
+    >>> who_fails(links, read_truth(Path("data/world")), 2025)  # doctest: +SKIP
+    """
+    s = _scored(links, truth).filter(pl.col("linkable"))
+    code = pl.col("true_code")
+    provinces = {
+        p: region_names([p + "0000"])[0][0] or p
+        for p in pl.concat([s["true_code"].str.slice(0, 2), s["true_code"].str.slice(2, 2)])
+        .unique()
+        .to_list()
+        if p is not None
+    }
+    person_province = code.str.slice(0, 2)
+    org_province = code.str.slice(2, 2)
+    age = pl.lit(reference_year) - code.str.slice(6, 4).cast(pl.Int32, strict=False)
+    band = pl.lit(None, dtype=pl.String)
+    for lo, hi, label in reversed(AGE_BANDS):
+        band = pl.when(age.is_between(lo, hi)).then(pl.lit(label)).otherwise(band)
+    sex_digit = code.str.slice(16, 1).cast(pl.Int32, strict=False)
+    dims = {
+        "person": {
+            "province": person_province.replace_strict(provinces, default=person_province),
+            "age_band": band,
+            "sex": pl.when(sex_digit % 2 == 1).then(pl.lit("M")).otherwise(pl.lit("F")),
+        },
+        "organisation": {
+            "province": org_province.replace_strict(provinces, default=org_province),
+            "entity_type": code.str.slice(0, 2),
+        },
+    }
+    parts = []
+    for subject_type, by in dims.items():
+        sub = s.filter(pl.col("subject_type") == subject_type)
+        if sub.is_empty():
+            continue
+        for dimension, expr in by.items():
+            parts.append(
+                sub.group_by(expr.alias("value"))
+                .agg(
+                    pl.len().alias("linkable"),
+                    pl.col("tp").sum().alias("linked"),
+                    pl.col("in_review").sum().alias("in_review"),
+                    (~pl.col("accepted")).sum().alias("missed"),
+                )
+                .with_columns(
+                    pl.lit(subject_type).alias("subject_type"),
+                    pl.lit(dimension).alias("dimension"),
+                    (pl.col("linked") / pl.col("linkable")).alias("recall"),
+                )
+            )
+    if not parts:
+        return pl.DataFrame()
+    return (
+        pl.concat(parts)
+        .select(
+            "subject_type",
+            "dimension",
+            "value",
+            "linkable",
+            "linked",
+            "recall",
+            "in_review",
+            "missed",
+        )
+        .sort("subject_type", "dimension", "recall", "value")
     )
