@@ -49,6 +49,13 @@ class NoiseLog:
         for kind, mask in other.kinds.items():
             self.mark(kind, mask)
 
+    def update_at(self, rows: npt.NDArray[np.int64] | BoolArray, other: NoiseLog) -> None:
+        """Add the marks of `other`, a log of the records at `rows` (indices or a mask)."""
+        for kind, mask in other.kinds.items():
+            full = np.zeros(self.n, dtype=bool)
+            full[rows] = mask
+            self.mark(kind, full)
+
     def take(self, index: npt.NDArray[np.int64]) -> NoiseLog:
         """The log of the records at `index` (for duplicated rows)."""
         out = NoiseLog(len(index))
@@ -119,17 +126,11 @@ def subject_names(
     if is_person.any():
         plog = NoiseLog(int(is_person.sum()))
         out[is_person] = person_names(rng, raw[is_person], plog, nz.name_typo, nz.traditional_name)
-        for kind, mask in plog.kinds.items():
-            full = np.zeros(len(raw), dtype=bool)
-            full[is_person] = mask
-            log.mark(kind, full)
+        log.update_at(is_person, plog)
     if (~is_person).any():
         olog = NoiseLog(int((~is_person).sum()))
         out[~is_person] = org_names(rng, raw[~is_person], olog, nz.org_name_variant, nz.name_typo)
-        for kind, mask in olog.kinds.items():
-            full = np.zeros(len(raw), dtype=bool)
-            full[~is_person] = mask
-            log.mark(kind, full)
+        log.update_at(~is_person, olog)
     return Noisy(out, log)
 
 

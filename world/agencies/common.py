@@ -61,6 +61,26 @@ class AgencyTables:
             )
         )
 
+    def add_with_duplicates(
+        self,
+        rng: np.random.Generator,
+        table: str,
+        rows: pl.DataFrame,
+        id_column: str,
+        rate: float,
+        log: NoiseLog,
+        subject_type: npt.NDArray[Any] | str,
+        true_codes: npt.NDArray[Any],
+    ) -> None:
+        """Add a table of events, a `rate` share of them entered twice (:func:`with_duplicates`)."""
+        types = (
+            np.full(rows.height, subject_type) if isinstance(subject_type, str) else subject_type
+        )
+        rows, log, (types, true_codes) = with_duplicates(
+            rng, rows, id_column, rate, log, types, true_codes
+        )
+        self.add(table, rows, id_column, types, true_codes, log)
+
     def truth_frame(self) -> pl.DataFrame:
         """All truth rows of this agency."""
         return pl.concat(self.truth)

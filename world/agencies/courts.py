@@ -26,7 +26,6 @@ from world.agencies.common import (
     province_abbr,
     sample_organisations,
     sample_persons,
-    with_duplicates,
 )
 from world.config import WorldConfig
 from world.noise import NoiseLog
@@ -190,11 +189,10 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
             "XGSJ": pl.Series(updated).dt.strftime(STAMP),
         }
     )
-    zxaj, case_log, (case_types, case_codes) = with_duplicates(
-        rng, zxaj, "AJBS", nz.duplicate, case_log, subject_type, true_code
-    )
     out = AgencyTables(name="courts", ddl=DDL)
-    out.add("ZXAJ", zxaj, "AJBS", case_types, case_codes, case_log)
+    out.add_with_duplicates(
+        rng, "ZXAJ", zxaj, "AJBS", nz.duplicate, case_log, subject_type, true_code
+    )
 
     # The public list: a share of cases, listed 30-180 days after filing.
     listed = (rng.random(n) < rates.defaulter_listing) & ~(
@@ -203,7 +201,7 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
     listed_day = filed + rng.integers(30, 181, n).astype("timedelta64[D]")
     listed &= listed_day <= day(cfg.end)
     idx = np.flatnonzero(listed)
-    out_list = _defaulter_list(
+    listing, listing_log = _defaulter_list(
         rng,
         cfg,
         idx,
@@ -221,7 +219,9 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
         true_code,
         name_log.log.take(idx),
     )
-    out.add("SXBZXR", *out_list)
+    out.add_with_duplicates(
+        rng, "SXBZXR", listing, "SXID", nz.duplicate, listing_log, subject_type[idx], true_code[idx]
+    )
     return out
 
 
@@ -249,16 +249,8 @@ def _case_identifiers(
         born_before_2000=born < np.datetime64("2000-01-01"),
     )
     o_ids, o_log = _org_identifiers(rng, cfg, orgs, legacy_form="organisation_code")
-    for kind in set(p_log.kinds) | set(o_log.kinds):
-        log.mark(
-            kind,
-            np.concatenate(
-                [
-                    p_log.kinds.get(kind, np.zeros(n_p, bool)),
-                    o_log.kinds.get(kind, np.zeros(n_o, bool)),
-                ]
-            ),
-        )
+    log.update_at(np.arange(n_p), p_log)
+    log.update_at(np.arange(n_p, n_p + n_o), o_log)
     return np.concatenate([p_ids, o_ids]).astype(str)
 
 
@@ -323,7 +315,7 @@ def _defaulter_list(
     subject_type: np.ndarray,
     true_code: np.ndarray,
     log: NoiseLog,
-) -> tuple[pl.DataFrame, str, np.ndarray, np.ndarray, NoiseLog]:
+) -> tuple[pl.DataFrame, NoiseLog]:
     nz = cfg.noise
     m = len(idx)
     n_p = persons.height
@@ -420,7 +412,4 @@ def _defaulter_list(
             "XGSJ": pl.Series(updated).dt.strftime(STAMP),
         }
     )
-    rows, log, (types, true_codes) = with_duplicates(
-        rng, rows, "SXID", nz.duplicate, log, subject_type[idx], true_code[idx]
-    )
-    return rows, "SXID", types, true_codes, log
+    return rows, log

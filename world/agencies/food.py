@@ -23,7 +23,6 @@ from world.agencies.common import (
     as_subjects,
     province_abbr,
     sample_organisations,
-    with_duplicates,
 )
 from world.agencies.courts import _org_identifiers
 from world.config import WorldConfig
@@ -317,10 +316,9 @@ def _violations(
         }
     )
     truth_codes = np.concatenate([true_codes[pick], np.full(m_un, None)])
-    rows, log, (types, truth_codes) = with_duplicates(
-        rng, rows, "case_id", nz.duplicate, log, np.full(m, ORGANISATION), truth_codes
+    out.add_with_duplicates(
+        rng, "serious_violations", rows, "case_id", nz.duplicate, log, ORGANISATION, truth_codes
     )
-    out.add("serious_violations", rows, "case_id", types, truth_codes, log)
     # A revocation updates the licence row.
     rev = pick[revoked[:m_lic]]
     rev_stamp = created[:m_lic][revoked[:m_lic]]

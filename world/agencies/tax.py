@@ -25,7 +25,6 @@ from world.agencies.common import (
     AgencyTables,
     as_subjects,
     province_abbr,
-    with_duplicates,
 )
 from world.agencies.courts import _org_identifiers
 from world.config import WorldConfig
@@ -167,10 +166,9 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
         }
     )
     codes_true = taxed["uscc"].to_numpy().astype(str)
-    nsrxx_d, log_d, (types_d, codes_d) = with_duplicates(
-        rng, nsrxx, "nsrid", nz.duplicate, log, np.full(n, ORGANISATION), codes_true
+    out.add_with_duplicates(
+        rng, "nsrxx", nsrxx, "nsrid", nz.duplicate, log, ORGANISATION, codes_true
     )
-    out.add("nsrxx", nsrxx_d, "nsrid", types_d, codes_d, log_d)
 
     violations = _violations(rng, cfg, reg, taxed, out)
     _grades(rng, cfg, nsrxx, reg_days, violations, codes_true, out)
@@ -282,10 +280,9 @@ def _violations(
         }
     )
     true_codes = t["uscc"].to_numpy().astype(str)
-    rows_d, log_d, (types_d, codes_d) = with_duplicates(
-        rng, rows, "ajid", nz.duplicate, log, np.full(m, ORGANISATION), true_codes
+    out.add_with_duplicates(
+        rng, "zdsswfaj", rows, "ajid", nz.duplicate, log, ORGANISATION, true_codes
     )
-    out.add("zdsswfaj", rows_d, "ajid", types_d, codes_d, log_d)
     # Responsible persons named in the case: truth rows with their own role.
     out.truth.append(
         pl.DataFrame(

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from world import names, noise
-from world.agencies.common import PERSON, AgencyTables, sample_persons, with_duplicates
+from world.agencies.common import PERSON, AgencyTables, sample_persons
 from world.config import WorldConfig
 from world.noise import NoiseLog
 from world.registries import Registries
@@ -129,10 +129,7 @@ def _people(
     cn = np.flatnonzero(chinese_name)
     sub = NoiseLog(len(cn))
     shown[cn] = noise.person_names(rng, raw[cn], sub, nz.name_typo, nz.traditional_name)
-    for kind, mask in sub.kinds.items():
-        full = np.zeros(n, bool)
-        full[cn] = mask
-        log.mark(kind, full)
+    log.update_at(cn, sub)
     pinyin = noise.draw(rng, n, pinyin_rate, chinese_name)
     if pinyin.any():
         shown[pinyin] = names.to_pinyin(shown[pinyin], "airline")
@@ -266,11 +263,16 @@ def _publish(
 ) -> None:
     """Record the bans published by the world's end, a few entered twice."""
     rows = rows.filter(pl.Series(keep))
-    kept_log, kept_truth = log.take(np.flatnonzero(keep)), truth[keep]
-    rows, kept_log, (types, kept_truth) = with_duplicates(
-        rng, rows, "Id", cfg.noise.duplicate, kept_log, np.full(rows.height, PERSON), kept_truth
+    out.add_with_duplicates(
+        rng,
+        table,
+        rows,
+        "Id",
+        cfg.noise.duplicate,
+        log.take(np.flatnonzero(keep)),
+        PERSON,
+        truth[keep],
     )
-    out.add(table, rows, "Id", types, kept_truth, kept_log)
 
 
 def _status(
