@@ -228,14 +228,10 @@ def test_schema_drift_names_the_column_and_contract(
     con.commit()
     con.close()
     engine = engine_for(world, "courts")
-    with pytest.raises(
-        SchemaDriftError, match=r"column SXBZXR\.LXQK is missing.*|.*courts\.yaml.*"
-    ):
+    with pytest.raises(SchemaDriftError) as drift:
         check_schema(engine, source_contracts()["courts"])
-    try:
-        check_schema(engine, source_contracts()["courts"])
-    except SchemaDriftError as exc:
-        assert "SXBZXR.LXQK is missing" in str(exc) and "schemas/sources/courts.yaml" in str(exc)
+    assert "column SXBZXR.LXQK is missing" in str(drift.value)
+    assert "schemas/sources/courts.yaml" in str(drift.value)
 
 
 def test_unreachable_sources(tmp_path: Path) -> None:
@@ -244,12 +240,11 @@ def test_unreachable_sources(tmp_path: Path) -> None:
     ):
         connect(source_url(None, tmp_path / "nowhere.db"), "courts")
     # A server that does not answer (nothing listens on port 1).
-    with pytest.raises(SourceUnreachableError, match=r"source tax: cannot connect to postgresql"):
+    with pytest.raises(
+        SourceUnreachableError, match=r"source tax: cannot connect to postgresql"
+    ) as dead:
         connect("postgresql+psycopg://nobody:secret@127.0.0.1:1/tax", "tax")
-    try:
-        connect("postgresql+psycopg://nobody:secret@127.0.0.1:1/tax", "tax")
-    except SourceUnreachableError as exc:
-        assert "secret" not in str(exc), "the password must not appear in errors"
+    assert "secret" not in str(dead.value), "the password must not appear in errors"
 
 
 @pytest.fixture(scope="module")
