@@ -2,7 +2,7 @@
 
     credlink init                      prepare the ignored Airflow home (secrets, admin password)
     credlink world --persons 10000 --seed 7 --start 2024-01-01 --end 2025-12-31 --out data/world
-    credlink link                      link every staged record now (linkage.record_links)
+    credlink link [--full]             link new and changed staged records now (record_links)
     credlink review list | show ID | accept ID | reject ID [--reviewer NAME --note TEXT]
     credlink quality                   links against the world's ground truth
 
@@ -167,10 +167,15 @@ def link(
     models_dir: Annotated[
         Path | None, typer.Option(help="Trained models (default linkage/models).")
     ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Link every record again, not only new and changed.")
+    ] = False,
 ) -> None:
-    """Link every staged record now: writes linkage.record_links and linkage.review_queue.
+    """Link the staged records now: writes linkage.record_links and linkage.review_queue.
 
-    Example: `credlink link` after the ingest DAGs have run; then `credlink review list`.
+    Incremental: only records new or changed since the last run (and those a registry change
+    concerns) are linked again; `--full` links everything. Example: `credlink link` after the
+    ingest DAGs have run; then `credlink review list`.
     """
     from linkage.stage import Thresholds, run_linkage
 
@@ -188,6 +193,7 @@ def link(
             logical_date=now,
             models_dir=models_dir,
             thresholds=th,
+            full=full,
         )
         lake.refresh_catalog()
     table = Table(title=f"Linkage run ({lake.root})")

@@ -9,10 +9,17 @@ found in the registry), then with the current trained Splink model of `linkage/m
 `review`): **accept** (linked), **review** (a person decides: `credlink review list`),
 **reject** (unlinked, kept visible). Reviewer decisions (`linkage.decisions`) win on every run.
 
-Output (replaced whole, atomically): `linkage.record_links` (one row per source record) and
-`linkage.review_queue`; announces the `linkage.record_links` Asset; then refreshes the DuckDB
-catalog. **Re-run:** safe at any time (`airflow dags trigger link_credit_codes`): it
-recomputes everything from the staged data.
+**Incremental:** a run links only records that are new or changed since the last run, those
+whose registry entry changed, and (when the registries gained entries) those not accepted;
+every other link is kept with the run that made it (`linked_run_id`). A new model version or
+new thresholds mean a full run; so does the param `full`. `linkage.runs` says, per run and
+kind, full or incremental and why, how many records were linked again and how long it took.
+
+Output (replaced whole, atomically): `linkage.record_links` (one row per source record),
+`linkage.legal_representatives` (each organisation's legal representative linked to the
+population registry) and `linkage.review_queue`; announces the `linkage.record_links` Asset;
+then refreshes the DuckDB catalog. **Re-run:** safe at any time (`airflow dags trigger
+link_credit_codes`; `-c '{"full": true}'` to link everything again).
 **When it fails:** a model naming a column the data lacks fails before any work, with the
 column named; retrain with the `train_linkage_models` DAG.
 """

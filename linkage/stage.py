@@ -1,9 +1,11 @@
 """The linkage stage: staged records and spines of the lake in, linkage tables out.
 
 One run (:func:`run_linkage`) reads every staged agency record and both spines from the lake,
-resolves each record (:func:`linkage.resolve.resolve`: deterministic pass, then the current
-trained model of its subject type), lets reviewer decisions override the result, and replaces,
-atomically, two whole tables of the lake's ``linkage`` layer:
+resolves the records that need it (:func:`linkage.resolve.resolve`: deterministic pass, then
+the current trained model of its subject type) and keeps the links of the rest: a daily run
+links only new and changed records and those a registry change concerns
+(:mod:`linkage.incremental`). Reviewer decisions override the result, and the run replaces,
+atomically, whole tables of the lake's ``linkage`` layer:
 
 ``linkage.record_links``  one row per source record (:data:`RECORD_LINKS_COLUMNS`): its credit
                           code (accept band only, else null), band, probabilities, method
@@ -12,6 +14,13 @@ atomically, two whole tables of the lake's ``linkage`` layer:
 ``linkage.review_queue``  one row per open review-band record (:data:`REVIEW_QUEUE_COLUMNS`):
                           its best candidate and the evidence, both records' fields (JSON) and
                           the match weight of each comparison (JSON).
+``linkage.legal_representatives``
+                          one row per organisation of the legal-entity registry: its legal
+                          representative linked to the population registry like a record
+                          (:mod:`linkage.representatives`).
+``linkage.spine_state``   the fingerprint of every spine entry, for the next run's plan.
+``linkage.runs``          appended: one row per run and subject type (:data:`RUNS_COLUMNS`),
+                          full or incremental and why, records linked again and kept, seconds.
 
 Reviewer decisions live in ``linkage.decisions`` (:data:`DECISION_COLUMNS`, one row per
 decision, appended under a file lock by :func:`record_decision`). On every run a decided record
@@ -29,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,20 +46,41 @@ from pathlib import Path
 import polars as pl
 
 from etl.lake import Lake
-from linkage.model import MODELS_DIR, current_model_path
+from linkage.incremental import (
+    FINGERPRINT_SCHEME,
+    SPINE_STATE_COLUMNS,
+    Plan,
+    fingerprints,
+    full_reason,
+    plan,
+)
+from linkage.model import MODELS_DIR, current_model_path, load_model
 from linkage.records import read_organisation_records, read_person_records
+from linkage.representatives import (
+    LEGAL_REPRESENTATIVES_COLUMNS,
+    REPRESENTATIVE_KIND,
+    representative_records,
+    with_organisations,
+)
 from linkage.resolve import RECORD_LINK_COLUMNS, Resolution, resolve
-from linkage.spine import read_organisation_spine, read_person_spine
+from linkage.spine import (
+    ORGANISATION_DATASET,
+    PERSON_COLUMNS,
+    read_organisation_spine,
+    read_person_spine,
+)
 
 __all__ = [
     "DECISION_COLUMNS",
     "RECORD_LINKS_COLUMNS",
     "REVIEW_QUEUE_COLUMNS",
+    "RUNS_COLUMNS",
     "Thresholds",
     "apply_decisions",
     "read_decisions",
     "read_record_links",
     "read_review_queue",
+    "read_runs",
     "record_decision",
     "review_queue",
     "run_linkage",
@@ -61,12 +92,39 @@ LAYER = "linkage"
 RECORD_LINKS = "record_links"
 REVIEW_QUEUE = "review_queue"
 DECISIONS = "decisions"
+RUNS = "runs"
+LEGAL_REPRESENTATIVES = "legal_representatives"
+SPINE_STATE = "spine_state"
 
 #: ``linkage.record_links``: one row per source record.
 RECORD_LINKS_COLUMNS: dict[str, pl.DataType] = {
     **RECORD_LINK_COLUMNS,  # method: deterministic / probabilistic / clerical / none
+    "record_fingerprint": pl.UInt64(),  # of the record's linkage fields (incremental runs)
+    "linked_run_id": pl.String(),  # the run that computed this link
+    "run_id": pl.String(),  # the run that wrote the table
+    "logical_date": pl.Datetime("us", "UTC"),
+}
+
+#: ``linkage.runs``: one row per run and subject type: what it linked again and why.
+RUNS_COLUMNS: dict[str, pl.DataType] = {
     "run_id": pl.String(),
     "logical_date": pl.Datetime("us", "UTC"),
+    "subject_type": pl.String(),
+    "mode": pl.String(),  # full / incremental
+    "full_reason": pl.String(),
+    "model_version": pl.String(),
+    "accept": pl.Float64(),
+    "review": pl.Float64(),
+    "fingerprint_scheme": pl.String(),
+    "records": pl.Int64(),
+    "spine_entries": pl.Int64(),
+    "relinked": pl.Int64(),
+    "kept": pl.Int64(),
+    "relinked_new": pl.Int64(),
+    "relinked_changed": pl.Int64(),
+    "relinked_spine_changed": pl.Int64(),
+    "relinked_not_accepted": pl.Int64(),
+    "seconds": pl.Float64(),
 }
 
 #: ``linkage.review_queue``: one row per open review-band record and its best candidate.
@@ -268,32 +326,111 @@ SUBJECTS = {
 }
 
 
-def run_linkage(
-    lake: Lake,
-    *,
-    run_id: str,
-    logical_date: datetime,
-    models_dir: Path | None = None,
-    thresholds: Thresholds | None = None,
-) -> dict[str, int]:
-    """Link every staged record of the lake and replace ``linkage.record_links`` and
-    ``linkage.review_queue`` (see the module doc); returns counts (small, for XCom).
+def read_runs(lake: Lake) -> pl.DataFrame:
+    """``linkage.runs``: one row per linkage run and subject type (maybe empty)."""
+    frame = lake.read(LAYER, RUNS)
+    if frame.is_empty():
+        return pl.DataFrame(schema=RUNS_COLUMNS)
+    return _conform(frame, RUNS_COLUMNS)
 
-    `models_dir` holds the trained models (default ``linkage/models``); the current one of
-    each subject type is used. Example result: ``{'records': 20480, 'accept': 20110,
-    'review': 96, 'reject': 274, 'deterministic': 17002, 'probabilistic': 3381,
-    'clerical': 3, 'none': 94, 'review_queue': 96, 'decisions': 3}``.
-    """
-    th = thresholds or Thresholds()
-    decisions = read_decisions(lake)
-    links, queues = [], []
-    for subject, (read_records, read_spine) in SUBJECTS.items():
-        records, spine = read_records(lake), read_spine(lake)
-        if records.is_empty():
-            continue
-        model = current_model_path(subject, models_dir or MODELS_DIR)
+
+@dataclass
+class _Previous:
+    """What the previous run left: links, open queue, spine state and run rows."""
+
+    links: pl.DataFrame
+    representatives: pl.DataFrame
+    queue: pl.DataFrame
+    spine: pl.DataFrame
+    runs: pl.DataFrame
+
+    @classmethod
+    def read(cls, lake: Lake) -> _Previous:
+        links = read_record_links(lake)
+        reps = lake.read(LAYER, LEGAL_REPRESENTATIVES)
+        if "record_fingerprint" not in links.columns or "linked_run_id" not in links.columns:
+            links = pl.DataFrame(schema=RECORD_LINKS_COLUMNS)  # a lake from before fingerprints
+        if "record_fingerprint" not in reps.columns:
+            reps = pl.DataFrame(schema=LEGAL_REPRESENTATIVES_COLUMNS)
+        spine = lake.read(LAYER, SPINE_STATE)
+        return cls(
+            links=links,
+            representatives=reps,
+            queue=read_review_queue(lake).drop("run_id", strict=False),
+            spine=spine if not spine.is_empty() else pl.DataFrame(schema=SPINE_STATE_COLUMNS),
+            runs=read_runs(lake),
+        )
+
+    def run(self, kind: str) -> dict[str, object] | None:
+        mine = self.runs.filter(pl.col("subject_type") == kind)
+        return mine.row(-1, named=True) if mine.height else None
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every kind's linking in one run shares."""
+
+    run_id: str
+    th: Thresholds
+    models_dir: Path | None
+    decisions: pl.DataFrame
+    previous: _Previous
+    full: bool
+
+
+@dataclass
+class _Linked:
+    """One kind's result: links, open review queue and its ``linkage.runs`` row."""
+
+    links: pl.DataFrame
+    queue: pl.DataFrame
+    run_row: dict[str, object]
+
+
+def _link_kind(
+    kind: str,
+    records: pl.DataFrame,
+    spine: pl.DataFrame,
+    spine_fp: pl.DataFrame,
+    prev_links: pl.DataFrame,
+    *,
+    subject: str,
+    run: _Run,
+) -> _Linked:
+    """Link one kind of record (`subject` records, or legal representatives) to `spine`:
+    in full or incrementally (:mod:`linkage.incremental`), decisions applied."""
+    started = time.perf_counter()
+    run_id, th, models_dir, previous = run.run_id, run.th, run.models_dir, run.previous
+    decisions = run.decisions
+    model = load_model(current_model_path(subject, models_dir or MODELS_DIR))
+    records_fp = fingerprints(records)
+    why_full = full_reason(
+        previous.run(kind),
+        model_version=model.version,
+        accept=th.accept,
+        review=th.review,
+        has_previous_links=prev_links.height > 0,
+        full=run.full,
+    )
+    if why_full is None:
+        the_plan = plan(
+            records_fp,
+            prev_links,
+            spine_fp,
+            previous.spine.filter(pl.col("subject_type") == subject),
+        )
+    else:
+        the_plan = Plan(relink=records_fp.select("unique_id"), keep=records_fp.head(0))
+        the_plan.reasons = {"new": records_fp.height}
+    to_link = records.join(the_plan.relink, on="unique_id", how="semi")
+    kept = prev_links.join(the_plan.keep, on="unique_id", how="semi").select(
+        [*RECORD_LINK_COLUMNS, "linked_run_id"]
+    )
+    fresh = pl.DataFrame(schema=RECORD_LINK_COLUMNS)
+    res = None
+    if not to_link.is_empty():
         res = resolve(
-            records,
+            to_link,
             spine,
             subject,
             model,
@@ -301,29 +438,140 @@ def run_linkage(
             review=th.review,
             count_blocking_pairs=False,
         )
-        decided = apply_decisions(res.links, decisions)
-        links.append(decided)
-        queues.append(review_queue(decided, res, records, spine))
+        fresh = res.links
+    links = apply_decisions(
+        pl.concat([fresh.with_columns(linked_run_id=pl.lit(run_id)), kept], how="vertical_relaxed"),
+        decisions,
+    ).join(records_fp.rename({"fingerprint": "record_fingerprint"}), on="unique_id", how="left")
+    # The queue: fresh evidence for relinked records, the previous evidence for kept ones.
+    queue = (
+        review_queue(links.join(the_plan.relink, on="unique_id", how="semi"), res, to_link, spine)
+        if res is not None
+        else pl.DataFrame(schema={k: v for k, v in REVIEW_QUEUE_COLUMNS.items() if k != "run_id"})
+    )
+    still_open = links.filter(
+        (pl.col("band") == "review") & (pl.col("method") == "probabilistic")
+    ).join(the_plan.keep, on="unique_id", how="semi")
+    if not previous.queue.is_empty():
+        carried = previous.queue.join(still_open.select("unique_id"), on="unique_id", how="semi")
+        queue = pl.concat([queue, carried.select(queue.columns)], how="vertical_relaxed")
+    run_row: dict[str, object] = {
+        "subject_type": kind,
+        "mode": "full" if why_full else "incremental",
+        "full_reason": why_full,
+        "model_version": model.version,
+        "accept": th.accept,
+        "review": th.review,
+        "fingerprint_scheme": FINGERPRINT_SCHEME,
+        "records": records.height,
+        "spine_entries": spine.height,
+        "relinked": to_link.height,
+        "kept": kept.height,
+        **{f"relinked_{k}": v for k, v in the_plan.reasons.items()},
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    log.info(
+        "%s: %s run%s: %d records, %d relinked %s, %d kept, %.1f s",
+        kind,
+        run_row["mode"],
+        f" ({why_full})" if why_full else "",
+        records.height,
+        to_link.height,
+        the_plan.reasons,
+        kept.height,
+        run_row["seconds"],
+    )
+    return _Linked(links, queue, run_row)
+
+
+def run_linkage(
+    lake: Lake,
+    *,
+    run_id: str,
+    logical_date: datetime,
+    models_dir: Path | None = None,
+    thresholds: Thresholds | None = None,
+    full: bool = False,
+) -> dict[str, int]:
+    """Link the staged records of the lake and replace ``linkage.record_links``,
+    ``linkage.legal_representatives``, ``linkage.review_queue`` and ``linkage.spine_state``;
+    append to ``linkage.runs`` (see the module doc); returns counts (small, for XCom).
+
+    Incremental by default (:mod:`linkage.incremental`): only new and changed records, and
+    those a spine change concerns, are linked; `full` links everything again. `models_dir`
+    holds the trained models (default ``linkage/models``); the current one of each subject
+    type is used. Example result: ``{'records': 20480, 'relinked': 112, 'kept': 20368,
+    'accept': 20110, 'review': 96, 'reject': 274, 'deterministic': 17002,
+    'probabilistic': 3381, 'clerical': 3, 'none': 94, 'review_queue': 96, 'decisions': 3,
+    'legal_representatives': 2003, 'legal_representatives_linked': 2001}``.
+    """
+    th = thresholds or Thresholds()
+    decisions = read_decisions(lake)
+    previous = _Previous.read(lake)
+    common = _Run(run_id, th, models_dir, decisions, previous, full)
+    results: list[_Linked] = []
+    spines: list[pl.DataFrame] = []
+    person_spine = pl.DataFrame(schema=PERSON_COLUMNS)
+    person_fp = fingerprints(person_spine)
+    for subject, (read_records, read_spine) in SUBJECTS.items():
+        spine = read_spine(lake)
+        spine_fp = fingerprints(spine)
+        if subject == "person":
+            person_spine, person_fp = spine, spine_fp
+        prev = previous.links.filter(pl.col("subject_type") == subject)
+        records = read_records(lake)
+        results.append(
+            _link_kind(subject, records, spine, spine_fp, prev, subject=subject, run=common)
+        )
+        spines.append(
+            spine_fp.select(pl.lit(subject).alias("subject_type"), "unique_id", "fingerprint")
+        )
+    registry = lake.read("staging", ORGANISATION_DATASET)
+    reps = _link_kind(
+        REPRESENTATIVE_KIND,
+        representative_records(registry),
+        person_spine,
+        person_fp,
+        previous.representatives.select(
+            [*RECORD_LINK_COLUMNS, "record_fingerprint", "linked_run_id"]
+        ),
+        subject="person",
+        run=common,
+    )
     run = {"run_id": pl.lit(run_id), "logical_date": pl.lit(logical_date)}
     record_links = _conform(
-        (pl.concat(links) if links else pl.DataFrame(schema=RECORD_LINK_COLUMNS)).with_columns(
-            **run
-        ),
+        pl.concat([r.links for r in results], how="vertical_relaxed").with_columns(**run),
         RECORD_LINKS_COLUMNS,
-    )
+    ).sort("subject_type", "unique_id")
+    representatives = _conform(
+        with_organisations(reps.links, registry).with_columns(**run),
+        LEGAL_REPRESENTATIVES_COLUMNS,
+    ).sort("organisation_code")
     queue = _conform(
-        (pl.concat(queues) if queues else pl.DataFrame(schema=REVIEW_QUEUE_COLUMNS)).with_columns(
+        pl.concat([r.queue for r in [*results, reps]], how="vertical_relaxed").with_columns(
             run_id=pl.lit(run_id)
         ),
         REVIEW_QUEUE_COLUMNS,
-    )
+    ).sort("unique_id")
     lake.write_whole(LAYER, RECORD_LINKS, record_links)
+    lake.write_whole(LAYER, LEGAL_REPRESENTATIVES, representatives)
     lake.write_whole(LAYER, REVIEW_QUEUE, queue)
-    counts = {"records": record_links.height}
+    lake.write_whole(LAYER, SPINE_STATE, _conform(pl.concat(spines), SPINE_STATE_COLUMNS))
+    run_rows = [r.run_row for r in [*results, reps]]
+    lake.append_locked(
+        LAYER, RUNS, _conform(pl.DataFrame(run_rows).with_columns(**run), RUNS_COLUMNS)
+    )
+    counts = {
+        "records": record_links.height,
+        "relinked": sum(int(str(r.run_row["relinked"])) for r in results),
+        "kept": sum(int(str(r.run_row["kept"])) for r in results),
+    }
     for col in ("band", "method"):
         counts.update({str(k): int(v) for k, v in record_links[col].value_counts().iter_rows()})
     counts["review_queue"] = queue.height
     counts["decisions"] = decisions.height
+    counts["legal_representatives"] = representatives.height
+    counts["legal_representatives_linked"] = int(representatives["credit_code"].is_not_null().sum())
     log.info("linkage run %s: %s", run_id, counts)
     return counts
 

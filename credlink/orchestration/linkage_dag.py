@@ -1,7 +1,8 @@
 """The linkage DAGs: `link_credit_codes` (on staged data) and `train_linkage_models` (manual).
 
-link_credit_codes: link_records (deterministic pass, current trained models, reviewer
-decisions -> `linkage.record_links`, `linkage.review_queue`; announces the
+link_credit_codes: link_records (incremental: new and changed records only, unless the
+`full` param; deterministic pass, current trained models, reviewer decisions ->
+`linkage.record_links`, `linkage.legal_representatives`, `linkage.review_queue`; announces the
 `linkage.record_links` Asset) -> publish_linkage (refresh the DuckDB catalog). It is scheduled
 on the `staging.<source>` Assets of every linked source, any of them: new staged data of any
 source triggers a run.
@@ -32,6 +33,7 @@ def link_records() -> dict[str, int]:
         logical_date=logical_date,
         accept=float(params["accept"]),
         review=float(params["review"]),
+        full=bool(params["full"]),
     )
 
 
@@ -81,6 +83,12 @@ def link_dag(dag_id: str, doc_md: str) -> DAG:
                 minimum=0,
                 maximum=1,
                 description="Link probability from which a record goes to review.",
+            ),
+            "full": Param(
+                False,
+                type="boolean",
+                description="Link every record again (default: only new and changed records, "
+                "and those a registry change concerns).",
             ),
         },
     ) as dag:

@@ -15,13 +15,17 @@ from linkage.stage import Thresholds, run_linkage
 from linkage.train import train_from_lake
 
 
-def link(*, run_id: str, logical_date: datetime, accept: float, review: float) -> dict[str, int]:
-    """Run the linkage stage on the lake; returns its counts (small, for XCom)."""
+def link(
+    *, run_id: str, logical_date: datetime, accept: float, review: float, full: bool = False
+) -> dict[str, int]:
+    """Run the linkage stage on the lake (incremental unless `full`); returns its counts
+    (small, for XCom)."""
     return run_linkage(
         lake(),
         run_id=run_id,
         logical_date=logical_date,
         thresholds=Thresholds(accept=accept, review=review),
+        full=full,
     )
 
 
