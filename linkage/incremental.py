@@ -2,8 +2,9 @@
 
 A daily run should cost what the day's records cost, not what the registries cost. Each run
 stores, beside every record's link, a fingerprint of the record's linkage fields
-(``record_fingerprint`` in ``linkage.record_links``) and, in ``linkage.spine_state``, a
-fingerprint of every spine entry. The next run compares and links only (:func:`plan`):
+(``record_fingerprint`` in ``linkage.record_links``), and the kept spines hold a fingerprint
+of every entry (:mod:`linkage.spine_store`). The next run compares and links only
+(:func:`plan`):
 
 - **new** records (no link yet) and **changed** records (their fingerprint differs);
 - records whose candidate or linked spine entry **changed or left** the spine;
@@ -19,7 +20,7 @@ the fingerprint scheme changed (it is Polars' row hash, stable within one Polars
 an upgrade costs one full run), or when asked to (``full=True``).
 
 Example:
-    >>> p = plan(records_fp, previous_links, spine_fp, previous_spine)  # doctest: +SKIP
+    >>> p = plan(records_fp, previous_links, spine.changed, spine.replaced)  # doctest: +SKIP
     >>> p.relink.height, p.reasons                                     # doctest: +SKIP
     (42, {'new': 40, 'changed': 1, 'spine_changed': 1, 'not_accepted': 0})
 """
@@ -32,7 +33,6 @@ import polars as pl
 
 __all__ = [
     "FINGERPRINT_SCHEME",
-    "SPINE_STATE_COLUMNS",
     "Plan",
     "fingerprints",
     "full_reason",
@@ -41,13 +41,6 @@ __all__ = [
 
 #: Fingerprints are Polars row hashes with a fixed seed: equal within one Polars version.
 FINGERPRINT_SCHEME = f"polars-{pl.__version__}-hash-seed-0"
-
-#: ``linkage.spine_state``: the fingerprint of each spine entry as of the last run.
-SPINE_STATE_COLUMNS: dict[str, pl.DataType] = {
-    "subject_type": pl.String(),
-    "unique_id": pl.String(),
-    "fingerprint": pl.UInt64(),
-}
 
 
 def fingerprints(frame: pl.DataFrame, key: str = "unique_id") -> pl.DataFrame:
@@ -104,14 +97,17 @@ def full_reason(
 def plan(
     records_fp: pl.DataFrame,
     previous_links: pl.DataFrame,
-    spine_fp: pl.DataFrame,
-    previous_spine: pl.DataFrame,
+    spine_changed: pl.DataFrame,
+    spine_replaced: pl.DataFrame,
 ) -> Plan:
     """Split one subject type's records into those to link again and those to keep.
 
-    `records_fp` and `spine_fp` come from :func:`fingerprints` of this run's records and
-    spine; `previous_links` are the previous ``linkage.record_links`` rows of the subject type
-    (with ``record_fingerprint``) and `previous_spine` its ``linkage.spine_state`` rows.
+    `records_fp` comes from :func:`fingerprints` of this run's records; `previous_links` are
+    the previous ``linkage.record_links`` rows of the subject type (with
+    ``record_fingerprint``); `spine_changed` holds the fingerprints of the spine entries new or
+    changed since the last run and `spine_replaced` those of the entries they replace or
+    remove (:class:`linkage.spine_store.SpineUpdate`; the whole spine, before and after, works
+    too).
     Records gone from staging are in neither part. See the module doc for the rules.
     """
     prev = previous_links.select(
@@ -126,10 +122,10 @@ def plan(
     spine_moved = (
         pl.concat(
             [
-                spine_fp.join(previous_spine, on=["unique_id", "fingerprint"], how="anti").select(
-                    "unique_id"
-                ),
-                previous_spine.join(spine_fp, on="unique_id", how="anti").select("unique_id"),
+                spine_changed.join(
+                    spine_replaced, on=["unique_id", "fingerprint"], how="anti"
+                ).select("unique_id"),
+                spine_replaced.join(spine_changed, on="unique_id", how="anti").select("unique_id"),
             ]
         )
         .unique()

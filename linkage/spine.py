@@ -90,19 +90,27 @@ ORGANISATION_COLUMNS: dict[str, pl.DataType] = {
 
 
 def current_rows(staged: pl.DataFrame) -> pl.DataFrame:
-    """The latest staged version of each source record (by `_updated_utc`, then interval).
+    """The latest staged version of each source record (by `_updated_utc`, then interval),
+    in the order staged.
 
     Example: two versions of `_record_id` '7' (updated 2024-01-01 and 2025-03-01) -> the
-    2025 one only.
+    2025 one only. Records staged once (nearly all) pass through without sorting.
     """
     if staged.is_empty():
         return staged
+    dup = staged.get_column("_record_id").is_duplicated()
+    if not dup.any():
+        return staged
     order = [c for c in ("_updated_utc", "_interval") if c in staged.columns]
-    return (
-        staged.sort(order, nulls_last=False, maintain_order=True)
-        .unique("_record_id", keep="last", maintain_order=True)
-        .sort("_record_id")
+    latest = (
+        staged.select("_record_id", *order)
+        .with_row_index("_row")
+        .filter(dup)
+        .sort(order, nulls_last=False, maintain_order=True)
+        .unique("_record_id", keep="last")
+        .get_column("_row")
     )
+    return staged.filter(~dup | pl.int_range(pl.len(), dtype=pl.UInt32).is_in(latest.implode()))
 
 
 def surname_given_pinyin(name_pinyin: pl.Expr) -> tuple[pl.Expr, pl.Expr]:

@@ -18,7 +18,10 @@ atomically, whole tables of the lake's ``linkage`` layer:
                           one row per organisation of the legal-entity registry: its legal
                           representative linked to the population registry like a record
                           (:mod:`linkage.representatives`).
-``linkage.spine_state``   the fingerprint of every spine entry, for the next run's plan.
+``linkage.person_spine``, ``linkage.organisation_spine``, ``linkage.spine_manifest``
+                          the spines kept between runs and the registry partitions behind
+                          them: a daily run merges the registries' new rows only
+                          (:mod:`linkage.spine_store`).
 ``linkage.runs``          appended: one row per run and subject type (:data:`RUNS_COLUMNS`),
                           full or incremental and why, records linked again and kept, seconds.
 
@@ -48,7 +51,6 @@ import polars as pl
 from etl.lake import Lake
 from linkage.incremental import (
     FINGERPRINT_SCHEME,
-    SPINE_STATE_COLUMNS,
     Plan,
     fingerprints,
     full_reason,
@@ -63,12 +65,8 @@ from linkage.representatives import (
     with_organisations,
 )
 from linkage.resolve import RECORD_LINK_COLUMNS, Resolution, resolve
-from linkage.spine import (
-    ORGANISATION_DATASET,
-    PERSON_COLUMNS,
-    read_organisation_spine,
-    read_person_spine,
-)
+from linkage.spine import ORGANISATION_DATASET
+from linkage.spine_store import SpineUpdate, update_spine, write_spine
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -94,7 +92,6 @@ REVIEW_QUEUE = "review_queue"
 DECISIONS = "decisions"
 RUNS = "runs"
 LEGAL_REPRESENTATIVES = "legal_representatives"
-SPINE_STATE = "spine_state"
 
 #: ``linkage.record_links``: one row per source record.
 RECORD_LINKS_COLUMNS: dict[str, pl.DataType] = {
@@ -118,6 +115,8 @@ RUNS_COLUMNS: dict[str, pl.DataType] = {
     "fingerprint_scheme": pl.String(),
     "records": pl.Int64(),
     "spine_entries": pl.Int64(),
+    "spine_mode": pl.String(),  # unchanged / updated / rebuilt (linkage.spine_store)
+    "spine_changed": pl.Int64(),  # spine entries new or changed since the last run
     "relinked": pl.Int64(),
     "kept": pl.Int64(),
     "relinked_new": pl.Int64(),
@@ -321,8 +320,8 @@ def review_queue(
 
 
 SUBJECTS = {
-    "person": (read_person_records, read_person_spine),
-    "organisation": (read_organisation_records, read_organisation_spine),
+    "person": read_person_records,
+    "organisation": read_organisation_records,
 }
 
 
@@ -336,12 +335,11 @@ def read_runs(lake: Lake) -> pl.DataFrame:
 
 @dataclass
 class _Previous:
-    """What the previous run left: links, open queue, spine state and run rows."""
+    """What the previous run left: links, open queue and run rows."""
 
     links: pl.DataFrame
     representatives: pl.DataFrame
     queue: pl.DataFrame
-    spine: pl.DataFrame
     runs: pl.DataFrame
 
     @classmethod
@@ -352,12 +350,10 @@ class _Previous:
             links = pl.DataFrame(schema=RECORD_LINKS_COLUMNS)  # a lake from before fingerprints
         if "record_fingerprint" not in reps.columns:
             reps = pl.DataFrame(schema=LEGAL_REPRESENTATIVES_COLUMNS)
-        spine = lake.read(LAYER, SPINE_STATE)
         return cls(
             links=links,
             representatives=reps,
             queue=read_review_queue(lake).drop("run_id", strict=False),
-            spine=spine if not spine.is_empty() else pl.DataFrame(schema=SPINE_STATE_COLUMNS),
             runs=read_runs(lake),
         )
 
@@ -390,8 +386,7 @@ class _Linked:
 def _link_kind(
     kind: str,
     records: pl.DataFrame,
-    spine: pl.DataFrame,
-    spine_fp: pl.DataFrame,
+    spine: SpineUpdate,
     prev_links: pl.DataFrame,
     *,
     subject: str,
@@ -416,13 +411,14 @@ def _link_kind(
         the_plan = plan(
             records_fp,
             prev_links,
-            spine_fp,
-            previous.spine.filter(pl.col("subject_type") == subject),
+            spine.changed,
+            spine.replaced,
         )
     else:
         the_plan = Plan(relink=records_fp.select("unique_id"), keep=records_fp.head(0))
         the_plan.reasons = {"new": records_fp.height}
     to_link = records.join(the_plan.relink, on="unique_id", how="semi")
+    entries = spine.columns
     kept = prev_links.join(the_plan.keep, on="unique_id", how="semi").select(
         [*RECORD_LINK_COLUMNS, "linked_run_id"]
     )
@@ -431,7 +427,7 @@ def _link_kind(
     if not to_link.is_empty():
         res = resolve(
             to_link,
-            spine,
+            entries,
             subject,
             model,
             accept=th.accept,
@@ -445,7 +441,7 @@ def _link_kind(
     ).join(records_fp.rename({"fingerprint": "record_fingerprint"}), on="unique_id", how="left")
     # The queue: fresh evidence for relinked records, the previous evidence for kept ones.
     queue = (
-        review_queue(links.join(the_plan.relink, on="unique_id", how="semi"), res, to_link, spine)
+        review_queue(links.join(the_plan.relink, on="unique_id", how="semi"), res, to_link, entries)
         if res is not None
         else pl.DataFrame(schema={k: v for k, v in REVIEW_QUEUE_COLUMNS.items() if k != "run_id"})
     )
@@ -464,17 +460,21 @@ def _link_kind(
         "review": th.review,
         "fingerprint_scheme": FINGERPRINT_SCHEME,
         "records": records.height,
-        "spine_entries": spine.height,
+        "spine_entries": entries.height,
+        "spine_mode": spine.mode,
+        "spine_changed": spine.changed.height,
         "relinked": to_link.height,
         "kept": kept.height,
         **{f"relinked_{k}": v for k, v in the_plan.reasons.items()},
         "seconds": round(time.perf_counter() - started, 3),
     }
     log.info(
-        "%s: %s run%s: %d records, %d relinked %s, %d kept, %.1f s",
+        "%s: %s run%s, spine %s (%d changed): %d records, %d relinked %s, %d kept, %.1f s",
         kind,
         run_row["mode"],
         f" ({why_full})" if why_full else "",
+        spine.mode,
+        spine.changed.height,
         records.height,
         to_link.height,
         the_plan.reasons,
@@ -510,28 +510,18 @@ def run_linkage(
     previous = _Previous.read(lake)
     common = _Run(run_id, th, models_dir, decisions, previous, full)
     results: list[_Linked] = []
-    spines: list[pl.DataFrame] = []
-    person_spine = pl.DataFrame(schema=PERSON_COLUMNS)
-    person_fp = fingerprints(person_spine)
-    for subject, (read_records, read_spine) in SUBJECTS.items():
-        spine = read_spine(lake)
-        spine_fp = fingerprints(spine)
-        if subject == "person":
-            person_spine, person_fp = spine, spine_fp
+    spines = {subject: update_spine(lake, subject, rebuild=full) for subject in SUBJECTS}
+    for subject, read_records in SUBJECTS.items():
         prev = previous.links.filter(pl.col("subject_type") == subject)
         records = read_records(lake)
         results.append(
-            _link_kind(subject, records, spine, spine_fp, prev, subject=subject, run=common)
-        )
-        spines.append(
-            spine_fp.select(pl.lit(subject).alias("subject_type"), "unique_id", "fingerprint")
+            _link_kind(subject, records, spines[subject], prev, subject=subject, run=common)
         )
     registry = lake.read("staging", ORGANISATION_DATASET)
     reps = _link_kind(
         REPRESENTATIVE_KIND,
         representative_records(registry),
-        person_spine,
-        person_fp,
+        spines["person"],
         previous.representatives.select(
             [*RECORD_LINK_COLUMNS, "record_fingerprint", "linked_run_id"]
         ),
@@ -556,7 +546,7 @@ def run_linkage(
     lake.write_whole(LAYER, RECORD_LINKS, record_links)
     lake.write_whole(LAYER, LEGAL_REPRESENTATIVES, representatives)
     lake.write_whole(LAYER, REVIEW_QUEUE, queue)
-    lake.write_whole(LAYER, SPINE_STATE, _conform(pl.concat(spines), SPINE_STATE_COLUMNS))
+    write_spine(lake, list(spines.values()))
     run_rows = [r.run_row for r in [*results, reps]]
     lake.append_locked(
         LAYER, RUNS, _conform(pl.DataFrame(run_rows).with_columns(**run), RUNS_COLUMNS)

@@ -14,6 +14,7 @@ from etl.ingest.interval import Interval
 from etl.ingest.run import RunContext, ingest_table
 from etl.lake import Lake
 from linkage.incremental import FINGERPRINT_SCHEME, fingerprints, full_reason, plan
+from linkage.spine_store import update_spine
 from linkage.stage import Thresholds, read_record_links, read_runs, run_linkage
 from world.generate import WorldSummary
 
@@ -83,6 +84,13 @@ def test_full_run_reasons() -> None:
     assert "fingerprint scheme" in str(full_reason(old, **args))  # type: ignore[arg-type]
 
 
+def kept_spines(lake: Lake) -> pl.DataFrame:
+    return pl.concat(
+        lake.read("linkage", f"{s}_spine").select("unique_id", "fingerprint")
+        for s in ("person", "organisation")
+    )
+
+
 def stage(world: WorldSummary, lake: Lake, interval: Interval) -> None:
     ctx = RunContext(run_id=f"stage-{interval.key}", logical_date=interval.end,
                      docs_root=lake.root / "docs", quarantine_limit=1.0)  # fmt: skip
@@ -98,15 +106,23 @@ def test_a_daily_run_links_only_the_new_records(small_world: WorldSummary, tmp_p
     stage(small_world, lake, Interval(None, SPLIT))
     first = run_linkage(lake, run_id="history", logical_date=SPLIT)
     before = read_record_links(lake)
-    spine_before = lake.read("linkage", "spine_state")
+    spine_before = kept_spines(lake)
     assert first["relinked"] == before.height and first["kept"] == 0
 
     stage(small_world, lake, Interval(SPLIT, END))  # a month of new and updated records
     second = run_linkage(lake, run_id="month", logical_date=END)
     after = read_record_links(lake)
-    spine_after = lake.read("linkage", "spine_state")
+    spine_after = kept_spines(lake)
     runs = read_runs(lake).filter(pl.col("run_id") == "month")
     assert set(runs["mode"]) == {"incremental"}
+    # The kept spines were merged with the registries' new rows, not rebuilt, and equal a
+    # spine rebuilt from the whole registry.
+    assert set(runs["spine_mode"]) == {"updated"}
+    for subject in ("person", "organisation"):
+        rebuilt = update_spine(lake, subject, rebuild=True).spine
+        merged = lake.read("linkage", f"{subject}_spine")
+        cols = ["unique_id", "fingerprint", "record_id"]
+        assert merged.select(cols).sort("unique_id").equals(rebuilt.select(cols).sort("unique_id"))
 
     new = after.join(before, on="unique_id", how="anti")
     changed = after.join(before, on="unique_id").filter(
