@@ -5,6 +5,8 @@
     credlink link [--full]             link new and changed staged records now (record_links)
     credlink review list | show ID | accept ID | reject ID [--reviewer NAME --note TEXT]
     credlink quality                   links against the world's ground truth
+    credlink publish [--summary]       apply the memoranda: restrictions in the warehouse
+    credlink explain CODE              a subject's restrictions and why
 
 Run `credlink COMMAND --help` for the options of each command.
 """
@@ -420,6 +422,92 @@ def _cell(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+@app.command()
+def publish(
+    on: Annotated[
+        str | None, typer.Option(help="The day to publish for, YYYY-MM-DD (default: today).")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id (default manual__<day>).")] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Only print the published warehouse's summary.")
+    ] = False,
+) -> None:
+    """Apply the memoranda to the linked listings now and publish the warehouse; print the
+    restrictions by memorandum and by enforcing agency (`--summary`: print them for the
+    warehouse already published, e.g. by the `publish_joint_punishment` DAG, without a run).
+
+    Example: `credlink publish --on 2025-07-01`, then
+    `duckdb -readonly data/warehouse/credlink.duckdb "FROM enforce.caac"`.
+    """
+    import duckdb
+
+    from publish.stage import run_publish
+
+    warehouse = paths.warehouse_path()
+    if summary:
+        if not warehouse.exists():
+            console.print(f"[yellow]no warehouse at {warehouse}: run `credlink publish`[/yellow]")
+            raise typer.Exit(1)
+    else:
+        day = _parse_day(on) if on else date.today()
+        rid = run_id or f"manual__{day.isoformat()}"
+        logging.basicConfig(level=logging.WARNING)
+        with console.status(f"publishing restrictions as of {day}"):
+            counts = run_publish(_lake(), warehouse, rid, day)
+        console.print(f"run {rid}, as of {day}: {counts}")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        last = con.execute("SELECT run_id, as_of FROM publish.runs ORDER BY seq DESC").fetchone()
+        if last is not None:
+            console.print(f"last run {last[0]}, as of {last[1]}: {warehouse}", soft_wrap=True)
+        queries = {
+            "Restrictions by memorandum": (
+                "SELECT memorandum_id, status, count(*) AS restrictions, "
+                "count(DISTINCT credit_code) AS subjects FROM publish.restrictions "
+                "GROUP BY ALL ORDER BY ALL"
+            ),
+            "Restrictions by enforcing agency": (
+                "SELECT r.enforcing_agency, a.agency_name, count(*) AS restrictions, "
+                "count(DISTINCT credit_code) AS subjects FROM publish.restrictions r "
+                "JOIN (SELECT DISTINCT enforcing_agency, agency_name FROM publish.measures) a "
+                "USING (enforcing_agency) WHERE r.status = 'active' GROUP BY ALL ORDER BY ALL"
+            ),
+            "Listings by outcome": (
+                "SELECT list_id, outcome, count(*) AS listings FROM publish.listings "
+                "GROUP BY ALL ORDER BY ALL"
+            ),
+        }
+        for title, sql in queries.items():
+            frame = con.sql(sql).pl()
+            table = Table(title=title, box=box.SIMPLE_HEAD)
+            for col in frame.columns:
+                table.add_column(col, justify="right" if frame[col].dtype.is_numeric() else "left")
+            for row in frame.iter_rows():
+                table.add_row(*(_cell(v) for v in row))
+            console.print(table)
+    finally:
+        con.close()
+
+
+@app.command()
+def explain(
+    code: Annotated[str, typer.Argument(help="Credit code: citizen identity number or USCC.")],
+) -> None:
+    """Print a subject's credit record: each restriction with its memorandum, measure, clause,
+    agency and dates, the listing records behind it, the link evidence, and the history.
+
+    Example: `credlink explain 11010519491231002X`.
+    """
+    from publish.explain import credit_record, format_credit_record
+
+    warehouse = paths.warehouse_path()
+    if not warehouse.exists():
+        console.print(f"[yellow]no warehouse at {warehouse}: run `credlink publish`[/yellow]")
+        raise typer.Exit(1)
+    record = credit_record(warehouse, code.strip().upper())
+    console.print(format_credit_record(record), markup=False)
 
 
 if __name__ == "__main__":

@@ -30,3 +30,10 @@ def airflow_home() -> Path:
     """The Airflow home: `$AIRFLOW_HOME`, else `<root>/.airflow`."""
     env = os.environ.get("AIRFLOW_HOME")
     return Path(env).resolve() if env else project_root() / ".airflow"
+
+
+def warehouse_path() -> Path:
+    """The published warehouse (one DuckDB file, replaced atomically by each publish run):
+    `$CREDLINK_WAREHOUSE`, else `<data>/warehouse/credlink.duckdb`."""
+    env = os.environ.get("CREDLINK_WAREHOUSE")
+    return Path(env).resolve() if env else data_dir() / "warehouse" / "credlink.duckdb"

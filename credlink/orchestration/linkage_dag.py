@@ -27,7 +27,7 @@ def link_records() -> dict[str, int]:
 
     ctx = get_current_context()
     params = ctx["params"]
-    logical_date = ctx["logical_date"] or ctx["dag_run"].run_after
+    logical_date = ctx.get("logical_date") or ctx["dag_run"].run_after
     return linkage_runtime.link(
         run_id=ctx["run_id"],
         logical_date=logical_date,
@@ -49,7 +49,7 @@ def train_model(subject_type: str) -> dict[str, Any]:
     from credlink.orchestration import linkage_runtime
 
     ctx = get_current_context()
-    logical_date = ctx["logical_date"] or ctx["dag_run"].run_after
+    logical_date = ctx.get("logical_date") or ctx["dag_run"].run_after
     models_dir = str(ctx["params"]["models_dir"] or "")
     # the training date in the version is the run's day where the agencies are
     on = logical_date.astimezone(ZoneInfo(TIMEZONE)).date()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 INGEST = {"ingest_courts", "ingest_tax", "ingest_transport", "ingest_food", "ingest_registries"}
-EXPECTED = INGEST | {"link_credit_codes", "train_linkage_models"}
+EXPECTED = INGEST | {"link_credit_codes", "train_linkage_models", "publish_joint_punishment"}
 HEAVY = ("polars", "duckdb", "great_expectations", "splink", "opencc", "pypinyin", "pandas")
 
 

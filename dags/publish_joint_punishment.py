@@ -1,0 +1,27 @@
+"""
+### publish_joint_punishment — restrictions under the joint-punishment memoranda
+
+Runs whenever the linkage stage has replaced `linkage.record_links` (the `linkage.record_links`
+Asset of the `link_credit_codes` DAG). Applies every memorandum of `schemas/memoranda/` (a
+reviewed file each: target list and conditions, measures and enforcing agencies, duration,
+what lifts it) to the staged listings known on the run's day and their links (the day: the
+logical date of a manual or backfill run; for an Asset-triggered run, the last day every list
+is staged through). Only
+accepted links restrict anyone (deterministic, model above the accept threshold, or a reviewer's
+accept); a listing whose link is in review restricts no one and shows in
+`publish.pending_links` until decided (`credlink review list`).
+
+Output: the warehouse `data/warehouse/credlink.duckdb` (env `CREDLINK_WAREHOUSE`), replaced
+atomically after every table passed its contract in `schemas/publish/tables/`:
+`publish.restrictions`, `publish.restriction_history` (every change with this run's id),
+`publish.subjects`, `publish.memoranda`, `publish.measures`, `publish.listings`,
+`enforce.<agency>`. Announces the `publish.restrictions` Asset.
+**Re-run:** safe (`airflow dags trigger publish_joint_punishment`): a re-run of the same run
+replaces its own history rows. Explain one subject: `credlink explain CODE`.
+**When it fails:** a memorandum file that fails validation names the file and the field; a
+contract breach lists the table and column, and the previous warehouse stays in place.
+"""
+
+from credlink.orchestration.publish_dag import publish_dag
+
+dag = publish_dag("publish_joint_punishment", doc_md=__doc__)

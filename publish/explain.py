@@ -1,0 +1,138 @@
+"""A subject's credit record, from the warehouse: what restricts it, why, since when, on what.
+
+:func:`credit_record` reads, for one credit code, the subject, its restrictions in force (with
+memorandum, document number, measure, clause, enforcing agency, dates), their history, and the
+listing records behind each (list, reference, dates, removal) with the link evidence (band,
+method, probability, what a deterministic link matched on, model version). For a legal
+representative it also names the listed organisation. :func:`format_credit_record` renders it
+as text: a person restricted by mistake can see exactly which record and which link did it.
+
+Example:
+    >>> record = credit_record(Path("data/warehouse/credlink.duckdb"), "11010519491231002X")
+    ...                                                                   # doctest: +SKIP
+    >>> print(format_credit_record(record))                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+__all__ = ["CreditRecord", "credit_record", "format_credit_record"]
+
+
+@dataclass(frozen=True)
+class CreditRecord:
+    """One subject's record in the warehouse (empty frames where it has none)."""
+
+    code: str
+    subject: pl.DataFrame  # publish.subjects row (0 or 1)
+    restrictions: pl.DataFrame  # in force, with memorandum and measure
+    history: pl.DataFrame  # every change, oldest first
+    listings: pl.DataFrame  # the listing records behind them, with link evidence
+
+
+def credit_record(warehouse: Path, code: str) -> CreditRecord:
+    """The credit record of `code` in the warehouse at `warehouse` (opened read-only)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        subject = con.execute("SELECT * FROM publish.subjects WHERE credit_code = ?", [code]).pl()
+        restrictions = con.execute(
+            """
+            SELECT r.*, m.title, m.document_number, x.text AS measure, x.category
+            FROM publish.restrictions r
+            JOIN publish.memoranda m USING (memorandum_id)
+            JOIN publish.measures x USING (memorandum_id, measure_id)
+            WHERE r.credit_code = ?
+            ORDER BY r.memorandum_id, r.measure_id
+            """,
+            [code],
+        ).pl()
+        history = con.execute(
+            "SELECT * FROM publish.restriction_history WHERE credit_code = ? "
+            "ORDER BY seq, restriction_id",
+            [code],
+        ).pl()
+        listings = con.execute(
+            """
+            SELECT l.* FROM publish.listings l
+            WHERE l.unique_id IN (
+                SELECT unnest(listing_records) FROM publish.restriction_history
+                WHERE credit_code = ?
+            ) OR l.credit_code = ? OR l.candidate_code = ?
+            ORDER BY l.listed_on, l.unique_id
+            """,
+            [code, code, code],
+        ).pl()
+    finally:
+        con.close()
+    return CreditRecord(code, subject, restrictions, history, listings)
+
+
+def _day(value: object) -> str:
+    return "open-ended" if value is None else str(value)
+
+
+def format_credit_record(record: CreditRecord) -> str:
+    """The record as plain text (what ``credlink explain CODE`` prints)."""
+    lines = []
+    if record.subject.is_empty():
+        lines.append(f"{record.code}: not in the warehouse (never linked, never restricted)")
+    else:
+        s = record.subject.row(0, named=True)
+        lines.append(
+            f"{s['credit_code']} {s['subject_type']} {s['name'] or '(no registry name)'} "
+            f"region {s['region'] or '-'}: {s['active_restrictions']} restriction(s) in force, "
+            f"{s['pending_restrictions']} pending"
+        )
+    if not record.restrictions.is_empty():
+        lines.append("")
+        lines.append("Restrictions in force:")
+    for r in record.restrictions.iter_rows(named=True):
+        lines.append(
+            f"  [{r['status']}] {r['measure']} — enforced by {r['enforcing_agency']}, "
+            f"from {r['valid_from']} to {_day(r['valid_to'])}"
+        )
+        lines.append(
+            f"      memorandum {r['memorandum_id']} ({r['document_number']}), clause {r['clause']}"
+        )
+        via = f" of {', '.join(r['via_codes'])}" if r["via_codes"] else ""
+        lines.append(
+            f"      as {', '.join(r['roles'])}{via}; listing record(s): "
+            f"{', '.join(r['listing_records'])}"
+        )
+    if not record.listings.is_empty():
+        lines.append("")
+        lines.append("Listing records and their links:")
+    for item in record.listings.iter_rows(named=True):
+        removed = (
+            f", removed {item['removed_on']} ({item['removal_reason']})"
+            if item["removed_on"] is not None
+            else ""
+        )
+        lines.append(
+            f"  {item['unique_id']} on {item['list_id']} ({item['reference'] or '-'}): listed "
+            f"{item['listed_on']}, effective {item['effective_from']}, own term to "
+            f"{_day(item['ends_on'])}{removed}; outcome {item['outcome']}"
+        )
+        prob = item["link_probability"]
+        lines.append(
+            f"      link: band {item['link_band']}, method {item['link_method']}, "
+            f"probability {'-' if prob is None else f'{prob:.4f}'}"
+            + (f", matched on {item['matched_on']}" if item["matched_on"] else "")
+            + (f", model {item['model_version']}" if item["model_version"] else "")
+            + f", code {item['credit_code'] or '-'} (candidate {item['candidate_code'] or '-'})"
+        )
+    if not record.history.is_empty():
+        lines.append("")
+        lines.append("History:")
+    for h in record.history.iter_rows(named=True):
+        reason = f" ({h['reason']})" if h["reason"] else ""
+        lines.append(
+            f"  {h['as_of']} run {h['run_id']}: {h['memorandum_id']}/{h['measure_id']} "
+            f"{h['change']}{reason} -> {h['status']} {h['valid_from']} to {_day(h['valid_to'])}"
+        )
+    return "\n".join(lines)

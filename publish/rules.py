@@ -1,0 +1,364 @@
+"""Memoranda applied to linked listings: triggers, then restrictions in force on a day.
+
+Three named steps, each a function from frames to a frame (pure, no I/O):
+
+1. :func:`triggers`: one row per listing record per memorandum target it satisfies
+   (:data:`TRIGGER_COLUMNS`), with the link of the record (``linkage.record_links``), the start
+   and end of its effect by the memorandum's duration rule, why it ends, and its status on the
+   run's day: ``pending`` (before its start: the objection window), ``active``, ``ended``, or
+   ``withdrawn`` (ended before it started).
+2. :func:`targeted`: the subjects the accepted triggers bind: the listed subject (``role =
+   listed``) and, where the memorandum extends to them, the legal representative of a listed
+   organisation (``role = legal_representative``, ``via_code`` the organisation), crossed with
+   the memorandum's measures that apply to each subject type. Only a link in the ``accept``
+   band (deterministic, probabilistic above the threshold, or a reviewer's accept: ``clerical``)
+   binds anyone; a record in review or rejected binds no one (it shows in
+   ``publish.listings`` with its link band instead).
+3. :func:`restrictions`: one row per subject per memorandum per measure in force (active, or
+   pending in an objection window) on the day (:data:`RESTRICTION_COLUMNS`), with provenance:
+   the listing records, the roles, the link methods and the weakest link probability.
+
+Days are ``pl.Date``; ``valid_to`` is the first day no longer in force (null: open-ended).
+
+Example:
+    >>> trig = triggers(listings, links, memoranda, as_of=date(2025, 6, 30))   # doctest: +SKIP
+    >>> rows = restrictions(targeted(trig, memoranda, legal_reps))             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+import polars as pl
+
+from publish.memoranda import Duration, FieldTest, Memorandum, Target
+
+__all__ = [
+    "RESTRICTION_COLUMNS",
+    "TARGETED_COLUMNS",
+    "TRIGGER_COLUMNS",
+    "condition",
+    "restriction_id",
+    "restrictions",
+    "targeted",
+    "triggers",
+]
+
+#: Link columns carried from ``linkage.record_links``.
+LINK_COLUMNS: dict[str, pl.DataType] = {
+    "credit_code": pl.String(),
+    "candidate_code": pl.String(),
+    "link_band": pl.String(),
+    "link_method": pl.String(),
+    "link_probability": pl.Float64(),
+    "match_probability": pl.Float64(),
+    "matched_on": pl.String(),
+    "model_version": pl.String(),
+}
+
+#: One row per listing record per memorandum target it satisfies.
+TRIGGER_COLUMNS: dict[str, pl.DataType] = {
+    "unique_id": pl.String(),
+    "list_id": pl.String(),
+    "memorandum_id": pl.String(),
+    "target": pl.Int32(),  # index of the target in the memorandum file
+    "subject_type": pl.String(),
+    "start": pl.Date(),
+    "end": pl.Date(),
+    "end_reason": pl.String(),  # removal reason, 'expired' (term), or null (open-ended)
+    "trigger_status": pl.String(),  # pending / active / ended / withdrawn
+    **LINK_COLUMNS,
+}
+
+#: One row per bound subject per trigger per measure.
+TARGETED_COLUMNS: dict[str, pl.DataType] = {
+    "target_code": pl.String(),
+    "target_type": pl.String(),
+    "role": pl.String(),  # listed / legal_representative
+    "via_code": pl.String(),  # the listed organisation, for a legal representative
+    "measure_id": pl.String(),
+    "clause": pl.String(),
+    "enforcing_agency": pl.String(),
+    **TRIGGER_COLUMNS,
+}
+
+#: ``publish.restrictions`` (without the run columns): one row per subject, memorandum, measure.
+RESTRICTION_COLUMNS: dict[str, pl.DataType] = {
+    "restriction_id": pl.String(),  # '<memorandum>:<measure>:<credit code>'
+    "credit_code": pl.String(),
+    "subject_type": pl.String(),
+    "memorandum_id": pl.String(),
+    "measure_id": pl.String(),
+    "clause": pl.String(),
+    "enforcing_agency": pl.String(),
+    "status": pl.String(),  # active / pending
+    "valid_from": pl.Date(),
+    "valid_to": pl.Date(),  # first day no longer in force; null: until removed
+    "roles": pl.List(pl.String()),
+    "via_codes": pl.List(pl.String()),
+    "listing_records": pl.List(pl.String()),
+    "link_methods": pl.List(pl.String()),
+    "link_probability": pl.Float64(),  # the weakest link behind the restriction
+    "model_versions": pl.List(pl.String()),
+}
+
+
+def condition(target: Target) -> pl.Expr:
+    """The target's `when` as one boolean expression (any alternative; all tests of one).
+
+    Example: ``{violation_type: {in: [arrears_evasion]}, tax_yuan: {min: 1000000}}`` ->
+    ``violation_type in [...] and tax_yuan >= 1000000``.
+    """
+    if not target.when:
+        return pl.lit(True)
+    alternatives = []
+    for alternative in target.when:
+        tests = [_test(pl.col(name), test) for name, test in alternative.items()]
+        alternatives.append(pl.all_horizontal(tests) if tests else pl.lit(True))
+    return pl.any_horizontal(alternatives).fill_null(False)
+
+
+def _test(col: pl.Expr, test: FieldTest) -> pl.Expr:
+    parts: list[pl.Expr] = []
+    if test.in_ is not None:
+        parts.append(col.is_in(list(test.in_)))
+    if test.min is not None:
+        parts.append(col >= test.min)
+    if test.max is not None:
+        parts.append(col <= test.max)
+    if test.is_ is not None:
+        parts.append(col == test.is_)
+    return pl.all_horizontal(parts).fill_null(False)
+
+
+def _window(duration: Duration, lifted_by: Sequence[str], as_of: date) -> list[pl.Expr]:
+    start = pl.col(duration.starts)
+    if duration.ends == "term" and duration.term is not None:
+        scheduled = start.dt.offset_by(duration.term.offset)
+    else:
+        scheduled = pl.col("ends_on")
+        if duration.max_term is not None:
+            cap = start.dt.offset_by(duration.max_term.offset)
+            scheduled = (
+                pl.when(scheduled.is_null() | (cap < scheduled)).then(cap).otherwise(scheduled)
+            )
+    lifts = pl.col("removed_on").is_not_null() & pl.col("removal_reason").is_in(list(lifted_by))
+    lift = pl.when(lifts).then(pl.col("removed_on"))
+    early = lift.is_not_null() & (scheduled.is_null() | (lift < scheduled))
+    end = pl.when(early).then(lift).otherwise(scheduled)
+    reason = (
+        pl.when(early)
+        .then(pl.col("removal_reason"))
+        .when(scheduled.is_not_null())
+        .then(pl.lit("expired"))
+    )
+    return [start.alias("start"), end.alias("end"), reason.alias("end_reason")]
+
+
+def _status(as_of: date) -> pl.Expr:
+    start, end = pl.col("start"), pl.col("end")
+    return (
+        pl.when(end.is_not_null() & (end <= start))
+        .then(pl.lit("withdrawn"))
+        .when(pl.lit(as_of) < start)
+        .then(pl.lit("pending"))
+        .when(end.is_null() | (pl.lit(as_of) < end))
+        .then(pl.lit("active"))
+        .otherwise(pl.lit("ended"))
+        .alias("trigger_status")
+    )
+
+
+def _optional(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    return (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
+
+
+def _links(links: pl.DataFrame) -> pl.DataFrame:
+    rename = {"band": "link_band", "method": "link_method"}
+    frame = links.rename({k: v for k, v in rename.items() if k in links.columns})
+    cols = [
+        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
+        for c, t in LINK_COLUMNS.items()
+    ]
+    return frame.select(pl.col("unique_id").cast(pl.String), *cols).unique("unique_id")
+
+
+def triggers(
+    listings: Mapping[str, pl.DataFrame],
+    links: pl.DataFrame,
+    memoranda: Sequence[Memorandum],
+    as_of: date,
+) -> pl.DataFrame:
+    """Step 1 (see the module doc): every (listing record, memorandum target) it satisfies,
+    with its link and its effect on `as_of`; :data:`TRIGGER_COLUMNS`.
+
+    `listings` is list id -> listing frame (:func:`publish.listings.build_listings`); `links`
+    is ``linkage.record_links``. A listing record without a link row gets link band ``none``.
+    """
+    parts = []
+    for memo in memoranda:
+        for i, target in enumerate(memo.targets):
+            frame = listings.get(target.list)
+            if frame is None or frame.is_empty():
+                continue
+            duration = target.duration or memo.duration
+            rows = frame.filter(
+                pl.col("subject_type").is_in(list(target.subject_types)) & condition(target)
+            )
+            if rows.is_empty():
+                continue
+            rows = rows.with_columns(_window(duration, memo.lifted_by, as_of)).with_columns(
+                _status(as_of),
+                pl.lit(memo.id).alias("memorandum_id"),
+                pl.lit(i, pl.Int32).alias("target"),
+            )
+            parts.append(
+                rows.select(
+                    "unique_id",
+                    "list_id",
+                    "memorandum_id",
+                    "target",
+                    "subject_type",
+                    "start",
+                    "end",
+                    "end_reason",
+                    "trigger_status",
+                )
+            )
+    if not parts:
+        return pl.DataFrame(schema=TRIGGER_COLUMNS)
+    out = pl.concat(parts).join(_links(links), on="unique_id", how="left", maintain_order="left")
+    return out.with_columns(pl.col("link_band").fill_null("none")).select(
+        [pl.col(c).cast(t) for c, t in TRIGGER_COLUMNS.items()]
+    )
+
+
+def targeted(
+    trig: pl.DataFrame, memoranda: Sequence[Memorandum], legal_reps: pl.DataFrame
+) -> pl.DataFrame:
+    """Step 2 (see the module doc): the subjects and measures each accepted trigger binds;
+    :data:`TARGETED_COLUMNS`.
+
+    `legal_reps` maps an organisation's code to its legal representative's citizen ID
+    (columns ``credit_code``, ``legal_rep_code``, optional ``rep_link_probability``: accepted
+    links of ``linkage.legal_representatives``). A representative's restriction carries the
+    weaker of the two link probabilities.
+    """
+    accepted = trig.filter((pl.col("link_band") == "accept") & pl.col("credit_code").is_not_null())
+    extend = [
+        (m.id, i)
+        for m in memoranda
+        for i, t in enumerate(m.targets)
+        if "legal_representative" in t.extend_to
+    ]
+    listed = accepted.with_columns(
+        pl.col("credit_code").alias("target_code"),
+        pl.col("subject_type").alias("target_type"),
+        pl.lit("listed").alias("role"),
+        pl.lit(None, pl.String).alias("via_code"),
+    )
+    parts = [listed]
+    if extend:
+        keys = pl.DataFrame(
+            {"memorandum_id": [e[0] for e in extend], "target": [e[1] for e in extend]},
+            schema={"memorandum_id": pl.String, "target": pl.Int32},
+        )
+        orgs = accepted.filter(pl.col("subject_type") == "organisation").join(
+            keys, on=["memorandum_id", "target"], how="semi"
+        )
+        reps = legal_reps.select(
+            "credit_code",
+            "legal_rep_code",
+            _optional(legal_reps, "rep_link_probability", pl.Float64()),
+        )
+        reps = reps.drop_nulls(["credit_code", "legal_rep_code"]).unique("credit_code")
+        parts.append(
+            orgs.join(reps, on="credit_code", how="inner").with_columns(
+                pl.col("legal_rep_code").alias("target_code"),
+                pl.lit("person").alias("target_type"),
+                pl.lit("legal_representative").alias("role"),
+                pl.col("credit_code").alias("via_code"),
+                # the weaker of the listing's link and the representative's own link
+                pl.min_horizontal("link_probability", "rep_link_probability").alias(
+                    "link_probability"
+                ),
+            )
+        )
+    bound = pl.concat(
+        [
+            p.select(*TRIGGER_COLUMNS, "target_code", "target_type", "role", "via_code")
+            for p in parts
+        ]
+    )
+    measures = pl.DataFrame(
+        [
+            (m.id, x.id, x.clause, x.enforcing_agency, t)
+            for m in memoranda
+            for x in m.measures
+            for t in x.applies_to
+        ],
+        schema={
+            "memorandum_id": pl.String,
+            "measure_id": pl.String,
+            "clause": pl.String,
+            "enforcing_agency": pl.String,
+            "target_type": pl.String,
+        },
+        orient="row",
+    )
+    out = bound.join(measures, on=["memorandum_id", "target_type"], how="inner")
+    return out.select([pl.col(c).cast(t) for c, t in TARGETED_COLUMNS.items()])
+
+
+def restriction_id(memorandum_id: pl.Expr, measure_id: pl.Expr, code: pl.Expr) -> pl.Expr:
+    """``'<memorandum>:<measure>:<credit code>'``, the key of a restriction across runs."""
+    return pl.concat_str([memorandum_id, measure_id, code], separator=":")
+
+
+def _sorted_unique(name: str) -> pl.Expr:
+    return pl.col(name).drop_nulls().unique().sort()
+
+
+def restrictions(bound: pl.DataFrame) -> pl.DataFrame:
+    """Step 3 (see the module doc): restrictions in force (active, else pending) from
+    :func:`targeted` rows; :data:`RESTRICTION_COLUMNS`, sorted by id.
+
+    Several listings behind one restriction: the active ones count if any (else the pending
+    ones); it runs from the earliest start to the latest end (open-ended if any is).
+    """
+    live = bound.filter(pl.col("trigger_status").is_in(["active", "pending"])).with_columns(
+        pl.when(pl.col("trigger_status") == "active").then(0).otherwise(1).alias("_rank")
+    )
+    if live.is_empty():
+        return pl.DataFrame(schema=RESTRICTION_COLUMNS)
+    key = ["target_code", "memorandum_id", "measure_id"]
+    live = live.filter(pl.col("_rank") == pl.col("_rank").min().over(key))
+    out = live.group_by(key).agg(
+        pl.col("target_type").first().alias("subject_type"),
+        pl.col("clause").first(),
+        pl.col("enforcing_agency").first(),
+        pl.when(pl.col("_rank").first() == 0)
+        .then(pl.lit("active"))
+        .otherwise(pl.lit("pending"))
+        .alias("status"),
+        pl.col("start").min().alias("valid_from"),
+        pl.when(pl.col("end").is_null().any())
+        .then(pl.lit(None, pl.Date))
+        .otherwise(pl.col("end").max())
+        .alias("valid_to"),
+        _sorted_unique("role").alias("roles"),
+        _sorted_unique("via_code").alias("via_codes"),
+        _sorted_unique("unique_id").alias("listing_records"),
+        _sorted_unique("link_method").alias("link_methods"),
+        pl.col("link_probability").min().alias("link_probability"),
+        _sorted_unique("model_version").alias("model_versions"),
+    )
+    out = out.rename({"target_code": "credit_code"}).with_columns(
+        restriction_id(pl.col("memorandum_id"), pl.col("measure_id"), pl.col("credit_code")).alias(
+            "restriction_id"
+        )
+    )
+    return out.select([pl.col(c).cast(t) for c, t in RESTRICTION_COLUMNS.items()]).sort(
+        "restriction_id"
+    )

@@ -1,0 +1,447 @@
+"""The publishing stage: linked listings x memoranda -> restrictions, history, enforcement lists.
+
+One run (:func:`run_publish`) on the run's day `as_of`:
+
+1. reads the listings of every source list known on that day (:mod:`publish.listings`), the
+   links of the last linkage run (``linkage.record_links``), the legal representatives and the
+   names of the registries, and every memorandum file (:mod:`publish.memoranda`);
+2. applies the memoranda (:mod:`publish.rules`): triggers, bound subjects, restrictions in force;
+3. compares them with the recorded history (kept in the lake, ``publish/restriction_history``)
+   and appends this run's changes (:mod:`publish.history`);
+4. writes the warehouse (:mod:`publish.warehouse`), a new DuckDB file renamed over the old one,
+   after holding every table to its contract in ``schemas/publish/tables/``:
+
+``publish.subjects``             one row per credit code seen (linked or bound): type, name, region
+``publish.memoranda``            one row per memorandum file
+``publish.measures``             one row per memorandum measure, with its enforcing agency
+``publish.listings``             one row per listing record that meets a memorandum's target
+                                 list conditions: its link and its ``outcome`` (restricting /
+                                 awaiting_review / unlinked / ended)
+``publish.pending_links``        the listings that would restrict someone but whose link is in
+                                 the review band: nobody is restricted until a reviewer decides
+``publish.restrictions``         one row per subject per memorandum per measure in force
+``publish.restriction_history``  every change, with the run that made it
+``publish.runs``                 one row per publish run
+``enforce.<agency>``             per enforcing agency: who is restricted from what, from when
+                                 to when; nothing of the basis (data minimisation)
+
+Example:
+    >>> counts = run_publish(Lake(Path("data/lake")), Path("data/warehouse/credlink.duckdb"),
+    ...                      run_id="manual__2025-07-01", as_of=date(2025, 7, 1))
+    ...                                                                   # doctest: +SKIP
+    >>> counts["active"], counts["pending"]                               # doctest: +SKIP
+    (1529, 12)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from etl.lake import Lake
+from linkage.spine import read_organisation_spine, read_person_spine
+from linkage.stage import read_record_links
+from publish.history import HISTORY_COLUMNS, changes, latest_state
+from publish.listings import LISTING_COLUMNS, TIMEZONE, read_listings
+from publish.memoranda import MEMORANDA_DIR, Memorandum, enforcing_agencies, load_memoranda
+from publish.rules import restrictions, targeted, triggers
+from publish.warehouse import write_warehouse
+
+__all__ = [
+    "HISTORY_DATASET",
+    "LAYER",
+    "Published",
+    "as_of_day",
+    "legal_representatives",
+    "publish_tables",
+    "read_history",
+    "registry_subjects",
+    "run_publish",
+]
+
+log = logging.getLogger(__name__)
+
+#: The lake keeps the restriction history (the state the next run compares with).
+LAYER = "publish"
+HISTORY_DATASET = "restriction_history"
+
+RUNS_DATASET = "runs"
+
+#: ``publish.runs``: one row per publish run.
+RUNS_COLUMNS: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "as_of": pl.Date(),
+    "seq": pl.Int64(),
+    "changes": pl.Int64(),  # history rows it made
+}
+
+#: Registry subjects: ``credit_code``, ``subject_type``, ``name``, ``region``.
+SUBJECT_COLUMNS: dict[str, pl.DataType] = {
+    "credit_code": pl.String(),
+    "subject_type": pl.String(),
+    "name": pl.String(),
+    "region": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class Published:
+    """The tables of one run ('schema.table' -> frame) and the whole history after it."""
+
+    tables: dict[str, pl.DataFrame]
+    history: pl.DataFrame
+    runs: pl.DataFrame
+
+    def counts(self) -> dict[str, int]:
+        """Small counts for logs and XCom."""
+        r = self.tables["publish.restrictions"]
+        h = self.runs.sort("seq")[-1]
+        return {
+            "restrictions": r.height,
+            "active": r.filter(pl.col("status") == "active").height,
+            "pending": r.filter(pl.col("status") == "pending").height,
+            "subjects_restricted": r["credit_code"].n_unique(),
+            "pending_links": self.tables["publish.pending_links"].height,
+            "changes": int(h["changes"][0]),
+        }
+
+
+def _spine(lake: Lake, subject: str) -> pl.DataFrame:
+    """The spine the last linkage run kept (:mod:`linkage.spine_store`), else built from the
+    staged registry."""
+    kept = lake.read("linkage", f"{subject}_spine")
+    if not kept.is_empty():
+        return kept
+    return read_person_spine(lake) if subject == "person" else read_organisation_spine(lake)
+
+
+def registry_subjects(lake: Lake) -> pl.DataFrame:
+    """Names and regions of every code holder of the two registries (:data:`SUBJECT_COLUMNS`)."""
+    persons = _spine(lake, "person").select(
+        pl.col("unique_id").alias("credit_code"),
+        pl.lit("person").alias("subject_type"),
+        "name",
+        pl.coalesce("household_region", "id_region").alias("region"),
+    )
+    orgs = _spine(lake, "organisation").select(
+        pl.col("unique_id").alias("credit_code"),
+        pl.lit("organisation").alias("subject_type"),
+        "name",
+        "region",
+    )
+    return pl.concat([persons, orgs]).unique("credit_code", keep="first")
+
+
+def legal_representatives(lake: Lake) -> pl.DataFrame:
+    """Organisation code -> its legal representative's citizen ID (``credit_code``,
+    ``legal_rep_code``, and the representative's link: ``rep_link_method``,
+    ``rep_link_probability``).
+
+    From ``linkage.legal_representatives``: the registry's representatives linked to the
+    population registry like any record; only accept-band links bind a representative (a
+    reviewer's accept included). Before the first linkage run nobody is bound.
+    """
+    linked = lake.read("linkage", "legal_representatives")
+    columns = {"credit_code": pl.String(), "legal_rep_code": pl.String(),
+               "rep_link_method": pl.String(), "rep_link_probability": pl.Float64()}  # fmt: skip
+    if linked.is_empty():
+        return pl.DataFrame(schema=columns)
+    return linked.filter((pl.col("band") == "accept") & pl.col("credit_code").is_not_null()).select(
+        pl.col("organisation_code").alias("credit_code"),
+        pl.col("credit_code").alias("legal_rep_code"),
+        pl.col("method").alias("rep_link_method"),
+        pl.col("link_probability").cast(pl.Float64).alias("rep_link_probability"),
+    )
+
+
+def read_history(lake: Lake) -> pl.DataFrame:
+    """The restriction history recorded so far (:data:`HISTORY_COLUMNS`; empty at first)."""
+    frame = lake.read(LAYER, HISTORY_DATASET)
+    if frame.is_empty():
+        return pl.DataFrame(schema=HISTORY_COLUMNS)
+    return frame.select([pl.col(c).cast(t) for c, t in HISTORY_COLUMNS.items()])
+
+
+def _read_runs(lake: Lake) -> pl.DataFrame | None:
+    frame = lake.read(LAYER, RUNS_DATASET)
+    return None if frame.is_empty() else frame
+
+
+def _previous_runs(history: pl.DataFrame, runs: pl.DataFrame | None) -> pl.DataFrame:
+    if runs is not None:
+        return runs.select([pl.col(c).cast(t) for c, t in RUNS_COLUMNS.items()])
+    return (
+        history.group_by("run_id", "as_of", "seq")
+        .agg(pl.len().cast(pl.Int64).alias("changes"))
+        .select([pl.col(c).cast(t) for c, t in RUNS_COLUMNS.items()])
+    )
+
+
+def _seq(runs: pl.DataFrame, run_id: str) -> int:
+    """The order number of `run_id`: its old one on a re-run, else one more than the last."""
+    mine = runs.filter(pl.col("run_id") == run_id)
+    if not mine.is_empty():
+        return int(mine["seq"][0])
+    return 1 if runs.is_empty() else int(runs["seq"].max()) + 1  # type: ignore[arg-type]
+
+
+def _memoranda_table(memoranda: Sequence[Memorandum]) -> pl.DataFrame:
+    rows = [
+        {
+            "memorandum_id": m.id,
+            "title": m.title,
+            "document_number": m.document_number,
+            "issued_on": m.issued_on,
+            "in_force_from": m.in_force_from,
+            "signatory_count": m.signatory_count or len(m.signatories),
+            "signatories": list(m.signatories),
+            "basis": m.basis.strip(),
+            "target_lists": sorted({t.list for t in m.targets}),
+            "extends_to": sorted({e for t in m.targets for e in t.extend_to}),
+            "duration": m.duration.describe(),
+            "lifted_by": list(m.lifted_by),
+        }
+        for m in memoranda
+    ]
+    schema: dict[str, pl.DataType] = {
+        "memorandum_id": pl.String(),
+        "title": pl.String(),
+        "document_number": pl.String(),
+        "issued_on": pl.Date(),
+        "in_force_from": pl.Date(),
+        "signatory_count": pl.Int32(),
+        "signatories": pl.List(pl.String()),
+        "basis": pl.String(),
+        "target_lists": pl.List(pl.String()),
+        "extends_to": pl.List(pl.String()),
+        "duration": pl.String(),
+        "lifted_by": pl.List(pl.String()),
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _measures_table(memoranda: Sequence[Memorandum]) -> pl.DataFrame:
+    agencies = enforcing_agencies()
+    rows = [
+        {
+            "memorandum_id": m.id,
+            "measure_id": x.id,
+            "clause": x.clause,
+            "text": x.text,
+            "category": x.category,
+            "enforcing_agency": x.enforcing_agency,
+            "agency_name": agencies[x.enforcing_agency].name,
+            "scope": x.scope,
+            "applies_to": list(x.applies_to),
+        }
+        for m in memoranda
+        for x in m.measures
+    ]
+    schema: dict[str, pl.DataType] = {
+        "memorandum_id": pl.String(),
+        "measure_id": pl.String(),
+        "clause": pl.String(),
+        "text": pl.String(),
+        "category": pl.String(),
+        "enforcing_agency": pl.String(),
+        "agency_name": pl.String(),
+        "scope": pl.String(),
+        "applies_to": pl.List(pl.String()),
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _listings_table(listings: Mapping[str, pl.DataFrame], trig: pl.DataFrame) -> pl.DataFrame:
+    base = [c for c in LISTING_COLUMNS if c != "subject_name"]
+    frames = [f.select(base) for f in listings.values() if not f.is_empty()]
+    every = pl.concat(frames) if frames else pl.DataFrame(schema=LISTING_COLUMNS).select(base)
+    per = trig.group_by("unique_id").agg(
+        pl.col("memorandum_id").unique().sort().alias("memoranda"),
+        pl.col("trigger_status").is_in(["active", "pending"]).any().alias("_live"),
+        *[
+            pl.col(c).first()
+            for c in (
+                "credit_code",
+                "candidate_code",
+                "link_band",
+                "link_method",
+                "link_probability",
+                "match_probability",
+                "matched_on",
+                "model_version",
+            )
+        ],
+    )
+    out = every.join(per, on="unique_id", how="inner").with_columns(
+        pl.when(~pl.col("_live"))
+        .then(pl.lit("ended"))
+        .when(pl.col("link_band") == "accept")
+        .then(pl.lit("restricting"))
+        .when(pl.col("link_band") == "review")
+        .then(pl.lit("awaiting_review"))
+        .otherwise(pl.lit("unlinked"))
+        .alias("outcome")
+    )
+    return out.drop("_live").sort("unique_id")
+
+
+def _enforcement(
+    current: pl.DataFrame, measures: pl.DataFrame, subjects: pl.DataFrame, agency: str
+) -> pl.DataFrame:
+    text = measures.group_by("measure_id").agg(pl.col("text").first().alias("measure"))
+    rows = current.filter((pl.col("enforcing_agency") == agency) & (pl.col("status") == "active"))
+    merged = rows.group_by("credit_code", "measure_id").agg(
+        pl.col("subject_type").first(),
+        pl.col("valid_from").min(),
+        pl.when(pl.col("valid_to").is_null().any())
+        .then(pl.lit(None, pl.Date))
+        .otherwise(pl.col("valid_to").max())
+        .alias("valid_to"),
+    )
+    return (
+        merged.join(subjects.select("credit_code", "name"), on="credit_code", how="left")
+        .join(text, on="measure_id", how="left")
+        .select(
+            "credit_code",
+            "subject_type",
+            "name",
+            "measure_id",
+            "measure",
+            pl.col("valid_from").cast(pl.Date),
+            pl.col("valid_to").cast(pl.Date),
+        )
+        .sort("credit_code", "measure_id")
+    )
+
+
+def publish_tables(
+    listings: Mapping[str, pl.DataFrame],
+    links: pl.DataFrame,
+    memoranda: Sequence[Memorandum],
+    *,
+    legal_reps: pl.DataFrame,
+    registry: pl.DataFrame,
+    history: pl.DataFrame,
+    run_id: str,
+    as_of: date,
+    runs: pl.DataFrame | None = None,
+) -> Published:
+    """Every warehouse table of one run, from plain frames (no I/O): the pure core of
+    :func:`run_publish`, what the tests drive with hand-made listings.
+
+    `history` is the history recorded before (rows of `run_id` are replaced: a re-run) and
+    `runs` the runs recorded before (:data:`RUNS_COLUMNS`; default: those of `history`);
+    `registry` gives names and regions (:func:`registry_subjects`); `legal_reps` the legal
+    representatives (:func:`legal_representatives`).
+    """
+    trig = triggers(listings, links, memoranda, as_of)
+    bound = targeted(trig, memoranda, legal_reps)
+    current = restrictions(bound).with_columns(
+        pl.lit(run_id).alias("run_id"), pl.lit(as_of).alias("as_of")
+    )
+    previous_runs = _previous_runs(history, runs)
+    seq = _seq(previous_runs, run_id)
+    before = history.filter((pl.col("run_id") != run_id) & (pl.col("seq") < seq))
+    made = changes(latest_state(before), current, bound, run_id=run_id, as_of=as_of, seq=seq)
+    new_history = pl.concat(
+        [history.filter(pl.col("run_id") != run_id), made], how="vertical_relaxed"
+    ).sort("seq", "restriction_id")
+
+    measures = _measures_table(memoranda)
+    accepted = links.filter(
+        (pl.col("band") == "accept") & pl.col("credit_code").is_not_null()
+    ).select("credit_code", "subject_type")
+    seen = pl.concat(
+        [accepted, current.select("credit_code", "subject_type")], how="vertical_relaxed"
+    ).unique("credit_code", keep="first")
+    counts = current.group_by("credit_code").agg(
+        (pl.col("status") == "active").sum().cast(pl.Int64).alias("active_restrictions"),
+        (pl.col("status") == "pending").sum().cast(pl.Int64).alias("pending_restrictions"),
+    )
+    subjects = (
+        seen.join(registry.select("credit_code", "name", "region"), on="credit_code", how="left")
+        .join(counts, on="credit_code", how="left")
+        .with_columns(pl.col("active_restrictions", "pending_restrictions").fill_null(0))
+        .sort("credit_code")
+    )
+    listing_rows = _listings_table(listings, trig)
+    pending_links = listing_rows.filter(pl.col("outcome") == "awaiting_review").select(
+        "unique_id",
+        "list_id",
+        "subject_type",
+        "reference",
+        "listed_on",
+        "candidate_code",
+        "link_probability",
+        "memoranda",
+    )
+    this_run = pl.DataFrame(
+        {"run_id": [run_id], "as_of": [as_of], "seq": [seq], "changes": [made.height]},
+        schema=RUNS_COLUMNS,
+    )
+    runs = pl.concat([previous_runs.filter(pl.col("run_id") != run_id), this_run]).sort("seq")
+    tables: dict[str, pl.DataFrame] = {
+        "publish.subjects": subjects,
+        "publish.memoranda": _memoranda_table(memoranda),
+        "publish.measures": measures,
+        "publish.listings": listing_rows,
+        "publish.pending_links": pending_links,
+        "publish.restrictions": current,
+        "publish.restriction_history": new_history,
+        "publish.runs": runs,
+    }
+    agencies = sorted({x.enforcing_agency for m in memoranda for x in m.measures})
+    for agency in agencies:
+        tables[f"enforce.{agency}"] = _enforcement(current, measures, subjects, agency)
+    return Published(tables=tables, history=new_history, runs=runs)
+
+
+def run_publish(
+    lake: Lake,
+    warehouse_path: Path,
+    run_id: str,
+    as_of: date,
+    *,
+    memoranda_dir: Path = MEMORANDA_DIR,
+) -> dict[str, int]:
+    """Run the publishing stage on the lake for the day `as_of` and replace the warehouse at
+    `warehouse_path` atomically (see the module doc); returns counts (small, for XCom).
+
+    Re-running the same `run_id` replaces that run's history rows (idempotent). Example result:
+    ``{'restrictions': 1541, 'active': 1529, 'pending': 12, 'subjects_restricted': 97,
+    'pending_links': 0, 'changes': 1541}``.
+    """
+    memoranda = load_memoranda(memoranda_dir)
+    published = publish_tables(
+        read_listings(lake, as_of),
+        read_record_links(lake),
+        memoranda,
+        legal_reps=legal_representatives(lake),
+        registry=registry_subjects(lake),
+        history=read_history(lake),
+        run_id=run_id,
+        as_of=as_of,
+        runs=_read_runs(lake),
+    )
+    # The warehouse first: if it fails its contracts, nothing of this run is recorded.
+    write_warehouse(warehouse_path, published.tables)
+    lake.write_whole(LAYER, HISTORY_DATASET, published.history)
+    lake.write_whole(LAYER, RUNS_DATASET, published.runs)
+    counts = published.counts()
+    log.info("publish run %s as of %s: %s", run_id, as_of, counts)
+    return counts
+
+
+def as_of_day(moment: datetime) -> date:
+    """The agencies' day (China time) of a timezone-aware datetime: a run's `as_of`.
+
+    Example: ``as_of_day(datetime(2025, 6, 30, 16, tzinfo=UTC))`` -> ``date(2025, 7, 1)``.
+    """
+    if moment.tzinfo is None:
+        raise ValueError(f"need a timezone-aware datetime, got {moment!r}")
+    return moment.astimezone(TIMEZONE).date()

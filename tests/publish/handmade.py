@@ -1,0 +1,121 @@
+"""Hand-made staged listings, links and registry for publish tests, and a publish helper."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+
+from publish.listings import build_listings
+from publish.memoranda import Memorandum
+from publish.stage import Published, publish_tables
+
+PERSON = "11010519491231002X"
+PERSON_2 = "360426199101010071"
+ORG = "91110000600037341L"
+REP = "110101198001010013"
+UPDATED = datetime(2024, 1, 1, tzinfo=UTC)
+
+REGISTRY = pl.DataFrame(
+    {
+        "credit_code": [PERSON, PERSON_2, ORG, REP],
+        "subject_type": ["person", "person", "organisation", "person"],
+        "name": ["张伟", "李娜", "北京某某有限公司", "王强"],
+        "region": ["110105", "360426", "110000", "110101"],
+    }
+)
+LEGAL_REPS = pl.DataFrame({"credit_code": [ORG], "legal_rep_code": [REP]})
+
+
+def staged(source: str, table: str, rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """Staged rows of one table: `id` becomes `_record_id`, `updated` `_updated_utc`."""
+    out = []
+    for r in rows:
+        row = dict(r)
+        out.append(
+            {
+                "_source": source,
+                "_table": table,
+                "_record_id": str(row.pop("id")),
+                "_updated_utc": row.pop("updated", UPDATED),
+                **row,
+            }
+        )
+    return pl.DataFrame(out, infer_schema_length=None)
+
+
+def court(rid: int, subject_type: str = "person", **fields: Any) -> dict[str, Any]:
+    """A defaulter listing: published 2024-01-10, no fixed term ('able but refuses')."""
+    return {
+        "id": rid,
+        "subject_type": subject_type,
+        "subject_name": "张伟",
+        "AH": f"(2024)京0105执{rid}号",
+        "circumstance": "refuses_able",
+        "performance_status": "unperformed",
+        "published_on": date(2024, 1, 10),
+        "valid_until": None,
+        "removed": "no",
+        "removed_on": None,
+        "removal_reason": None,
+        **fields,
+    }
+
+
+def link(
+    uid: str,
+    code: str,
+    band: str = "accept",
+    method: str = "deterministic",
+    probability: float = 1.0,
+) -> dict[str, Any]:
+    """One ``linkage.record_links`` row; the code is set in the accept band only."""
+    return {
+        "unique_id": uid,
+        "subject_type": "organisation" if code[0] == "9" else "person",
+        "credit_code": code if band == "accept" else None,
+        "candidate_code": code,
+        "band": band,
+        "method": method,
+        "link_probability": probability,
+        "match_probability": probability,
+        "matched_on": "citizen_id" if method == "deterministic" else None,
+        "model_version": None if method == "deterministic" else "person-20250101-1",
+    }
+
+
+def links(*rows: dict[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), infer_schema_length=None)
+
+
+def publish(
+    tables: Mapping[str, pl.DataFrame],
+    record_links: pl.DataFrame,
+    memoranda: Sequence[Memorandum],
+    as_of: date,
+    *,
+    history: pl.DataFrame | None = None,
+    runs: pl.DataFrame | None = None,
+    run_id: str = "r1",
+) -> Published:
+    """:func:`publish.stage.publish_tables` on hand-made staged tables."""
+    from publish.history import HISTORY_COLUMNS
+
+    return publish_tables(
+        build_listings(tables, as_of),
+        record_links,
+        memoranda,
+        legal_reps=LEGAL_REPS,
+        registry=REGISTRY,
+        history=history if history is not None else pl.DataFrame(schema=HISTORY_COLUMNS),
+        run_id=run_id,
+        as_of=as_of,
+        runs=runs,
+    )
+
+
+def in_force(published: Published, memorandum: str | None = None) -> pl.DataFrame:
+    r = published.tables["publish.restrictions"]
+    return r if memorandum is None else r.filter(pl.col("memorandum_id") == memorandum)

@@ -1,0 +1,80 @@
+"""Legal representatives come from linkage: only an accepted representative link binds one."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from handmade import ORG, REGISTRY, REP, court, in_force, link, links, staged
+
+from etl.lake import Lake
+from publish.history import HISTORY_COLUMNS
+from publish.listings import build_listings
+from publish.memoranda import Memorandum
+from publish.stage import legal_representatives, publish_tables
+
+OTHER_ORG = "91110000600037342J"
+OTHER_REP = "360426199101010071"
+
+
+def test_only_accepted_representative_links_bind(
+    tmp_path: Path, memoranda: list[Memorandum]
+) -> None:
+    lake = Lake(tmp_path / "lake")
+    lake.write_whole(
+        "linkage",
+        "legal_representatives",
+        pl.DataFrame(
+            {
+                "organisation_code": [ORG, OTHER_ORG],
+                "credit_code": [REP, None],
+                "candidate_code": [REP, OTHER_REP],
+                "band": ["accept", "review"],
+                "method": ["probabilistic", "probabilistic"],
+                "link_probability": [0.995, 0.6],
+            }
+        ),
+    )
+    reps = legal_representatives(lake)
+    assert reps.select("credit_code", "legal_rep_code").rows() == [(ORG, REP)]
+
+    rows = [court(1, subject_type="organisation"), court(2, subject_type="organisation")]
+    run = publish_tables(
+        build_listings({"courts__SXBZXR": staged("courts", "SXBZXR", rows)}, date(2024, 6, 1)),
+        links(link("courts/SXBZXR/1", ORG), link("courts/SXBZXR/2", OTHER_ORG)),
+        memoranda,
+        legal_reps=reps,
+        registry=REGISTRY,
+        history=pl.DataFrame(schema=HISTORY_COLUMNS),
+        run_id="r1",
+        as_of=date(2024, 6, 1),
+    )
+    restricted = set(in_force(run)["credit_code"])
+    assert {ORG, OTHER_ORG, REP} <= restricted
+    assert OTHER_REP not in restricted  # the representative's link awaits review
+    rep_flights = in_force(run, "court_defaulters_2016").filter(
+        (pl.col("credit_code") == REP) & (pl.col("measure_id") == "no_flights")
+    )
+    # the weaker link of the two (listing deterministic 1.0, representative 0.995)
+    assert rep_flights["link_probability"].to_list() == [0.995]
+
+
+def test_staged_through_is_the_last_day_every_list_is_ingested_through(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from publish.listings import staged_through
+
+    lake = Lake(tmp_path / "lake")
+    assert staged_through(lake) is None
+
+    def ran(source: str, table: str, end: datetime) -> None:
+        row = pl.DataFrame({"source": [source], "table": [table], "interval_end": [end]})
+        lake.write_run(f"{source}__{table}", end.strftime("%Y%m%d"), row)
+
+    # daily intervals end at midnight China time (16:00 UTC the day before)
+    ran("courts", "SXBZXR", datetime(2024, 6, 30, 16, tzinfo=UTC))
+    ran("courts", "SXBZXR", datetime(2024, 7, 1, 16, tzinfo=UTC))
+    ran("transport", "FlightBan", datetime(2024, 6, 30, 16, tzinfo=UTC))
+    ran("courts", "ZXAJ", datetime(2024, 8, 1, 16, tzinfo=UTC))  # not a list: ignored
+    assert staged_through(lake) == date(2024, 6, 30)
