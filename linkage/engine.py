@@ -21,7 +21,9 @@ How it works (Splink 5, DuckDB backend, ``link_only`` between the two tables):
    size stays calibrated on another.
 4. Candidate pairs come from the model's blocking rules; their exact counts per rule
    (marginal, i.e. new pairs not already found by an earlier rule) are in
-   :attr:`LinkResult.blocking`.
+   :attr:`LinkResult.blocking`. When the records are few next to the spine (a daily run),
+   the spine entries no rule can pair are left out first (:func:`blocked_entries`): the same
+   pairs, without Splink handling the whole registry.
 5. Every candidate pair is scored: match probability, match weight and the partial match
    weight of each comparison (``mw_<comparison>``).
 6. Per record, the best candidate. Its **link probability** treats the record's candidates as
@@ -54,6 +56,7 @@ __all__ = [
     "LinkResult",
     "band_of",
     "best_candidates",
+    "blocked_entries",
     "link",
     "prepare_tables",
     "tf_table",
@@ -181,6 +184,39 @@ def prepare_tables(
     return recs.cast(schema), spn.cast(schema)  # type: ignore[arg-type]
 
 
+#: Pre-block (:func:`blocked_entries`) when the spine has this many times more rows than the
+#: records: Splink then works on the few entries that can pair, not the whole registry.
+PRE_BLOCK_RATIO = 20
+
+
+def blocked_entries(records: pl.DataFrame, spine: pl.DataFrame, rules: list[str]) -> pl.DataFrame:
+    """The spine entries that at least one blocking rule pairs with some record, in either
+    orientation (``l`` the records and ``r`` the spine, or the other way round).
+
+    Splink's blocking on these entries gives exactly the pairs it gives on the whole spine
+    (every entry of a pair is among them), at the cost of one hash join per rule and
+    orientation instead of Splink's concatenation of the whole spine.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET autoinstall_known_extensions = false")
+        con.register("credlink_records", records.to_arrow())
+        con.register("credlink_spine", spine.to_arrow())
+        union = " UNION ".join(
+            f"SELECT r.unique_id FROM credlink_records AS l JOIN credlink_spine AS r ON ({rule}) "
+            f"UNION SELECT l.unique_id FROM credlink_spine AS l JOIN credlink_records AS r "
+            f"ON ({rule})"
+            for rule in rules
+        )
+        ids = pl.from_arrow(con.sql(union).to_arrow_table())
+    finally:
+        con.close()
+    assert isinstance(ids, pl.DataFrame)
+    return spine.join(ids, on="unique_id", how="semi", maintain_order="left")
+
+
 def _empty_pairs(comparisons: list[str]) -> pl.DataFrame:
     schema: dict[str, Any] = {
         "unique_id": pl.String,
@@ -254,18 +290,26 @@ def link(
         return LinkResult(pairs, best, blocking, m.version, seconds)
 
     t = time.perf_counter()
+    # The prior and the term frequencies are the whole spine's; Splink sees only the entries
+    # some blocking rule pairs with a record when the records are few (a daily run).
+    prior = min(m.meta.linkable_share / spn.height, 0.5)
+    tf_tables = {col: tf_table(spn, col) for col in m.tf_columns}
+    candidates = spn
+    if spn.height > PRE_BLOCK_RATIO * recs.height:
+        candidates = blocked_entries(recs, spn, m.blocking_rules)
+        seconds["pre_block"] = time.perf_counter() - t
+        t = time.perf_counter()
     db = DuckDBAPI()
     db.duckdb_con.execute("SET autoinstall_known_extensions = false")
     sdf_records = db.register(recs.to_arrow(), dataset_display_name=RECORDS)
-    sdf_spine = db.register(spn.to_arrow(), dataset_display_name=SPINE)
-    prior = min(m.meta.linkable_share / spn.height, 0.5)
+    sdf_spine = db.register(candidates.to_arrow(), dataset_display_name=SPINE)
     settings = m.splink_settings(
         probability_two_random_records_match=prior,
         retain_intermediate_calculation_columns=True,  # the mw_<comparison> columns
     )
     linker = Linker([sdf_records, sdf_spine], settings, log_level=logging.WARNING)
-    for col in m.tf_columns:
-        tf = db.register(tf_table(spn, col), table_name=f"credlink_tf_{col}")
+    for col, table in tf_tables.items():
+        tf = db.register(table, table_name=f"credlink_tf_{col}")
         linker.table_management.register_term_frequency_lookup(tf, col)
     seconds["register"] = time.perf_counter() - t
 
@@ -288,8 +332,17 @@ def link(
     predictions = linker.inference.predict(
         threshold_match_probability=pair_threshold, warning_mode="never"
     )
-    raw = pl.from_arrow(predictions.as_pyarrow_table())
+    # Only the columns used below leave DuckDB: with every intermediate column (gammas, Bayes
+    # factors, term frequencies, both records' fields) the pairs of a 1M-person world took
+    # several GiB more in Arrow and Polars (docs/benchmarks.md).
+    used = ["source_dataset_l", "unique_id_l", "unique_id_r", "match_probability",
+            "match_weight", *[f"mw_{c}" for c in comparisons]]  # fmt: skip
+    select = ", ".join(f'"{c}"' for c in used)
+    raw = pl.from_arrow(
+        db.duckdb_con.sql(f"SELECT {select} FROM {predictions.physical_name}").to_arrow_table()
+    )
     assert isinstance(raw, pl.DataFrame)
+    predictions.drop_table_from_database_and_remove_from_cache()
     seconds["predict"] = time.perf_counter() - t
 
     left_is_records = pl.col("source_dataset_l") == RECORDS

@@ -137,3 +137,30 @@ def test_engine_pairs_blocking_counts_and_look_alikes(
     foreigners = result.best.filter(pl.col("unique_id").str.starts_with("no-id/"))
     assert foreigners.height == no_id.height
     assert foreigners.filter(pl.col("band") == "accept").is_empty()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("subject", ["person", "organisation"])
+def test_pre_blocking_gives_the_same_pairs(
+    small_lake: Lake, subject: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import linkage.engine as engine
+
+    read = read_person_records if subject == "person" else read_organisation_records
+    spine = (read_person_spine if subject == "person" else read_organisation_spine)(small_lake)
+    # a day's worth next to the whole registry
+    records = read(small_lake).head(spine.height // (2 * engine.PRE_BLOCK_RATIO))
+    model = current_model_path(subject)
+    pre = link(records, spine, model)
+    assert "pre_block" in pre.seconds
+    monkeypatch.setattr(engine, "PRE_BLOCK_RATIO", 10**9)
+    whole = link(records, spine, model)
+    assert "pre_block" not in whole.seconds
+    cols = ["unique_id", "spine_id", "match_weight"]
+    assert pre.pairs.height > 0
+    assert pre.pairs.select(cols).sort(cols).equals(whole.pairs.select(cols).sort(cols))
+    assert pre.best.sort("unique_id").equals(whole.best.sort("unique_id"))
+    assert pre.blocking.equals(whole.blocking)
+    kept = engine.blocked_entries(records.select(spine.columns), spine,
+                                  engine.load_model(model).blocking_rules)  # fmt: skip
+    assert 0 < kept.height < spine.height
