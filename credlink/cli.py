@@ -5,6 +5,7 @@
     credlink link [--full]             link new and changed staged records now (record_links)
     credlink review list | show ID | accept ID | reject ID [--reviewer NAME --note TEXT]
     credlink quality                   links against the world's ground truth
+    credlink ui start | stop | status  the Airflow web UI in the background (make ui / make stop)
     credlink publish [--summary]       apply the memoranda: restrictions in the warehouse
     credlink explain CODE              a subject's restrictions and why
 
@@ -508,6 +509,91 @@ def explain(
         raise typer.Exit(1)
     record = credit_record(warehouse, code.strip().upper())
     console.print(format_credit_record(record), markup=False)
+
+
+ui_app = typer.Typer(
+    help="The Airflow web UI (scheduler, DAG processor, API server) in the background.",
+    no_args_is_help=True,
+)
+app.add_typer(ui_app, name="ui")
+
+
+def _show_ui(ui: Any, title: str) -> None:
+    from credlink.ui import registered
+
+    console.print(f"{title}: [bold]{ui.url}[/bold]  (process group {ui.pgid})")
+    console.print(f"  login: {ui.user} / {ui.password}", highlight=False)
+    try:
+        dags, errors = registered(ui)
+    except OSError as exc:
+        console.print(f"  [yellow]the REST API does not answer yet ({exc})[/yellow]")
+    else:
+        paused = [d["dag_id"] for d in dags if d["is_paused"]]
+        console.print(
+            f"  {len(dags)} DAGs ({len(paused)} paused{': ' + ', '.join(paused) if paused else ''})"
+        )
+        for err in errors:
+            last = str(err.get("stack_trace", "")).strip().splitlines()[-1:]
+            console.print(f"  [red]import error[/red] {err.get('filename')}: {''.join(last)}")
+    console.print(f"  logs: {ui.log_dir}; stop with `make stop` (or `credlink ui stop`)")
+
+
+@ui_app.command("start")
+def ui_start(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", envvar="UI_PORT")] = 8080,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 300,
+) -> None:
+    """Start Airflow's scheduler, DAG processor and API server (the web UI) in the background on
+    127.0.0.1, wait until they are healthy and print the URL and the `admin` login.
+
+    Example: `credlink ui start --port 8080` (what `make ui` runs); `credlink ui stop` ends it.
+    """
+    from credlink import ui as ui_mod
+
+    already = ui_mod.running(paths.airflow_home())
+    if already is not None:
+        _show_ui(already, "Airflow is already running")
+        return
+    try:
+        with console.status("starting Airflow") as status:
+            ui = ui_mod.start(
+                paths.airflow_home(), port, timeout=timeout, progress=lambda m: status.update(m)
+            )
+    except ui_mod.UiError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    _show_ui(ui, "Airflow UI")
+
+
+@ui_app.command("stop")
+def ui_stop() -> None:
+    """Stop every process of the Airflow started by `credlink ui start` (its process group).
+
+    Example: `credlink ui stop` (what `make stop` runs).
+    """
+    from credlink import ui as ui_mod
+
+    stopped = ui_mod.stop(paths.airflow_home())
+    console.print(f"stopped Airflow ({stopped} processes)" if stopped else "Airflow is not running")
+
+
+@ui_app.command("status")
+def ui_status() -> None:
+    """Say whether the UI is running, where, with which login, and its components' health.
+
+    Example: `credlink ui status`; exits 1 when it is not running.
+    """
+    from credlink import ui as ui_mod
+    from credlink.orchestration.services import health
+
+    ui = ui_mod.running(paths.airflow_home())
+    if ui is None:
+        console.print("Airflow is not running (start it with `make ui`)")
+        raise typer.Exit(1)
+    _show_ui(ui, "Airflow UI")
+    answer = health(ui.url) or {}
+    parts = [f"{k} {v.get('status')}" for k, v in answer.items() if isinstance(v, dict)]
+    console.print(f"  health: {', '.join(parts) or 'no answer'}")
 
 
 if __name__ == "__main__":

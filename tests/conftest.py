@@ -33,7 +33,8 @@ os.environ.update(
 )
 prepare_airflow_home(SESSION_DIR / "airflow", ROOT)
 
-from world.config import WorldConfig  # noqa: E402 - after the environment is set
+from credlink import paths  # noqa: E402 - after the environment is set
+from world.config import WorldConfig  # noqa: E402
 from world.generate import WorldSummary, generate_world  # noqa: E402
 
 SMALL_WORLD = {"persons": 5000, "seed": 11, "start": date(2024, 1, 1), "end": date(2025, 6, 30)}
@@ -44,3 +45,20 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> WorldSummary:
     """A 5,000-person world over 18 months, generated once into a temporary folder."""
     out: Path = tmp_path_factory.mktemp("world")
     return generate_world(WorldConfig(out=out, **SMALL_WORLD))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """The session's SQLite metadata DB, migrated (in the session's temporary Airflow home)."""
+    from credlink.airflow_db import migrate
+
+    migrate()
+
+
+@pytest.fixture(scope="session")
+def dag_world() -> Path:
+    """A small world at the default location the DAGs read (`$CREDLINK_DATA/world`)."""
+    out = paths.data_dir() / "world"
+    cfg = WorldConfig(persons=3000, seed=21, start=date(2024, 1, 1), end=date(2024, 6, 30), out=out)
+    generate_world(cfg)
+    return out

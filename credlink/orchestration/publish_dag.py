@@ -25,7 +25,8 @@ def publish_restrictions() -> dict[str, int]:
     ctx = get_current_context()
     return publish_runtime.publish(
         run_id=ctx["run_id"],
-        logical_date=ctx["logical_date"],  # None when triggered by the linkage Asset
+        # an asset-triggered run's context has no "logical_date" key at all (KeyError)
+        logical_date=ctx.get("logical_date"),
         run_after=ctx["dag_run"].run_after,
     )
 

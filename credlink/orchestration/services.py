@@ -1,7 +1,10 @@
 """Run Airflow's own components (scheduler, DAG processor, API server) for this project.
 
 Used by `make ui` / `make demo` and by the tests that need a real scheduler. All components run
-in one new process group, so that stopping it stops every worker they forked.
+in one new process group, so that stopping it stops every worker they forked. The group outlives
+the Python process that started it (stdin and output are detached), so a command can start it in
+the background, record `services.pgid`, and another command can end it with `stop_group(pgid)`
+(this is what `credlink ui start|stop` does, see credlink/ui.py).
 
 Example:
     >>> services = AirflowServices(port=8080, log_dir=Path(".airflow/logs"))  # doctest: +SKIP
@@ -11,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,8 +22,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 COMPONENTS = ("scheduler", "dag-processor", "api-server")
 VENV_BIN = Path(sys.executable).parent
@@ -51,16 +57,37 @@ class AirflowServices:
         }
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pgid(self) -> int | None:
+        """The id of the components' process group (the `sh` that started them), once started."""
+        return self.process.pid if self.process is not None else None
+
     def start(self) -> None:
-        """Start every component in a new process group; logs go to `log_dir`."""
+        """Start every component in a new process group; logs go to `log_dir`.
+
+        The group is detached from the caller's terminal and output (its own session, stdin from
+        /dev/null, the launcher's output in `log_dir/services.log`), so it keeps running when the
+        caller exits, and a caller whose output is a pipe (make, CI) is not held open by it.
+        """
         self.log_dir.mkdir(parents=True, exist_ok=True)
         script = " ".join(f"airflow {c} > {self.log_dir / (c + '.log')} 2>&1 &" for c in COMPONENTS)
-        self.process = subprocess.Popen(
-            ["sh", "-c", f"{script} wait"], env=self.env, start_new_session=True
-        )
+        with (self.log_dir / "services.log").open("ab") as launcher_log:
+            self.process = subprocess.Popen(
+                ["sh", "-c", f"{script} wait"],
+                env=self.env,
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=launcher_log,
+                stderr=subprocess.STDOUT,
+            )
 
-    def wait_healthy(self, timeout: float = 180) -> None:
-        """Wait until the API server answers its health check."""
+    def health(self) -> dict[str, Any] | None:
+        """The API server's health answer (`/api/v2/monitor/health`), or None without one."""
+        return health(self.base_url)
+
+    def wait_healthy(self, timeout: float = 180, require: Sequence[str] = ()) -> None:
+        """Wait until the API server answers its health check and, if `require` names them
+        (e.g. `("scheduler", "dag_processor")`), those components report healthy too."""
         deadline = time.monotonic() + timeout
         url = f"{self.base_url}/api/v2/monitor/health"
         last = "no answer"
@@ -68,12 +95,15 @@ class AirflowServices:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"Airflow components exited; see the logs in {self.log_dir}")
             try:
-                with urllib.request.urlopen(url, timeout=5) as resp:
-                    if resp.status == 200:
-                        return
-                    last = f"HTTP {resp.status}"
-            except OSError as exc:
+                with urllib.request.urlopen(url, timeout=5) as resp:  # raises unless 2xx
+                    answer = json.loads(resp.read() or b"{}")
+            except (OSError, ValueError) as exc:
                 last = str(exc)
+            else:
+                waiting = [c for c in require if _status(answer, c) != "healthy"]
+                if not waiting:
+                    return
+                last = f"not yet healthy: {', '.join(waiting)}"
             time.sleep(2)
         raise TimeoutError(f"{url} not healthy after {timeout:.0f}s ({last}); logs: {self.log_dir}")
 
@@ -81,17 +111,7 @@ class AirflowServices:
         """Stop the whole process group: TERM, then KILL what is left."""
         if self.process is None:
             return
-        pgid = self.process.pid
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and _group_alive(pgid):
-                time.sleep(0.5)
-            if not _group_alive(pgid):
-                break
+        stop_group(self.process.pid, timeout)
         self.process.wait(timeout=10)
         self.process = None
 
@@ -106,6 +126,44 @@ class AirflowServices:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def health(base_url: str) -> dict[str, Any] | None:
+    """The health answer of the API server at `base_url`, or None when it does not answer.
+
+    Example: `health("http://127.0.0.1:8080")["scheduler"]["status"]` is `"healthy"`.
+    """
+    try:
+        with urllib.request.urlopen(f"{base_url}/api/v2/monitor/health", timeout=5) as resp:
+            answer = json.loads(resp.read() or b"{}")
+    except (OSError, ValueError):
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def _status(answer: object, component: str) -> str | None:
+    part = answer.get(component) if isinstance(answer, dict) else None
+    return part.get("status") if isinstance(part, dict) else None
+
+
+def stop_group(pgid: int, timeout: float = 30) -> int:
+    """Stop the process group `pgid`: TERM, wait up to `timeout` s, then KILL what is left.
+
+    Returns how many live processes the group had. Works from any process (e.g. `credlink ui
+    stop` ending what `credlink ui start` left running).
+    """
+    found = len(_members(pgid))
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _group_alive(pgid):
+            time.sleep(0.5)
+        if not _group_alive(pgid):
+            break
+    return found
 
 
 def _group_alive(pgid: int) -> bool:
