@@ -5,9 +5,10 @@
     credlink link [--full]             link new and changed staged records now (record_links)
     credlink review list | show ID | accept ID | reject ID [--reviewer NAME --note TEXT]
     credlink quality                   links against the world's ground truth
-    credlink ui start | stop | status  the Airflow web UI in the background (make ui / make stop)
+    credlink demo --days 2             the whole chain through Airflow's scheduler (make demo)
     credlink publish [--summary]       apply the memoranda: restrictions in the warehouse
     credlink explain CODE              a subject's restrictions and why
+    credlink ui start | stop | status  the Airflow web UI in the background (make ui / make stop)
 
 Run `credlink COMMAND --help` for the options of each command.
 """
@@ -426,89 +427,41 @@ def _cell(value: object) -> str:
 
 
 @app.command()
-def publish(
-    on: Annotated[
-        str | None, typer.Option(help="The day to publish for, YYYY-MM-DD (default: today).")
+def demo(
+    days: Annotated[
+        int, typer.Option(help="Demo days at the world's end: the initial load, then daily runs.")
+    ] = 2,
+    world: Annotated[
+        Path | None,
+        typer.Option(help="The world whose last day ends the demo (default data/world)."),
     ] = None,
-    run_id: Annotated[str | None, typer.Option(help="Run id (default manual__<day>).")] = None,
-    summary: Annotated[
-        bool, typer.Option("--summary", help="Only print the published warehouse's summary.")
-    ] = False,
+    port: Annotated[int | None, typer.Option(help="API server port (default: a free one).")] = None,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 1800,
 ) -> None:
-    """Apply the memoranda to the linked listings now and publish the warehouse; print the
-    restrictions by memorandum and by enforcing agency (`--summary`: print them for the
-    warehouse already published, e.g. by the `publish_joint_punishment` DAG, without a run).
+    """Run the whole chain through Airflow's scheduler: reset the demo state, backfill the ingest
+    DAGs over the world's last DAYS days (linkage and publishing follow through their Assets),
+    wait with progress, stop Airflow and print the summary. See credlink/demo.py.
 
-    Example: `credlink publish --on 2025-07-01`, then
-    `duckdb -readonly data/warehouse/credlink.duckdb "FROM enforce.caac"`.
+    Example: `make world airflow-db` then `credlink demo --days 2` (what `make demo` runs).
     """
-    import duckdb
+    from credlink.demo import DemoFailed, DemoPlan, main, world_end
 
-    from publish.stage import run_publish
-
-    warehouse = paths.warehouse_path()
-    if summary:
-        if not warehouse.exists():
-            console.print(f"[yellow]no warehouse at {warehouse}: run `credlink publish`[/yellow]")
-            raise typer.Exit(1)
-    else:
-        day = _parse_day(on) if on else date.today()
-        rid = run_id or f"manual__{day.isoformat()}"
-        logging.basicConfig(level=logging.WARNING)
-        with console.status(f"publishing restrictions as of {day}"):
-            counts = run_publish(_lake(), warehouse, rid, day)
-        console.print(f"run {rid}, as of {day}: {counts}")
-    con = duckdb.connect(str(warehouse), read_only=True)
+    world_dir = world or paths.data_dir() / "world"
+    if not (world_dir / "world.json").is_file():
+        console.print(f"[red]error:[/red] no world in {world_dir}: run `make world` first")
+        raise typer.Exit(2)
     try:
-        last = con.execute("SELECT run_id, as_of FROM publish.runs ORDER BY seq DESC").fetchone()
-        if last is not None:
-            console.print(f"last run {last[0]}, as of {last[1]}: {warehouse}", soft_wrap=True)
-        queries = {
-            "Restrictions by memorandum": (
-                "SELECT memorandum_id, status, count(*) AS restrictions, "
-                "count(DISTINCT credit_code) AS subjects FROM publish.restrictions "
-                "GROUP BY ALL ORDER BY ALL"
-            ),
-            "Restrictions by enforcing agency": (
-                "SELECT r.enforcing_agency, a.agency_name, count(*) AS restrictions, "
-                "count(DISTINCT credit_code) AS subjects FROM publish.restrictions r "
-                "JOIN (SELECT DISTINCT enforcing_agency, agency_name FROM publish.measures) a "
-                "USING (enforcing_agency) WHERE r.status = 'active' GROUP BY ALL ORDER BY ALL"
-            ),
-            "Listings by outcome": (
-                "SELECT list_id, outcome, count(*) AS listings FROM publish.listings "
-                "GROUP BY ALL ORDER BY ALL"
-            ),
-        }
-        for title, sql in queries.items():
-            frame = con.sql(sql).pl()
-            table = Table(title=title, box=box.SIMPLE_HEAD)
-            for col in frame.columns:
-                table.add_column(col, justify="right" if frame[col].dtype.is_numeric() else "left")
-            for row in frame.iter_rows():
-                table.add_row(*(_cell(v) for v in row))
-            console.print(table)
-    finally:
-        con.close()
-
-
-@app.command()
-def explain(
-    code: Annotated[str, typer.Argument(help="Credit code: citizen identity number or USCC.")],
-) -> None:
-    """Print a subject's credit record: each restriction with its memorandum, measure, clause,
-    agency and dates, the listing records behind it, the link evidence, and the history.
-
-    Example: `credlink explain 11010519491231002X`.
-    """
-    from publish.explain import credit_record, format_credit_record
-
-    warehouse = paths.warehouse_path()
-    if not warehouse.exists():
-        console.print(f"[yellow]no warehouse at {warehouse}: run `credlink publish`[/yellow]")
-        raise typer.Exit(1)
-    record = credit_record(warehouse, code.strip().upper())
-    console.print(format_credit_record(record), markup=False)
+        plan = DemoPlan.for_world_end(world_end(world_dir), days=days)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    try:
+        main(plan, port=port, timeout=timeout)
+    except DemoFailed as exc:
+        console.print(f"[bold red]demo FAILED:[/bold red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt as exc:
+        console.print("[yellow]demo interrupted; Airflow was stopped[/yellow]")
+        raise typer.Exit(130) from exc
 
 
 ui_app = typer.Typer(
@@ -594,6 +547,92 @@ def ui_status() -> None:
     answer = health(ui.url) or {}
     parts = [f"{k} {v.get('status')}" for k, v in answer.items() if isinstance(v, dict)]
     console.print(f"  health: {', '.join(parts) or 'no answer'}")
+
+
+@app.command()
+def publish(
+    on: Annotated[
+        str | None, typer.Option(help="The day to publish for, YYYY-MM-DD (default: today).")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id (default manual__<day>).")] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Only print the published warehouse's summary.")
+    ] = False,
+) -> None:
+    """Apply the memoranda to the linked listings now and publish the warehouse; print the
+    restrictions by memorandum and by enforcing agency (`--summary`: print them for the
+    warehouse already published, e.g. by the `publish_joint_punishment` DAG, without a run).
+
+    Example: `credlink publish --on 2025-07-01`, then
+    `duckdb -readonly data/warehouse/credlink.duckdb "FROM enforce.caac"`.
+    """
+    import duckdb
+
+    from publish.stage import run_publish
+
+    warehouse = paths.warehouse_path()
+    if summary:
+        if not warehouse.exists():
+            console.print(f"[yellow]no warehouse at {warehouse}: run `credlink publish`[/yellow]")
+            raise typer.Exit(1)
+    else:
+        day = _parse_day(on) if on else date.today()
+        rid = run_id or f"manual__{day.isoformat()}"
+        logging.basicConfig(level=logging.WARNING)
+        with console.status(f"publishing restrictions as of {day}"):
+            counts = run_publish(_lake(), warehouse, rid, day)
+        console.print(f"run {rid}, as of {day}: {counts}")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        last = con.execute("SELECT run_id, as_of FROM publish.runs ORDER BY seq DESC").fetchone()
+        if last is not None:
+            console.print(f"last run {last[0]}, as of {last[1]}: {warehouse}", soft_wrap=True)
+        queries = {
+            "Restrictions by memorandum": (
+                "SELECT memorandum_id, status, count(*) AS restrictions, "
+                "count(DISTINCT credit_code) AS subjects FROM publish.restrictions "
+                "GROUP BY ALL ORDER BY ALL"
+            ),
+            "Restrictions by enforcing agency": (
+                "SELECT r.enforcing_agency, a.agency_name, count(*) AS restrictions, "
+                "count(DISTINCT credit_code) AS subjects FROM publish.restrictions r "
+                "JOIN (SELECT DISTINCT enforcing_agency, agency_name FROM publish.measures) a "
+                "USING (enforcing_agency) WHERE r.status = 'active' GROUP BY ALL ORDER BY ALL"
+            ),
+            "Listings by outcome": (
+                "SELECT list_id, outcome, count(*) AS listings FROM publish.listings "
+                "GROUP BY ALL ORDER BY ALL"
+            ),
+        }
+        for title, sql in queries.items():
+            frame = con.sql(sql).pl()
+            table = Table(title=title, box=box.SIMPLE_HEAD)
+            for col in frame.columns:
+                table.add_column(col, justify="right" if frame[col].dtype.is_numeric() else "left")
+            for row in frame.iter_rows():
+                table.add_row(*(_cell(v) for v in row))
+            console.print(table)
+    finally:
+        con.close()
+
+
+@app.command()
+def explain(
+    code: Annotated[str, typer.Argument(help="Credit code: citizen identity number or USCC.")],
+) -> None:
+    """Print a subject's credit record: each restriction with its memorandum, measure, clause,
+    agency and dates, the listing records behind it, the link evidence, and the history.
+
+    Example: `credlink explain 11010519491231002X`.
+    """
+    from publish.explain import credit_record, format_credit_record
+
+    warehouse = paths.warehouse_path()
+    if not warehouse.exists():
+        console.print(f"[yellow]no warehouse at {warehouse}: run `credlink publish`[/yellow]")
+        raise typer.Exit(1)
+    record = credit_record(warehouse, code.strip().upper())
+    console.print(format_credit_record(record), markup=False)
 
 
 if __name__ == "__main__":
