@@ -426,3 +426,15 @@ def test_garbled_values_cannot_be_read(noisy_world: Path, noisy_truth: pl.DataFr
     bad_month = rows.filter(pl.col("inspection_date").str.contains(r"^\d{4}/13/"))
     assert set(bad_month["inspection_id"].cast(pl.String)) == marked
     assert_rate(len(marked), rows.height, NOISY.garbled_value)
+
+
+def test_a_world_too_short_for_some_lists_still_generates(tmp_path: Path) -> None:
+    """A 3-month world of 1,500 persons lists no court defaulter: empty lists are tables too."""
+    cfg = WorldConfig(
+        persons=1500, seed=5, start=date(2024, 1, 1), end=date(2024, 3, 31), out=tmp_path
+    )
+    summary = generate_world(cfg)
+    with sqlite3.connect(summary.out / "agencies" / "courts.db") as con:
+        (listed,) = con.execute("SELECT count(*) FROM SXBZXR").fetchone()
+        (cases,) = con.execute("SELECT count(*) FROM ZXAJ").fetchone()
+    assert listed == 0 and cases > 0

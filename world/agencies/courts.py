@@ -178,7 +178,7 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
             "SQZXR": _creditors(rng, reg, n),
             "BZXR": case_names,
             "BZXRLX": cases["BZXRLX"],
-            "BZXRZJHM": pl.Series(ids).replace("", None),
+            "BZXRZJHM": pl.Series(ids, dtype=pl.String).replace("", None),
             "ZXBD": pl.Series(np.round(amount, 2)).map_elements(
                 lambda v: f"{v:,.2f}", return_dtype=pl.String
             ),
@@ -381,20 +381,22 @@ def _defaulter_list(
             "SXID": np.arange(1, m + 1, dtype=np.int64),
             "AH": ah.gather(idx),
             "BZXRMC": case_names[idx],
-            "ZJHM": pl.Series(zjhm.astype(str)).replace("", None),
+            "ZJHM": pl.Series(zjhm.astype(str), dtype=pl.String).replace("", None),
             "BZXRLX": np.where(person, "自然人", "法人或其他组织"),
             "XB": pl.Series(
                 np.where(
                     person,
                     np.where(persons["sex"].to_numpy()[p_rows] == "M", "男", "女") if n_p else "",
                     "",
-                )
+                ),
+                dtype=pl.String,
             ).replace("", None),
             "NL": pl.Series(np.where(person, age, -1)).replace(-1, None),
             "FDDBR": pl.Series(
                 np.where(
                     person, "", orgs["legal_rep_name"].to_numpy()[o_rows] if orgs.height else ""
-                )
+                ),
+                dtype=pl.String,
             ).replace("", None),
             "ZXFY": court[idx],
             "SF": province[idx],
@@ -407,7 +409,9 @@ def _defaulter_list(
             "YXQZ": _fmt(shown_until, CN_DATE),
             "SFYC": np.where(removed, "是", "否"),
             "YCRQ": _fmt(np.where(removed, removal, np.datetime64("NaT")), CN_DATE),
-            "YCYY": pl.Series(np.where(removed, reason.astype(str), "")).replace("", None),
+            "YCYY": pl.Series(np.where(removed, reason.astype(str), ""), dtype=pl.String).replace(
+                "", None
+            ),
             "CJSJ": pl.Series(created).dt.strftime(STAMP),
             "XGSJ": pl.Series(updated).dt.strftime(STAMP),
         }

@@ -143,7 +143,7 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
         {
             "licence_no": numbers,
             "operator_name": op_names,
-            "credit_code": pl.Series(ids).replace("", None),
+            "credit_code": pl.Series(ids, dtype=pl.String).replace("", None),
             "legal_representative": lic_orgs["legal_rep_name"],
             "business_address": lic_orgs["address"],
             "business_category": category,
@@ -223,9 +223,11 @@ def _inspections(
                 "inspection_date": _slash(when),
                 "score": score,
                 "key_items_failed": key_failed,
-                "dynamic_grade": pl.Series(grade).replace("", None),
-                "face": pl.Series(face).replace("", None),
-                "follow_up": pl.Series(np.where(no_grade, "rectify", "")).replace("", None),
+                "dynamic_grade": pl.Series(grade, dtype=pl.String).replace("", None),
+                "face": pl.Series(face, dtype=pl.String).replace("", None),
+                "follow_up": pl.Series(np.where(no_grade, "rectify", ""), dtype=pl.String).replace(
+                    "", None
+                ),
                 "inspector": np.char.add("执法", rng.integers(1000, 9999, m).astype(str)),
                 "created": _stamp(created),
                 "modified": _stamp(created),

@@ -151,11 +151,11 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
     nsrxx = pl.DataFrame(
         {
             "nsrid": np.arange(1, n + 1, dtype=np.int64),
-            "nsrsbh": pl.Series(ids).replace("", None),
+            "nsrsbh": pl.Series(ids, dtype=pl.String).replace("", None),
             "nsrmc": names,
             "nsrlx": kind,
             "fddbrxm": taxed["legal_rep_name"],
-            "fddbrsfzh": pl.Series(rep_ids).replace("", None),
+            "fddbrsfzh": pl.Series(rep_ids, dtype=pl.String).replace("", None),
             "djrq": _yyyymmdd(reg_days),
             "nsrzt": np.where(
                 dereg_seen, "注销", np.where(rng.random(n) < 0.02, "非正常户", "正常")
@@ -255,15 +255,17 @@ def _violations(
         {
             "ajid": np.arange(1, m + 1, dtype=np.int64),
             "ajbh": ajbh,
-            "nsrsbh": pl.Series(ids).replace("", None),
+            "nsrsbh": pl.Series(ids, dtype=pl.String).replace("", None),
             "nsrmc": names,
             "fddbrxm": t["legal_rep_name"],
             "fddbrsfzh": pl.Series(
-                _person_ids(rng, cfg, t["legal_rep_id"].to_numpy().astype(str), NoiseLog(m))
+                _person_ids(rng, cfg, t["legal_rep_id"].to_numpy().astype(str), NoiseLog(m)),
+                dtype=pl.String,
             ).replace("", None),
             "cwfzrxm": officer["name"],
             "cwfzrsfzh": pl.Series(
-                _person_ids(rng, cfg, officer["citizen_id"].to_numpy().astype(str), NoiseLog(m))
+                _person_ids(rng, cfg, officer["citizen_id"].to_numpy().astype(str), NoiseLog(m)),
+                dtype=pl.String,
             ).replace("", None),
             "wfxz": code,
             "sjse": amount,
@@ -274,7 +276,9 @@ def _violations(
             ),
             "gbrq": _yyyymmdd(published),
             "ycrq": _yyyymmdd(np.where(seen, removal, np.datetime64("NaT"))),
-            "ycyy": pl.Series(np.where(seen, reason.astype(str), "")).replace("", None),
+            "ycyy": pl.Series(np.where(seen, reason.astype(str), ""), dtype=pl.String).replace(
+                "", None
+            ),
             "created_ts": _epoch(created),
             "modified_ts": _epoch(modified),
         }
