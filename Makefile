@@ -27,7 +27,7 @@ DEMO_END ?= 2025-12-31
 PYTEST_ARGS ?=
 UI_PORT ?= 8080
 
-.PHONY: setup demo test lint typecheck world airflow-db clean help ui stop
+.PHONY: setup demo test lint typecheck world airflow-db clean help ui stop bench
 
 help:
 	@echo "make demo   - set up, generate the demo world and run the whole chain through Airflow (backfills)"
@@ -35,6 +35,8 @@ help:
 	@echo "make ui     - start Airflow (scheduler, DAG processor, web UI) in the background on"
 	@echo "              http://127.0.0.1:$(UI_PORT) (UI_PORT=...); prints the admin login"
 	@echo "make stop   - stop every Airflow process that make ui started"
+	@echo "make bench  - benchmark 10k/100k/1M-person worlds stage by stage (about an hour;"
+	@echo "              BENCH_ARGS=\"--sizes 10000 ...\"); results in docs/benchmarks.md"
 	@echo "make clean  - remove generated data and the Airflow home"
 
 $(ROOT)/.tools/bin/uv:
@@ -85,6 +87,11 @@ typecheck: setup
 
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Not part of `make test` (tests/bench runs a smoke version). See bench/run.py for the options.
+BENCH_ARGS ?=
+bench: setup
+	$(BIN)/python bench/run.py --markdown $(ROOT)/docs/benchmarks.md $(BENCH_ARGS)
 
 clean:
 	rm -rf $(ROOT)/data $(AIRFLOW_HOME)

@@ -339,6 +339,47 @@ def _bound(value: float | str | None) -> float | datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
+class _TemplateBytecode:
+    """Compiled Data Docs templates, shared by every page rendered in this process.
+
+    GX builds a new Jinja environment for each page it renders and so compiles its templates
+    again for each: about three quarters of a small table's validation time, and most of a
+    daily run's ingest (see docs/benchmarks.md). A Jinja bytecode cache (the mechanism Jinja
+    provides for this) on each of those environments compiles each template once per process;
+    the pages are the same.
+    """
+
+    _cache: Any = None
+
+    @classmethod
+    def install(cls) -> None:
+        if cls._cache is not None:
+            return
+        import jinja2
+        from great_expectations.render.view.view import DefaultJinjaView
+
+        class MemoryCache(jinja2.BytecodeCache):
+            def __init__(self) -> None:
+                self.codes: dict[str, bytes] = {}
+
+            def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+                code = self.codes.get(bucket.key)
+                if code is not None:
+                    bucket.bytecode_from_string(code)  # ignored if the source changed
+
+            def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+                self.codes[bucket.key] = bucket.bytecode_to_string()
+
+        cls._cache = cache = MemoryCache()
+        init = DefaultJinjaView.__init__
+
+        def shared_init(self: DefaultJinjaView, *args: Any, **kwargs: Any) -> None:
+            init(self, *args, **kwargs)
+            self.env.bytecode_cache = cache
+
+        DefaultJinjaView.__init__ = shared_init  # type: ignore[method-assign]
+
+
 def _context(docs_dir: Path | None) -> EphemeralDataContext:
     """An in-memory GX context: in-memory stores, analytics and progress bars off, and at most
     one docs site, in `docs_dir` (the default ephemeral context would add a temporary one)."""
@@ -351,6 +392,7 @@ def _context(docs_dir: Path | None) -> EphemeralDataContext:
 
     sites: dict[str, Any] = {}
     if docs_dir is not None:
+        _TemplateBytecode.install()
         sites[DOCS_SITE] = {
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
