@@ -57,7 +57,7 @@ from linkage.incremental import (
     plan,
 )
 from linkage.model import MODELS_DIR, current_model_path, load_model
-from linkage.records import read_organisation_records, read_person_records
+from linkage.records import organisation_records, person_records, read_staged
 from linkage.representatives import (
     LEGAL_REPRESENTATIVES_COLUMNS,
     REPRESENTATIVE_KIND,
@@ -320,8 +320,8 @@ def review_queue(
 
 
 SUBJECTS = {
-    "person": read_person_records,
-    "organisation": read_organisation_records,
+    "person": person_records,
+    "organisation": organisation_records,
 }
 
 
@@ -511,9 +511,10 @@ def run_linkage(
     common = _Run(run_id, th, models_dir, decisions, previous, full)
     results: list[_Linked] = []
     spines = {subject: update_spine(lake, subject, rebuild=full) for subject in SUBJECTS}
-    for subject, read_records in SUBJECTS.items():
+    staged = read_staged(lake)  # every agency table, read once for both subject types
+    for subject, subject_records in SUBJECTS.items():
         prev = previous.links.filter(pl.col("subject_type") == subject)
-        records = read_records(lake)
+        records = subject_records(staged)
         results.append(
             _link_kind(subject, records, spines[subject], prev, subject=subject, run=common)
         )
