@@ -48,6 +48,7 @@ from faker.providers.lorem.zh_CN import Provider as _Lorem
 from faker.providers.person.zh_CN import Provider as _Person
 
 from etl.reference.divisions import _code_table
+from etl.reference.lookalikes import LOOKALIKE_GROUPS
 from etl.reference.pinyin import SURNAME_READINGS, surname_pinyin, syllables
 from world import places
 from world.places import _concat, _where, _words, to_str_array
@@ -308,14 +309,8 @@ def _capitalize(s: pl.Series) -> pl.Series:
 
 # --- typos --------------------------------------------------------------------------------------
 
-#: Groups of characters that look alike (mistaken in handwriting, OCR or by eye).
-SIMILAR_CHARACTERS: tuple[str, ...] = (
-    "王玉主", "己已巳", "未末", "土士", "日曰", "人入八", "大太犬", "刀力刁", "千干于", "天夭",
-    "今令", "贝见", "白自", "田由甲申", "戊戌戍", "免兔", "析折", "侯候", "拔拨", "崇祟", "冶治",
-    "晴睛", "壁璧", "沐沭", "徒徙", "茶荼", "辨辩", "洒酒", "问间", "李季", "吴昊", "杨扬",
-    "汪注", "休体", "明朋", "梅海", "峰锋", "颖颍", "霞暇", "莹萤", "玲铃", "娟鹃", "辉晖",
-    "浩皓", "斌赋", "晨晟", "鑫鍂", "陈陆", "刘浏", "张弦", "孙逊", "胡湖", "林琳", "郭廓",
-)  # fmt: skip
+#: Groups of characters that look alike (the pipeline forgives exactly these as typos).
+SIMILAR_CHARACTERS: tuple[str, ...] = LOOKALIKE_GROUPS
 #: Chance that a name with a look-alike character gets a look-alike (not a homophone) typo.
 SIMILAR_SHARE = 0.3
 
