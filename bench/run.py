@@ -217,7 +217,7 @@ def stage_bare(a: dict[str, Any]) -> dict[str, Any]:
     for subject, records, spine in inputs:
         if model_bound:  # what the stage gives the model: untimed
             t = time.perf_counter()
-            records = deterministic_pass(records, spine, subject)[1]
+            records = deterministic_pass(records, spine, subject).to_model
             seconds["prep"] += time.perf_counter() - t
         t = time.perf_counter()
         model = load_model(current_model_path(subject))

@@ -22,19 +22,39 @@ and names exactly one registry entry:
 Nothing else is linked here: bad check characters, masked IDs, passports, missing or malformed
 identifiers all go to the models. A passport number is never compared with citizen IDs.
 
+**No identifier is trusted alone.** A clerk may type another person's number, or a relative's:
+an identifier found in the registry is only a candidate (:func:`deterministic_person_links`,
+:func:`deterministic_organisation_links`). :func:`deterministic_pass` links it only when the
+holder's registry name agrees with the record's (the name levels of the identity-evidence
+policy's default rule, :mod:`linkage.evidence`). A valid identifier whose holder bears another
+name is an **identifier conflict**: the record is not linked here; it goes to the model with its
+identifier treated as disputed (every field read from that identifier set aside), and then to
+a reviewer with both candidates, the identifier's holder and the best name match
+(:mod:`linkage.resolve`).
+
 Example:
     >>> links = deterministic_person_links(records, spine)         # doctest: +SKIP
     >>> links.columns
     ['unique_id', 'spine_id', 'method', 'matched_on']
+    >>> split = deterministic_pass(records, spine, "person")          # doctest: +SKIP
+    >>> split.conflicts.columns                                        # doctest: +SKIP
+    ['unique_id', 'conflict_code', 'conflict_on', 'conflict_name_agreement']
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import polars as pl
 
+from linkage.evidence import EvidencePolicy, assess, load_policy
+
 __all__ = [
+    "CONFLICT_COLUMNS",
+    "DISPUTED_FIELDS",
     "LINK_COLUMNS",
     "NEVER_MODELLED",
+    "DeterministicPass",
     "deterministic_organisation_links",
     "deterministic_pass",
     "deterministic_person_links",
@@ -143,20 +163,73 @@ def deterministic_organisation_links(records: pl.DataFrame, spine: pl.DataFrame)
 NEVER_MODELLED: dict[str, tuple[str, ...]] = {"person": ("passport",), "organisation": ()}
 
 
-def deterministic_pass(
-    records: pl.DataFrame, spine: pl.DataFrame, subject_type: str
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Split `records` into (deterministic links, records for the model, records never linked).
+#: The columns of the identifier conflicts of :func:`deterministic_pass`.
+CONFLICT_COLUMNS: dict[str, pl.DataType] = {
+    "unique_id": pl.String(),
+    "conflict_code": pl.String(),  # the identifier's registry holder
+    "conflict_on": pl.String(),  # the identifier kind (a matched_on value)
+    "conflict_name_agreement": pl.String(),  # how the holder's name compares
+}
 
-    The second frame holds the records left for the probabilistic model: not linked here and
-    not of a class in :data:`NEVER_MODELLED` (which make the third frame).
+#: The fields of a record that come from its identifier: set aside (null) when the identifier
+#: is disputed, so that the model scores the record on its other fields.
+DISPUTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "person": ("id_norm", "citizen_id", "birth_date", "birth_ymd", "birth_year", "sex",
+               "id_region", "id_tail"),
+    "organisation": ("id_norm", "uscc", "org_code", "legacy_registration_no", "legacy_tax_no",
+                     "region", "entity_type"),
+}  # fmt: skip
+
+
+class DeterministicPass(NamedTuple):
+    """What :func:`deterministic_pass` returns."""
+
+    #: linked records: ``unique_id``, ``spine_id``, ``method``, ``matched_on``,
+    #: ``name_agreement``, ``evidence``
+    links: pl.DataFrame
+    #: records left for the model (conflicts included, with their disputed fields null)
+    to_model: pl.DataFrame
+    #: records of a class never modelled (passports)
+    never: pl.DataFrame
+    #: one row per identifier conflict (:data:`CONFLICT_COLUMNS`)
+    conflicts: pl.DataFrame
+
+
+def deterministic_pass(
+    records: pl.DataFrame,
+    spine: pl.DataFrame,
+    subject_type: str,
+    policy: EvidencePolicy | None = None,
+) -> DeterministicPass:
+    """Split `records` into deterministic links, records for the model, records never linked
+    and identifier conflicts (see the module doc).
+
+    A record whose identifier names a registry entry is linked when that entry's name agrees
+    with the record's by the `policy`'s default rule (default: the reviewed policy file);
+    otherwise it is a conflict, and goes to the model with :data:`DISPUTED_FIELDS` null.
+    Records of a class in :data:`NEVER_MODELLED` go to neither.
     """
     if subject_type == "person":
-        links = deterministic_person_links(records, spine)
+        found = deterministic_person_links(records, spine)
     elif subject_type == "organisation":
-        links = deterministic_organisation_links(records, spine)
+        found = deterministic_organisation_links(records, spine)
     else:
         raise ValueError(f"subject_type must be 'person' or 'organisation', got {subject_type!r}")
+    rule = (policy or load_policy()).rule(subject_type)
+    found = assess(found, records, spine, subject_type)
+    agrees = pl.col("name_agreement").is_in(list(rule.name))
+    links = found.filter(agrees)
+    conflicts = found.filter(~agrees).select(
+        "unique_id",
+        pl.col("spine_id").alias("conflict_code"),
+        pl.col("matched_on").alias("conflict_on"),
+        pl.col("name_agreement").alias("conflict_name_agreement"),
+    )
     rest = records.join(links.select("unique_id"), on="unique_id", how="anti")
+    disputed = rest["unique_id"].is_in(conflicts["unique_id"].implode())
+    rest = rest.with_columns(
+        pl.when(pl.lit(disputed)).then(pl.lit(None)).otherwise(pl.col(c)).alias(c)
+        for c in DISPUTED_FIELDS[subject_type]
+    )
     never = pl.col("id_class").is_in(NEVER_MODELLED[subject_type]).fill_null(False)
-    return links, rest.filter(~never), rest.filter(never)
+    return DeterministicPass(links, rest.filter(~never), rest.filter(never), conflicts)

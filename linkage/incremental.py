@@ -72,6 +72,7 @@ def full_reason(
     review: float,
     has_previous_links: bool,
     full: bool = False,
+    evidence_policy: str | None = None,
 ) -> str | None:
     """Why this subject type must be linked in full, or None when an incremental run will do.
 
@@ -87,6 +88,11 @@ def full_reason(
         return (
             f"thresholds changed (were accept {previous_run.get('accept')}, "
             f"review {previous_run.get('review')})"
+        )
+    if evidence_policy is not None and previous_run.get("evidence_policy") != evidence_policy:
+        return (
+            f"identity-evidence policy changed (was {previous_run.get('evidence_policy')}, "
+            f"now {evidence_policy})"
         )
     previous_model = previous_run.get("model_version")
     if previous_model != model_version:

@@ -8,6 +8,9 @@ Every staged agency table with subject fields (``subject_type``, ``subject_name`
 
 What each agency adds beyond the standardised subject fields:
 
+- **every source**: a record whose standardised ``id_type`` is ``passport`` (the transport
+  agency's ``IdType = PP``) is of class ``passport`` whatever its number field holds (empty, or
+  a citizen's number): a foreign national, never linked to a citizen.
 - **courts**: a case number ``(2024)鲁0827执24号`` names the court by province abbreviation and
   the last 4 digits of its county division code, and a person or firm is sued where it is
   registered: ``household_region`` (persons) and, when the identifier gives none, ``region``
@@ -115,14 +118,20 @@ def _person_rows(frame: pl.DataFrame) -> pl.DataFrame:
     shaped = norm.str.contains(_RIC18_SHAPE).fill_null(False)
     year = norm.str.slice(6, 4).cast(pl.Int32, strict=False)
     sex_digit = norm.str.slice(16, 1).cast(pl.Int32, strict=False)
+    passport = (_col(rows, "id_type") == "passport").fill_null(False)
     return rows.select(
         _unique_id(),
         pl.col("_source").alias("source"),
         pl.col("_table").alias("table"),
         pl.col("_record_id").alias("record_id"),
-        _col(rows, "subject_id_class").alias("id_class"),
+        # A record typed as a passport (id_type) is a foreign national's, whatever the number
+        # field holds: never compared with citizen IDs, never modelled.
+        pl.when(passport)
+        .then(pl.lit("passport"))
+        .otherwise(_col(rows, "subject_id_class"))
+        .alias("id_class"),
         norm.alias("id_norm"),
-        _col(rows, "subject_citizen_id").alias("citizen_id"),
+        pl.when(~passport).then(_col(rows, "subject_citizen_id")).alias("citizen_id"),
         _col(rows, "subject_name").alias("name"),
         _col(rows, "subject_name_script").alias("name_script"),
         name_pinyin.alias("name_pinyin"),

@@ -10,6 +10,18 @@ One row per record (:data:`RECORD_LINK_COLUMNS`), the future ``linkage.record_li
   its band; ``credit_code`` is set only in the ``accept`` band, ``candidate_code`` in every
   band (what a reviewer would look at).
 
+Then the identity evidence (:mod:`linkage.evidence`) of every link and its candidate:
+``name_agreement`` and ``evidence`` (the independent facts that agree). Two rules keep anyone
+from being linked on someone else's record:
+
+- an **identifier conflict** (a valid identifier whose registry holder bears another name,
+  :func:`linkage.deterministic.deterministic_pass`) is never accepted: it is scored with its
+  identifier disputed and goes to ``review`` (also when the model found no other candidate),
+  ``conflict_code`` naming the identifier's holder beside ``candidate_code``, the best match
+  on the other fields;
+- an ``accept`` that does not meet the policy's default rule of its subject type (the name
+  agrees **and** an independent fact agrees) goes to ``review``; ``reason`` says what is short.
+
 Example:
     >>> res = resolve(records, spine, "person", model_path, accept=0.99, review=0.3)
     ...                                                                  # doctest: +SKIP
@@ -25,6 +37,7 @@ import polars as pl
 
 from linkage.deterministic import deterministic_pass
 from linkage.engine import LinkResult, link
+from linkage.evidence import EvidencePolicy, assess, load_policy, meets, shortfall
 from linkage.model import LinkageModel, current_model_path, load_model
 
 __all__ = ["RECORD_LINK_COLUMNS", "Resolution", "resolve"]
@@ -47,6 +60,9 @@ RECORD_LINK_COLUMNS: dict[str, pl.DataType] = {
     "link_probability": pl.Float64(),
     "model_version": pl.String(),
     "reason": pl.String(),
+    "name_agreement": pl.String(),  # linkage.evidence.NAME_AGREEMENT, of the candidate
+    "evidence": pl.List(pl.String()),  # independent facts that agree with the candidate
+    "conflict_code": pl.String(),  # an identifier conflict: the identifier's registry holder
 }
 
 NEVER_REASON = {"passport": "passport: a foreign national, in no registry"}
@@ -69,11 +85,13 @@ def resolve(
     accept: float = 0.99,
     review: float = 0.3,
     count_blocking_pairs: bool = True,
+    policy: EvidencePolicy | None = None,
 ) -> Resolution:
     """Link every record of one subject type (see the module doc).
 
     `records` and `spine` are in the columns of :mod:`linkage.spine`; `model` defaults to the
-    current trained model of the subject type (:func:`linkage.model.current_model_path`).
+    current trained model of the subject type (:func:`linkage.model.current_model_path`);
+    `policy` to the reviewed identity-evidence policy (:func:`linkage.evidence.load_policy`).
     """
     m = (
         model
@@ -82,7 +100,8 @@ def resolve(
     )
     if m.meta.subject_type != subject_type:
         raise ValueError(f"model {m.path.name} is for {m.meta.subject_type}, not {subject_type}")
-    det, rest, never = deterministic_pass(records, spine, subject_type)
+    policy = policy or load_policy()
+    det, rest, never, conflicts = deterministic_pass(records, spine, subject_type, policy)
     meta = records.select("unique_id", "source", "table", "record_id", "id_class")
 
     parts = [
@@ -93,6 +112,8 @@ def resolve(
             pl.lit("accept").alias("band"),
             "method",
             "matched_on",
+            "name_agreement",
+            "evidence",
         ),
         never.select(
             "unique_id",
@@ -111,8 +132,9 @@ def resolve(
             review=review,
             count_blocking_pairs=count_blocking_pairs,
         )
+        best = assess(result.best, rest, spine, subject_type)
         parts.append(
-            result.best.select(
+            best.select(
                 "unique_id",
                 pl.when(pl.col("band") == "accept").then("spine_id").alias("credit_code"),
                 pl.col("spine_id").alias("candidate_code"),
@@ -123,6 +145,8 @@ def resolve(
                 "link_probability",
                 pl.lit(result.model_version).alias("model_version"),
                 pl.when(pl.col("candidates") == 0).then(pl.lit("no candidate")).alias("reason"),
+                pl.when(pl.col("spine_id").is_not_null()).then("name_agreement"),
+                pl.when(pl.col("spine_id").is_not_null()).then("evidence"),
             )
         )
     links = (
@@ -130,6 +154,7 @@ def resolve(
         .join(meta, on="unique_id", how="left")
         .with_columns(pl.lit(subject_type).alias("subject_type"))
     )
+    links = _gated(_with_conflicts(links, conflicts), policy, subject_type)
     links = links.select(
         [
             (pl.col(c) if c in links.columns else pl.lit(None)).cast(t).alias(c)
@@ -137,3 +162,45 @@ def resolve(
         ]
     ).sort("unique_id")
     return Resolution(links, result)
+
+
+def _with_conflicts(links: pl.DataFrame, conflicts: pl.DataFrame) -> pl.DataFrame:
+    """Identifier conflicts go to review, whatever the model said: the candidate is the best
+    match on the other fields, else the identifier's holder."""
+    joined = links.join(conflicts, on="unique_id", how="left", maintain_order="left")
+    conflict = pl.col("conflict_code").is_not_null()
+    why = pl.format(
+        "identifier conflict: the {} is held by {}, whose registry name {} with the record's",
+        "conflict_on",
+        "conflict_code",
+        pl.col("conflict_name_agreement").replace(
+            {"missing": "is missing or", "partial": "only partly agrees", "disagree": "disagrees"}
+        ),
+    )
+    return joined.with_columns(
+        pl.when(conflict).then(pl.lit(None)).otherwise("credit_code").alias("credit_code"),
+        pl.when(conflict)
+        .then(pl.coalesce("candidate_code", "conflict_code"))
+        .otherwise("candidate_code")
+        .alias("candidate_code"),
+        pl.when(conflict).then(pl.lit("review")).otherwise("band").alias("band"),
+        pl.when(conflict).then(why).otherwise("reason").alias("reason"),
+    ).drop("conflict_on", "conflict_name_agreement")
+
+
+def _gated(links: pl.DataFrame, policy: EvidencePolicy, subject_type: str) -> pl.DataFrame:
+    """An accept whose evidence falls short of the subject type's default rule goes to review
+    (its candidate kept), with the shortfall as its reason."""
+    rule = policy.rule(subject_type)
+    evidence = pl.col("evidence").fill_null(pl.lit([], pl.List(pl.String)))
+    short = (pl.col("band") == "accept") & ~meets(
+        rule, pl.col("name_agreement"), evidence, pl.col("method")
+    )
+    return links.with_columns(
+        pl.when(short).then(pl.lit(None)).otherwise("credit_code").alias("credit_code"),
+        pl.when(short).then(pl.lit("review")).otherwise("band").alias("band"),
+        pl.when(short)
+        .then(shortfall(rule, pl.col("name_agreement"), evidence))
+        .otherwise("reason")
+        .alias("reason"),
+    )

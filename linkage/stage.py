@@ -49,6 +49,7 @@ from pathlib import Path
 import polars as pl
 
 from etl.lake import Lake
+from linkage.evidence import EvidencePolicy, load_policy, policy_digest
 from linkage.incremental import (
     FINGERPRINT_SCHEME,
     Plan,
@@ -112,6 +113,7 @@ RUNS_COLUMNS: dict[str, pl.DataType] = {
     "model_version": pl.String(),
     "accept": pl.Float64(),
     "review": pl.Float64(),
+    "evidence_policy": pl.String(),  # digest of the identity-evidence policy (linkage.evidence)
     "fingerprint_scheme": pl.String(),
     "records": pl.Int64(),
     "spine_entries": pl.Int64(),
@@ -138,8 +140,13 @@ REVIEW_QUEUE_COLUMNS: dict[str, pl.DataType] = {
     "match_probability": pl.Float64(),
     "match_weight": pl.Float64(),
     "model_version": pl.String(),
+    "reason": pl.String(),  # why it is in review (e.g. an identifier conflict, evidence short)
+    "name_agreement": pl.String(),  # of the candidate (linkage.evidence)
+    "evidence": pl.List(pl.String()),  # independent facts that agree with the candidate
+    "conflict_code": pl.String(),  # identifier conflict: the identifier's registry holder
     "record": pl.String(),  # JSON: the record's fields (linkage.spine columns)
     "candidate": pl.String(),  # JSON: the candidate spine entry's fields
+    "conflict_candidate": pl.String(),  # JSON: the identifier holder's spine entry's fields
     "comparison_weights": pl.String(),  # JSON: {comparison: partial match weight}
     "run_id": pl.String(),
 }
@@ -257,6 +264,14 @@ def apply_decisions(links: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFram
         .alias("band"),
         pl.when(decided).then(pl.lit("clerical")).otherwise("method").alias("method"),
         pl.when(decided).then(pl.lit(None)).otherwise("matched_on").alias("matched_on"),
+        # the evidence was of the candidate: it no longer describes another decided code
+        *[
+            pl.when(decided & (pl.col("_decided_code") != pl.col("candidate_code")).fill_null(True))
+            .then(pl.lit(None))
+            .otherwise(c)
+            .alias(c)
+            for c in ("name_agreement", "evidence")
+        ],
         pl.when(decided)
         .then(pl.format("reviewer decision: {}", "_decision"))
         .otherwise("reason")
@@ -299,6 +314,11 @@ def review_queue(
         "unique_id",
         "candidate",
     ).rename({"unique_id": "candidate_code"})
+    holders = _json_rows(
+        spine.join(open_.select(pl.col("conflict_code").alias("unique_id")), on="unique_id"),
+        "unique_id",
+        "conflict_candidate",
+    ).rename({"unique_id": "conflict_code"})
     return (
         open_.select(
             "unique_id",
@@ -311,9 +331,14 @@ def review_queue(
             "match_probability",
             "match_weight",
             "model_version",
+            "reason",
+            "name_agreement",
+            "evidence",
+            "conflict_code",
         )
         .join(recs, on="unique_id", how="left")
         .join(cands.unique("candidate_code"), on="candidate_code", how="left")
+        .join(holders.unique("conflict_code"), on="conflict_code", how="left")
         .join(weights, on=["unique_id", "candidate_code"], how="left")
         .sort("unique_id")
     )
@@ -346,14 +371,15 @@ class _Previous:
     def read(cls, lake: Lake) -> _Previous:
         links = read_record_links(lake)
         reps = lake.read(LAYER, LEGAL_REPRESENTATIVES)
-        if "record_fingerprint" not in links.columns or "linked_run_id" not in links.columns:
-            links = pl.DataFrame(schema=RECORD_LINKS_COLUMNS)  # a lake from before fingerprints
-        if "record_fingerprint" not in reps.columns:
+        if not {"record_fingerprint", "linked_run_id", "evidence"} <= set(links.columns):
+            # a lake from before fingerprints or identity evidence: link everything again
+            links = pl.DataFrame(schema=RECORD_LINKS_COLUMNS)
+        if not {"record_fingerprint", "evidence"} <= set(reps.columns):
             reps = pl.DataFrame(schema=LEGAL_REPRESENTATIVES_COLUMNS)
         return cls(
             links=links,
             representatives=reps,
-            queue=read_review_queue(lake).drop("run_id", strict=False),
+            queue=_conform(read_review_queue(lake), REVIEW_QUEUE_COLUMNS).drop("run_id"),
             runs=read_runs(lake),
         )
 
@@ -372,6 +398,8 @@ class _Run:
     decisions: pl.DataFrame
     previous: _Previous
     full: bool
+    policy: EvidencePolicy
+    policy_digest: str
 
 
 @dataclass
@@ -404,6 +432,7 @@ def _link_kind(
         model_version=model.version,
         accept=th.accept,
         review=th.review,
+        evidence_policy=run.policy_digest,
         has_previous_links=prev_links.height > 0,
         full=run.full,
     )
@@ -433,6 +462,7 @@ def _link_kind(
             accept=th.accept,
             review=th.review,
             count_blocking_pairs=False,
+            policy=run.policy,
         )
         fresh = res.links
     links = apply_decisions(
@@ -458,6 +488,7 @@ def _link_kind(
         "model_version": model.version,
         "accept": th.accept,
         "review": th.review,
+        "evidence_policy": run.policy_digest,
         "fingerprint_scheme": FINGERPRINT_SCHEME,
         "records": records.height,
         "spine_entries": entries.height,
@@ -508,7 +539,7 @@ def run_linkage(
     th = thresholds or Thresholds()
     decisions = read_decisions(lake)
     previous = _Previous.read(lake)
-    common = _Run(run_id, th, models_dir, decisions, previous, full)
+    common = _Run(run_id, th, models_dir, decisions, previous, full, load_policy(), policy_digest())
     results: list[_Linked] = []
     spines = {subject: update_spine(lake, subject, rebuild=full) for subject in SUBJECTS}
     staged = read_staged(lake)  # every agency table, read once for both subject types

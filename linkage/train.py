@@ -195,7 +195,7 @@ def train_from_lake(
         records, spine = read_organisation_records(lake), read_organisation_spine(lake)
     else:
         raise ValueError(f"subject_type must be 'person' or 'organisation', got {subject_type!r}")
-    _, rest, _ = deterministic_pass(records, spine, subject_type)
+    rest = deterministic_pass(records, spine, subject_type).to_model
     return train(
         rest,
         spine,

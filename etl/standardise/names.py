@@ -461,6 +461,13 @@ def _bracket_regions() -> list[str]:
     return sorted(x for x in names if len(x) >= 2)
 
 
+@cache
+def region_words() -> frozenset[str]:
+    """Every name a division may go by in an organisation name (full and short, counties too),
+    for comparing two names that differ by a region prefix (linkage.evidence)."""
+    return frozenset(_bracket_regions())
+
+
 def _strip(col: str, part: str) -> pl.Expr:
     """Column `col` without its prefix or suffix `part` (a column of the same frame)."""
     return pl.col(col).str.slice(0, pl.col(col).str.len_chars() - pl.col(part).str.len_chars())

@@ -136,7 +136,7 @@ def test_a_passport_never_links_even_if_it_carries_a_citizen_number(
     records = person_rows({"r/passport": "E12345678"}).with_columns(
         pl.lit(A).alias("citizen_id")  # as if a clerk had pasted a number into another field
     )
-    links, to_model, never = deterministic_pass(records, person_spine, "person")
+    links, to_model, never, _ = deterministic_pass(records, person_spine, "person")
     assert links.is_empty()
     assert to_model.is_empty()
     assert never["unique_id"].to_list() == ["r/passport"]
@@ -194,7 +194,7 @@ def test_organisation_codes_held_twice_or_mistyped_do_not_link(org_spine: pl.Dat
         "uscc_bad_check",
         "malformed",
     )
-    links, to_model, _ = deterministic_pass(records, spine, "organisation")
+    links, to_model, _, _ = deterministic_pass(records, spine, "organisation")
     assert links.is_empty()
     assert sorted(to_model["unique_id"]) == ["r/ambiguous-code", "r/missing", "r/mistyped-uscc"]
 

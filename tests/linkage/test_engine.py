@@ -110,7 +110,7 @@ def test_engine_pairs_blocking_counts_and_look_alikes(
     comparison has its match weight; records of foreigners whose ID was not written down
     (the look-alike risk: half carry Chinese names) are never accepted."""
     records, spine = read_person_records(small_lake), read_person_spine(small_lake)
-    _, rest, passports = deterministic_pass(records, spine, "person")
+    _, rest, passports, _ = deterministic_pass(records, spine, "person")
     no_id = passports.with_columns(
         pl.lit("missing").alias("id_class"),
         pl.lit(None, dtype=pl.String).alias("id_norm"),
