@@ -28,6 +28,8 @@ from rich.table import Table
 from credlink import paths
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from etl.lake import Lake
 
 app = typer.Typer(
@@ -67,18 +69,32 @@ def world(
     start: Annotated[str, typer.Option(help="First day of the period, YYYY-MM-DD.")] = "2024-01-01",
     end: Annotated[str, typer.Option(help="Last day of the period, YYYY-MM-DD.")] = "2025-12-31",
     out: Annotated[Path | None, typer.Option(help="Folder to write (default data/world).")] = None,
+    identity_errors: Annotated[
+        float,
+        typer.Option(
+            help="Multiply every identity-error rate (another person's or firm's valid ID, "
+            "relatives, namesakes, look-alikes; world.config.IDENTITY_ERRORS) by this factor, "
+            "capped at 1; 0 turns them off."
+        ),
+    ] = 1.0,
 ) -> None:
     """Generate a synthetic world: two registries, four agency databases and the ground truth.
 
-    Example: `credlink world --persons 10000 --seed 7 --start 2024-01-01 --end 2025-12-31`.
+    Example: `credlink world --persons 10000 --seed 7 --start 2024-01-01 --end 2025-12-31`;
+    `--identity-errors 20` for a world with 20 times the identity errors, to test linkage.
     """
-    from world.config import WorldConfig, WorldConfigError
+    from world.config import NoiseConfig, WorldConfig, WorldConfigError
     from world.generate import generate_world
 
     target = out if out is not None else paths.data_dir() / "world"
     try:
         cfg = WorldConfig(
-            persons=persons, seed=seed, start=_parse_day(start), end=_parse_day(end), out=target
+            persons=persons,
+            seed=seed,
+            start=_parse_day(start),
+            end=_parse_day(end),
+            out=target,
+            noise=NoiseConfig.with_identity_errors(identity_errors),
         )
     except WorldConfigError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -365,9 +381,11 @@ def quality(
     ] = None,
 ) -> None:
     """Compare the last linkage run to the world's ground truth; print and store the table
-    (linkage.quality).
+    (linkage.quality). Then measure the published restrictions against the truth, per
+    memorandum and per enforcing agency: imposed, wrongful, missed, held in review, recall
+    (linkage.restriction_quality; skipped with a note before the first publish run).
 
-    Example: `credlink link` then `credlink quality`.
+    Example: `credlink link`, `credlink publish`, then `credlink quality`.
     """
     import polars as pl
 
@@ -386,6 +404,7 @@ def quality(
     fails = who_fails(links, truth, reference_year)
     lake.write_whole("linkage", "quality", table_)
     lake.write_whole("linkage", "who_fails", fails)
+    restrictions = _restriction_quality(lake, truth_dir)
     lake.refresh_catalog()
     table = Table(
         title=f"Linkage quality against {truth_dir / 'truth'} (accept band)",
@@ -414,6 +433,55 @@ def quality(
     for row in shown.iter_rows():
         who.add_row(*(_cell(v) for v in row))
     console.print(who)
+    if restrictions is not None:
+        _print_restriction_quality(restrictions, truth_dir)
+
+
+def _restriction_quality(lake: Lake, world: Path) -> pl.DataFrame | None:
+    """Measure and store linkage.restriction_quality for the published warehouse (None, with a
+    note, when nothing is published yet)."""
+    from publish.quality import read_restriction_quality, write_restriction_quality
+
+    warehouse = paths.warehouse_path()
+    if not warehouse.exists():
+        console.print(
+            f"[yellow]no published warehouse at {warehouse}: run `credlink publish` to measure "
+            "the restrictions too[/yellow]"
+        )
+        return None
+    table_ = read_restriction_quality(warehouse, lake, world)
+    write_restriction_quality(lake, table_)
+    return table_
+
+
+def _print_restriction_quality(table_: pl.DataFrame, world: Path) -> None:
+    """The restriction quality table: memoranda, then agencies, then the total."""
+    from publish.quality import ALL, key_figures
+
+    as_of = table_["as_of"][0] if table_.height else None
+    table = Table(
+        title=f"Restrictions against {world / 'truth'}, publish run as of {as_of} "
+        "(linkage.restriction_quality)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    labels = ("memorandum_id", "enforcing_agency")
+    shown = [c for c in table_.columns if c != "as_of"]
+    for col in shown:
+        if col in labels:
+            table.add_column(col, no_wrap=True)
+        else:  # headers wrap at the underscores
+            table.add_column(col.replace("_", " "), justify="right")
+    previous = None
+    for row in table_.select(shown).iter_rows(named=True):
+        by_agency = row["memorandum_id"] == ALL
+        level = (2 if row["enforcing_agency"] == ALL else 1) if by_agency else 0
+        if previous is not None and level != previous:
+            table.add_section()
+        previous = level
+        table.add_row(*(_cell(v) for v in row.values()))
+    Console(width=None if console.is_terminal else 170).print(table)
+    console.print(key_figures(table_), highlight=False)
 
 
 def _cell(value: object) -> str:

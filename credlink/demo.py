@@ -37,7 +37,8 @@ day adds about 2.5 minutes on 2 cores. The whole history still comes in, through
    `asset_dag_run_queue` (seen twice in a row). The first failed run stops the demo: its failed
    tasks are printed with their log files under `$AIRFLOW_HOME/logs`, and the command exits 1.
 8. **Stop** every Airflow process, then print the summary: runs per DAG, staged and quarantined
-   rows per source (`credlink staging`), linkage quality (`credlink quality`), restrictions by
+   rows per source (`credlink staging`), linkage quality and the restrictions against the
+   world's truth (`credlink quality`: wrongful, missed, held in review, recall), restrictions by
    memorandum and enforcing agency (`credlink publish --summary`, skipped with a note while the
    publish DAG or that command is absent) and where the warehouse and catalog are. `make ui`
    then shows the runs.
@@ -767,7 +768,8 @@ def print_summary(result: DemoResult, console: Console, env: Mapping[str, str]) 
     console.rule("summary")
     console.print(runs_table(result))
     cli.staging()
-    cli.quality(world=None)
+    cli.quality(world=None)  # linkage quality, then the restrictions against the truth
+    console.print(Text(restriction_figures(where), style="bold"))
     _, publish_out = publish_summary(result, VENV_BIN / "credlink", env)
     console.print(Text(publish_out.rstrip()))
     console.print(
@@ -781,6 +783,19 @@ def print_summary(result: DemoResult, console: Console, env: Mapping[str, str]) 
     )
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
+
+
+def restriction_figures(where: DemoEnv) -> str:
+    """The key figures of the restrictions against the world's truth (wrongful, missed, held in
+    review, recall), from the lake's ``linkage.restriction_quality`` that `credlink quality`
+    stores; a note when it is absent."""
+    from etl.lake import Lake
+    from publish.quality import DATASET, LAYER, key_figures
+
+    table = Lake(where.lake_dir).read(LAYER, DATASET)
+    if table.is_empty():
+        return "restrictions against the truth: not measured (no published warehouse)"
+    return key_figures(table)
 
 
 def source_counts(runs: Any) -> dict[str, dict[str, int]]:
