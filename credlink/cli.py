@@ -467,20 +467,24 @@ def _print_restriction_quality(table_: pl.DataFrame, world: Path) -> None:
     )
     labels = ("memorandum_id", "enforcing_agency")
     shown = [c for c in table_.columns if c != "as_of"]
-    for col in shown:
+    rows = [[_cell(v) for v in row] for row in table_.select(shown).iter_rows()]
+    for i, col in enumerate(shown):
         if col in labels:
             table.add_column(col, no_wrap=True)
-        else:  # headers wrap at the underscores
-            table.add_column(col.replace("_", " "), justify="right")
+        else:  # headers wrap at the underscores, never inside a word
+            words = col.split("_")
+            width = max(len(w) for w in [*words, *(r[i] for r in rows)])
+            table.add_column(" ".join(words), justify="right", width=width)
     previous = None
-    for row in table_.select(shown).iter_rows(named=True):
+    for row, cells in zip(table_.iter_rows(named=True), rows, strict=True):
         by_agency = row["memorandum_id"] == ALL
         level = (2 if row["enforcing_agency"] == ALL else 1) if by_agency else 0
         if previous is not None and level != previous:
             table.add_section()
         previous = level
-        table.add_row(*(_cell(v) for v in row.values()))
-    Console(width=None if console.is_terminal else 170).print(table)
+        table.add_row(*cells)
+    # 16 columns: wider than the 120 of non-terminal output, so that no figure is cut
+    Console(width=None if console.is_terminal else 190).print(table)
     console.print(key_figures(table_), highlight=False)
 
 
