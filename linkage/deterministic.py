@@ -174,8 +174,8 @@ CONFLICT_COLUMNS: dict[str, pl.DataType] = {
 #: The fields of a record that come from its identifier: set aside (null) when the identifier
 #: is disputed, so that the model scores the record on its other fields.
 DISPUTED_FIELDS: dict[str, tuple[str, ...]] = {
-    "person": ("id_norm", "citizen_id", "birth_date", "birth_ymd", "birth_year", "sex",
-               "id_region", "id_tail"),
+    "person": ("id_norm", "citizen_id", "birth_date", "birth_ymd", "birth_year", "id_region",
+               "id_tail"),
     "organisation": ("id_norm", "uscc", "org_code", "legacy_registration_no", "legacy_tax_no",
                      "region", "entity_type"),
 }  # fmt: skip

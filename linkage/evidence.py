@@ -199,10 +199,11 @@ class EvidencePolicy(_Strict):
         subject type's default."""
         if memorandum_id is not None and measure_id is not None:
             for m in self.memoranda:
-                rule = getattr(m, subject_type)
+                rule: Rule | None = getattr(m, subject_type)
                 if rule is not None and m.applies(memorandum_id, measure_id):
                     return rule
-        return getattr(self.default, subject_type)  # type: ignore[no-any-return]
+        default: Rule = getattr(self.default, subject_type)
+        return default
 
 
 @cache
@@ -275,7 +276,7 @@ def _org_forms(name: str, core: str | None) -> set[str]:
         at = name.find(core[:2]) if len(core) >= 2 else -1
         if at > 0:
             forms |= {f[at:] for f in forms if f.startswith(name[:at])}
-    return {re.sub(_LEGAL_FORM, "有限公司", f) for f in forms}
+    return forms | {re.sub(_LEGAL_FORM, "有限公司", f) for f in forms}
 
 
 def _region_prefixed(a: str, b: str) -> bool:
@@ -383,8 +384,10 @@ def _person_facts(pairs: pl.DataFrame) -> dict[str, pl.Expr]:
     return {
         "citizen_id": _eq("citizen_id", "c_citizen_id"),
         "citizen_id_typo": full & ~_eq("citizen_id", "c_citizen_id") & pl.lit(typo),
+        # a birth date read from the same number as a matching ID is no second fact
         "birth_date": pl.col("birth_ymd").str.contains(r"^\d{8}$").fill_null(False)
-        & _eq("birth_ymd", "c_birth_ymd"),
+        & _eq("birth_ymd", "c_birth_ymd")
+        & ~_eq("citizen_id", "c_citizen_id"),
         "masked_id": (pl.col("id_class") == "citizen_id_masked").fill_null(False)
         & _eq("id_region", "c_id_region")
         & _eq("id_tail", "c_id_tail")

@@ -14,8 +14,8 @@ What each agency adds beyond the standardised subject fields:
 - **courts**: a case number ``(2024)鲁0827执24号`` names the court by province abbreviation and
   the last 4 digits of its county division code, and a person or firm is sued where it is
   registered: ``household_region`` (persons) and, when the identifier gives none, ``region``
-  (organisations) come from it (``370827``). The defaulter list's own ``sex`` column fills in
-  when the identifier gives no sex.
+  (organisations) come from it (``370827``). ``sex`` is the defaulter list's own column only:
+  the sex an ID number gives is part of its digits, which the model compares once.
 - **tax**: the legal representative's name and ID number. Credit grades (``nsxypj``) carry
   only the taxpayer number and the taxpayer's internal id ``nsrid``: they borrow the name,
   legal representative and (when their own is unusable) identifier of the taxpayer record
@@ -117,7 +117,6 @@ def _person_rows(frame: pl.DataFrame) -> pl.DataFrame:
     norm = _col(rows, "subject_id_norm")
     shaped = norm.str.contains(_RIC18_SHAPE).fill_null(False)
     year = norm.str.slice(6, 4).cast(pl.Int32, strict=False)
-    sex_digit = norm.str.slice(16, 1).cast(pl.Int32, strict=False)
     passport = (_col(rows, "id_type") == "passport").fill_null(False)
     return rows.select(
         _unique_id(),
@@ -146,13 +145,9 @@ def _person_rows(frame: pl.DataFrame) -> pl.DataFrame:
             _col(rows, "subject_birth_year"),
             pl.when(shaped & year.is_between(1900, 2030)).then(year),
         ).alias("birth_year"),
-        pl.coalesce(
-            _col(rows, "subject_sex"),
-            pl.when(shaped).then(
-                pl.when(sex_digit % 2 == 1).then(pl.lit("M")).otherwise(pl.lit("F"))
-            ),
-            _col(rows, "sex"),
-        ).alias("sex"),
+        # Sex only from a column of its own (the court list's XB): an ID's sex is the parity
+        # of its sequence digits, already compared in the model's id_digits.
+        _col(rows, "sex").alias("sex"),
         pl.coalesce(_col(rows, "subject_region"), pl.when(shaped).then(norm.str.slice(0, 6))).alias(
             "id_region"
         ),

@@ -271,6 +271,7 @@ def apply_decisions(links: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFram
             .otherwise(c)
             .alias(c)
             for c in ("name_agreement", "evidence")
+            if c in links.columns
         ],
         pl.when(decided)
         .then(pl.format("reviewer decision: {}", "_decision"))

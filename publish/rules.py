@@ -13,7 +13,10 @@ Three named steps, each a function from frames to a frame (pure, no I/O):
    the memorandum's measures that apply to each subject type. Only a link in the ``accept``
    band (deterministic, probabilistic above the threshold, or a reviewer's accept: ``clerical``)
    binds anyone; a record in review or rejected binds no one (it shows in
-   ``publish.listings`` with its link band instead).
+   ``publish.listings`` with its link band instead). A memorandum may demand more identity
+   evidence for some measures (``schemas/linkage/identity_evidence.yaml``: exit control on a
+   full citizen ID or a reviewer's decision): a row whose link falls short is kept with
+   ``evidence_held`` saying why, binds no one and shows in ``publish.pending_links``.
 3. :func:`restrictions`: one row per subject per memorandum per measure in force (active, or
    pending in an objection window) on the day (:data:`RESTRICTION_COLUMNS`), with provenance:
    the listing records, the roles, the link methods and the weakest link probability.
@@ -32,12 +35,14 @@ from datetime import date
 
 import polars as pl
 
-from publish.memoranda import Duration, FieldTest, Memorandum, Target
+from linkage.evidence import EvidencePolicy, MemorandumRule, Rule, load_policy, meets
+from publish.memoranda import Duration, FieldTest, Memorandum, MemorandumError, Target
 
 __all__ = [
     "RESTRICTION_COLUMNS",
     "TARGETED_COLUMNS",
     "TRIGGER_COLUMNS",
+    "check_policy",
     "condition",
     "restriction_id",
     "restrictions",
@@ -55,6 +60,8 @@ LINK_COLUMNS: dict[str, pl.DataType] = {
     "match_probability": pl.Float64(),
     "matched_on": pl.String(),
     "model_version": pl.String(),
+    "name_agreement": pl.String(),  # identity evidence of the link (linkage.evidence)
+    "evidence": pl.List(pl.String()),
 }
 
 #: One row per listing record per memorandum target it satisfies.
@@ -81,6 +88,9 @@ TARGETED_COLUMNS: dict[str, pl.DataType] = {
     "clause": pl.String(),
     "enforcing_agency": pl.String(),
     **TRIGGER_COLUMNS,
+    # why the measure may not bind on this link (the memorandum's identity-evidence rule is
+    # not met: held for a reviewer), else null
+    "evidence_held": pl.String(),
 }
 
 #: ``publish.restrictions`` (without the run columns): one row per subject, memorandum, measure.
@@ -234,17 +244,88 @@ def triggers(
     )
 
 
+def check_policy(policy: EvidencePolicy, memoranda: Sequence[Memorandum]) -> None:
+    """Raise :class:`MemorandumError` if the identity-evidence policy names a memorandum or a
+    measure that the memorandum files lack, or a rule for a subject type a measure never binds."""
+    by_id = {m.id: m for m in memoranda}
+    for i, rule in enumerate(policy.memoranda):
+        memo = by_id.get(rule.memorandum)
+        where = f"identity-evidence policy memoranda.{i}"
+        if memo is None:
+            raise MemorandumError(
+                f"{where}: unknown memorandum {rule.memorandum!r} (known: {sorted(by_id)})"
+            )
+        known = {x.id: x for x in memo.measures}
+        unknown = sorted(set(rule.measures) - set(known))
+        if unknown:
+            raise MemorandumError(
+                f"{where}: memorandum {memo.id} has no measure(s) {unknown} "
+                f"(known: {sorted(known)})"
+            )
+
+
+def _held(rule: Rule | None, band: str, evidence: str, method: str, what: str) -> pl.Expr:
+    """Null when `rule` (if any) is met by the link in the given columns, else the reason."""
+    if rule is None:
+        return pl.lit(None, pl.String)
+    ok = meets(
+        rule,
+        pl.col(band),
+        pl.col(evidence).fill_null(pl.lit([], pl.List(pl.String))),
+        pl.col(method),
+    )
+    facts = " or ".join(rule.any_of)
+    return (
+        pl.when(ok)
+        .then(pl.lit(None, pl.String))
+        .otherwise(pl.lit(f"{what} link lacks the evidence this measure demands ({facts})"))
+    )
+
+
+def _evidence_held(rules: Sequence[MemorandumRule]) -> pl.Expr:
+    """Per targeted row, why the first memorandum rule that applies is not met (else null):
+    a listed subject's link is held to the rule of its type; a legal representative is held to
+    the person rule (their own link) and the organisation rule (the listing's link)."""
+    out: pl.Expr = pl.lit(None, pl.String)
+    for rule in reversed(rules):
+        applies = pl.col("memorandum_id") == rule.memorandum
+        if rule.measures:
+            applies = applies & pl.col("measure_id").is_in(list(rule.measures))
+        listed = (
+            pl.when(pl.col("target_type") == "person")
+            .then(_held(rule.person, "name_agreement", "evidence", "link_method", "the"))
+            .otherwise(_held(rule.organisation, "name_agreement", "evidence", "link_method", "the"))
+        )
+        representative = pl.coalesce(
+            _held(rule.organisation, "name_agreement", "evidence", "link_method", "the listing's"),
+            _held(rule.person, "rep_name_agreement", "rep_evidence", "rep_link_method",
+                  "the legal representative's"),
+        )  # fmt: skip
+        held = pl.when(pl.col("role") == "listed").then(listed).otherwise(representative)
+        out = pl.when(applies).then(held).otherwise(out)
+    return out
+
+
 def targeted(
-    trig: pl.DataFrame, memoranda: Sequence[Memorandum], legal_reps: pl.DataFrame
+    trig: pl.DataFrame,
+    memoranda: Sequence[Memorandum],
+    legal_reps: pl.DataFrame,
+    policy: EvidencePolicy | None = None,
 ) -> pl.DataFrame:
     """Step 2 (see the module doc): the subjects and measures each accepted trigger binds;
     :data:`TARGETED_COLUMNS`.
 
     `legal_reps` maps an organisation's code to its legal representative's citizen ID
-    (columns ``credit_code``, ``legal_rep_code``, optional ``rep_link_probability``: accepted
-    links of ``linkage.legal_representatives``). A representative's restriction carries the
-    weaker of the two link probabilities.
+    (columns ``credit_code``, ``legal_rep_code``, optional ``rep_link_probability``,
+    ``rep_link_method``, ``rep_name_agreement``, ``rep_evidence``: accepted links of
+    ``linkage.legal_representatives``). A representative's restriction carries the weaker of
+    the two link probabilities.
+
+    A measure whose memorandum rule in the identity-evidence `policy` (default: the reviewed
+    file) the link does not meet is kept with ``evidence_held`` saying why: it binds no one
+    (:func:`restrictions` leaves it out) until a reviewer confirms the link.
     """
+    policy = policy or load_policy()
     accepted = trig.filter((pl.col("link_band") == "accept") & pl.col("credit_code").is_not_null())
     extend = [
         (m.id, i)
@@ -271,6 +352,9 @@ def targeted(
             "credit_code",
             "legal_rep_code",
             _optional(legal_reps, "rep_link_probability", pl.Float64()),
+            _optional(legal_reps, "rep_link_method", pl.String()),
+            _optional(legal_reps, "rep_name_agreement", pl.String()),
+            _optional(legal_reps, "rep_evidence", pl.List(pl.String())),
         )
         reps = reps.drop_nulls(["credit_code", "legal_rep_code"]).unique("credit_code")
         parts.append(
@@ -285,9 +369,18 @@ def targeted(
                 ),
             )
         )
+    rep_cols = {"rep_link_method": pl.String(), "rep_name_agreement": pl.String(),
+                "rep_evidence": pl.List(pl.String())}  # fmt: skip
     bound = pl.concat(
         [
-            p.select(*TRIGGER_COLUMNS, "target_code", "target_type", "role", "via_code")
+            p.select(
+                *TRIGGER_COLUMNS,
+                "target_code",
+                "target_type",
+                "role",
+                "via_code",
+                *[_optional(p, c, t) for c, t in rep_cols.items()],
+            )
             for p in parts
         ]
     )
@@ -307,7 +400,9 @@ def targeted(
         },
         orient="row",
     )
-    out = bound.join(measures, on=["memorandum_id", "target_type"], how="inner")
+    out = bound.join(measures, on=["memorandum_id", "target_type"], how="inner").with_columns(
+        _evidence_held(policy.memoranda).alias("evidence_held")
+    )
     return out.select([pl.col(c).cast(t) for c, t in TARGETED_COLUMNS.items()])
 
 
@@ -325,9 +420,12 @@ def restrictions(bound: pl.DataFrame) -> pl.DataFrame:
     :func:`targeted` rows; :data:`RESTRICTION_COLUMNS`, sorted by id.
 
     Several listings behind one restriction: the active ones count if any (else the pending
-    ones); it runs from the earliest start to the latest end (open-ended if any is).
+    ones); it runs from the earliest start to the latest end (open-ended if any is). Rows held
+    for their identity evidence (``evidence_held``) bind no one.
     """
-    live = bound.filter(pl.col("trigger_status").is_in(["active", "pending"])).with_columns(
+    live = bound.filter(
+        pl.col("trigger_status").is_in(["active", "pending"]) & pl.col("evidence_held").is_null()
+    ).with_columns(
         pl.when(pl.col("trigger_status") == "active").then(0).otherwise(1).alias("_rank")
     )
     if live.is_empty():

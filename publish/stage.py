@@ -17,8 +17,11 @@ One run (:func:`run_publish`) on the run's day `as_of`:
 ``publish.listings``             one row per listing record that meets a memorandum's target
                                  list conditions: its link and its ``outcome`` (restricting /
                                  awaiting_review / unlinked / ended)
-``publish.pending_links``        the listings that would restrict someone but whose link is in
-                                 the review band: nobody is restricted until a reviewer decides
+``publish.pending_links``        the listings that would restrict someone but wait for a reviewer:
+                                 their link is in the review band, or it lacks the identity
+                                 evidence some measure demands (``evidence_held``); the
+                                 measures they would impose; nobody is restricted by them
+                                 until a reviewer decides
 ``publish.restrictions``         one row per subject per memorandum per measure in force
 ``publish.restriction_history``  every change, with the run that made it
 ``publish.runs``                 one row per publish run
@@ -44,12 +47,13 @@ from pathlib import Path
 import polars as pl
 
 from etl.lake import Lake
+from linkage.evidence import EvidencePolicy, load_policy
 from linkage.spine import read_organisation_spine, read_person_spine
 from linkage.stage import read_record_links
 from publish.history import HISTORY_COLUMNS, changes, latest_state
 from publish.listings import LISTING_COLUMNS, TIMEZONE, read_listings
 from publish.memoranda import MEMORANDA_DIR, Memorandum, enforcing_agencies, load_memoranda
-from publish.rules import restrictions, targeted, triggers
+from publish.rules import check_policy, restrictions, targeted, triggers
 from publish.warehouse import write_warehouse
 
 __all__ = [
@@ -148,14 +152,20 @@ def legal_representatives(lake: Lake) -> pl.DataFrame:
     """
     linked = lake.read("linkage", "legal_representatives")
     columns = {"credit_code": pl.String(), "legal_rep_code": pl.String(),
-               "rep_link_method": pl.String(), "rep_link_probability": pl.Float64()}  # fmt: skip
+               "rep_link_method": pl.String(), "rep_link_probability": pl.Float64(),
+               "rep_name_agreement": pl.String(), "rep_evidence": pl.List(pl.String())}  # fmt: skip
     if linked.is_empty():
         return pl.DataFrame(schema=columns)
+    for c, t in (("name_agreement", pl.String()), ("evidence", pl.List(pl.String()))):
+        if c not in linked.columns:  # a lake linked before identity evidence
+            linked = linked.with_columns(pl.lit(None, t).alias(c))
     return linked.filter((pl.col("band") == "accept") & pl.col("credit_code").is_not_null()).select(
         pl.col("organisation_code").alias("credit_code"),
         pl.col("credit_code").alias("legal_rep_code"),
         pl.col("method").alias("rep_link_method"),
         pl.col("link_probability").cast(pl.Float64).alias("rep_link_probability"),
+        pl.col("name_agreement").alias("rep_name_agreement"),
+        pl.col("evidence").cast(pl.List(pl.String())).alias("rep_evidence"),
     )
 
 
@@ -290,6 +300,59 @@ def _listings_table(listings: Mapping[str, pl.DataFrame], trig: pl.DataFrame) ->
     return out.drop("_live").sort("unique_id")
 
 
+def _pending_links(
+    listing_rows: pl.DataFrame, trig: pl.DataFrame, bound: pl.DataFrame, measures: pl.DataFrame
+) -> pl.DataFrame:
+    """Listings in force that restrict no one until a reviewer decides: their link is in the
+    review band (every measure waits), or some measures demand more identity evidence than
+    the link has (those measures wait); with the measures that wait."""
+    live = pl.col("trigger_status").is_in(["active", "pending"])
+    per_measure = measures.explode("applies_to").select(
+        "memorandum_id", "measure_id", pl.col("applies_to").alias("subject_type")
+    )
+    in_review = (
+        trig.filter(live & (pl.col("link_band") == "review"))
+        .join(per_measure, on=["memorandum_id", "subject_type"], how="inner")
+        .group_by("unique_id")
+        .agg(
+            pl.concat_str(["memorandum_id", "measure_id"], separator=":")
+            .unique()
+            .sort()
+            .alias("held_measures"),
+            pl.lit("the link awaits a reviewer's decision").alias("reason"),
+        )
+    )
+    held = (
+        bound.filter(live & pl.col("evidence_held").is_not_null())
+        .group_by("unique_id")
+        .agg(
+            pl.concat_str(["memorandum_id", "measure_id"], separator=":")
+            .unique()
+            .sort()
+            .alias("held_measures"),
+            pl.col("evidence_held").unique().sort().str.join("; ").alias("reason"),
+        )
+    )
+    waiting = pl.concat([in_review, held]).unique("unique_id", keep="first")
+    return (
+        listing_rows.join(waiting, on="unique_id", how="inner")
+        .filter(pl.col("outcome") != "ended")
+        .select(
+            "unique_id",
+            "list_id",
+            "subject_type",
+            "reference",
+            "listed_on",
+            "candidate_code",
+            "link_probability",
+            "memoranda",
+            "reason",
+            "held_measures",
+        )
+        .sort("unique_id")
+    )
+
+
 def _enforcement(
     current: pl.DataFrame, measures: pl.DataFrame, subjects: pl.DataFrame, agency: str
 ) -> pl.DataFrame:
@@ -330,6 +393,7 @@ def publish_tables(
     run_id: str,
     as_of: date,
     runs: pl.DataFrame | None = None,
+    policy: EvidencePolicy | None = None,
 ) -> Published:
     """Every warehouse table of one run, from plain frames (no I/O): the pure core of
     :func:`run_publish`, what the tests drive with hand-made listings.
@@ -337,10 +401,11 @@ def publish_tables(
     `history` is the history recorded before (rows of `run_id` are replaced: a re-run) and
     `runs` the runs recorded before (:data:`RUNS_COLUMNS`; default: those of `history`);
     `registry` gives names and regions (:func:`registry_subjects`); `legal_reps` the legal
-    representatives (:func:`legal_representatives`).
+    representatives (:func:`legal_representatives`); `policy` the identity-evidence policy
+    (default: the reviewed file).
     """
     trig = triggers(listings, links, memoranda, as_of)
-    bound = targeted(trig, memoranda, legal_reps)
+    bound = targeted(trig, memoranda, legal_reps, policy)
     current = restrictions(bound).with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(as_of).alias("as_of")
     )
@@ -370,16 +435,7 @@ def publish_tables(
         .sort("credit_code")
     )
     listing_rows = _listings_table(listings, trig)
-    pending_links = listing_rows.filter(pl.col("outcome") == "awaiting_review").select(
-        "unique_id",
-        "list_id",
-        "subject_type",
-        "reference",
-        "listed_on",
-        "candidate_code",
-        "link_probability",
-        "memoranda",
-    )
+    pending_links = _pending_links(listing_rows, trig, bound, measures)
     this_run = pl.DataFrame(
         {"run_id": [run_id], "as_of": [as_of], "seq": [seq], "changes": [made.height]},
         schema=RUNS_COLUMNS,
@@ -417,6 +473,8 @@ def run_publish(
     'pending_links': 0, 'changes': 1541}``.
     """
     memoranda = load_memoranda(memoranda_dir)
+    policy = load_policy()
+    check_policy(policy, memoranda)
     published = publish_tables(
         read_listings(lake, as_of),
         read_record_links(lake),
@@ -427,6 +485,7 @@ def run_publish(
         run_id=run_id,
         as_of=as_of,
         runs=_read_runs(lake),
+        policy=policy,
     )
     # The warehouse first: if it fails its contracts, nothing of this run is recorded.
     write_warehouse(warehouse_path, published.tables)

@@ -26,7 +26,16 @@ REGISTRY = pl.DataFrame(
         "region": ["110105", "360426", "110000", "110101"],
     }
 )
-LEGAL_REPS = pl.DataFrame({"credit_code": [ORG], "legal_rep_code": [REP]})
+#: ORG's legal representative REP, linked by a valid citizen ID whose holder bears the name.
+LEGAL_REPS = pl.DataFrame(
+    {
+        "credit_code": [ORG],
+        "legal_rep_code": [REP],
+        "rep_link_method": ["deterministic"],
+        "rep_name_agreement": ["exact"],
+        "rep_evidence": [["citizen_id"]],
+    }
+)
 
 
 def staged(source: str, table: str, rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
@@ -70,11 +79,18 @@ def link(
     band: str = "accept",
     method: str = "deterministic",
     probability: float = 1.0,
+    evidence: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One ``linkage.record_links`` row; the code is set in the accept band only."""
+    """One ``linkage.record_links`` row; the code is set in the accept band only. The name
+    agrees, and `evidence` (default: the full identifier, ``uscc`` or ``citizen_id``) too."""
+    organisation = code[0] == "9"
     return {
         "unique_id": uid,
-        "subject_type": "organisation" if code[0] == "9" else "person",
+        "subject_type": "organisation" if organisation else "person",
+        "name_agreement": "exact",
+        "evidence": evidence
+        if evidence is not None
+        else ["uscc" if organisation else "citizen_id"],
         "credit_code": code if band == "accept" else None,
         "candidate_code": code,
         "band": band,
