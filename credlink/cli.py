@@ -238,7 +238,8 @@ def review_list() -> None:
         console.print("nothing to review")
         return
     table = Table(title=f"{items.height} open review item(s)")
-    for col in ("#", "record", "subject", "candidate", "link probability", "match weight"):
+    cols = ("#", "record", "subject", "candidate", "link probability", "match weight", "why")
+    for col in cols:
         table.add_column(col, justify="right" if col in ("#", "link probability") else "left")
     for i, row in enumerate(items.iter_rows(named=True), start=1):
         table.add_row(
@@ -246,10 +247,15 @@ def review_list() -> None:
             row["unique_id"],
             row["subject_type"],
             str(row["candidate_code"]),
-            f"{row['link_probability']:.4f}",
-            f"{row['match_weight']:.2f}",
+            _number(row["link_probability"], ".4f"),
+            _number(row["match_weight"], ".2f"),
+            row.get("reason") or "link probability in the review band",
         )
     console.print(table)
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def _item(name: str) -> dict[str, Any]:
@@ -275,21 +281,38 @@ def review_show(
     Example: `credlink review show 1` or `credlink review show courts/SXBZXR/7`.
     """
     from linkage.model import ModelError
-    from linkage.review import comparison_weights, side_by_side, waterfall
+    from linkage.review import comparison_weights, consequences, side_by_side, waterfall
 
     item = _item(item_id)
     console.print(
         f"{item['unique_id']} -> {item['candidate_code']}: link probability "
-        f"{item['link_probability']:.4f}, match weight {item['match_weight']:.2f} "
-        f"({item['model_version']})"
+        f"{_number(item['link_probability'], '.4f')}, match weight "
+        f"{_number(item['match_weight'], '.2f')} ({item['model_version']})"
     )
-    fields = Table(title="Record and candidate")
-    for col in ("field", "record", "candidate"):
+    if item.get("reason"):
+        console.print(f"why in review: {item['reason']}")
+    evidence = ", ".join(item.get("evidence") or []) or "none"
+    console.print(
+        f"identity evidence of the candidate: name {item.get('name_agreement') or 'missing'}; "
+        f"independent facts that agree: {evidence}"
+    )
+    conflict = item.get("conflict_code")
+    fields = Table(title="Record and candidate" + (" and identifier holder" if conflict else ""))
+    for col in ("field", "record", "candidate", *(["holder " + conflict] if conflict else [])):
         fields.add_column(col)
-    for name, mine, theirs in side_by_side(item):
+    for name, mine, theirs, holder in side_by_side(item):
         style = "" if mine == theirs else "yellow"
-        fields.add_row(name, str(mine), str(theirs), style=style)
+        fields.add_row(name, str(mine), str(theirs), *([str(holder)] if conflict else []),
+                       style=style)  # fmt: skip
     console.print(fields)
+    held = consequences(paths.warehouse_path(), item["unique_id"])
+    if held:
+        console.print(
+            "accepting would impose on the candidate: "
+            + ", ".join(held)
+            + " (and, where the memorandum extends to them, on a listed organisation's legal "
+            "representative)"
+        )
     weights = Table(title="Match weight of each comparison")
     weights.add_column("comparison")
     weights.add_column("match weight", justify="right")
@@ -304,16 +327,27 @@ def review_show(
         console.print(f"waterfall chart: {path}")
 
 
-def _decide(item_id: str, decision: str, reviewer: str | None, note: str | None) -> None:
+def _decide(
+    item_id: str,
+    decision: str,
+    reviewer: str | None,
+    note: str | None,
+    candidate: str | None = None,
+) -> None:
     import getpass
 
     from linkage.review import decide
 
     item = _item(item_id)
     who = reviewer or getpass.getuser()
-    decide(_lake(), item, decision, reviewer=who, decided_at=_now(), note=note)
+    try:
+        row = decide(_lake(), item, decision, reviewer=who, decided_at=_now(), note=note,
+                     candidate_code=candidate)  # fmt: skip
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
     console.print(
-        f"{decision}ed {item['unique_id']} -> {item['candidate_code']} (by {who}); "
+        f"{decision}ed {item['unique_id']} -> {row['candidate_code'].item()} (by {who}); "
         "it takes effect on the next linkage run (`credlink link` or the link_credit_codes DAG)"
     )
 
@@ -321,24 +355,35 @@ def _decide(item_id: str, decision: str, reviewer: str | None, note: str | None)
 Reviewer = Annotated[str | None, typer.Option(help="Who decides (default: the login name).")]
 Note = Annotated[str | None, typer.Option(help="Why.")]
 ItemId = Annotated[str, typer.Argument(metavar="ID", help="Record id or list number.")]
+Candidate = Annotated[
+    str | None,
+    typer.Option(
+        help="Decide on this code instead of the candidate: an identifier conflict's holder."
+    ),
+]
 
 
 @review_app.command("accept")
-def review_accept(item_id: ItemId, reviewer: Reviewer = None, note: Note = None) -> None:
+def review_accept(
+    item_id: ItemId, reviewer: Reviewer = None, note: Note = None, candidate: Candidate = None
+) -> None:
     """Accept the item's candidate: the record is linked to it on every run from now on.
 
-    Example: `credlink review accept 1 --reviewer li --note "same person, moved"`.
+    Example: `credlink review accept 1 --reviewer li --note "same person, moved"`; for an
+    identifier conflict, `--candidate CODE` accepts the identifier's holder instead.
     """
-    _decide(item_id, "accept", reviewer, note)
+    _decide(item_id, "accept", reviewer, note, candidate)
 
 
 @review_app.command("reject")
-def review_reject(item_id: ItemId, reviewer: Reviewer = None, note: Note = None) -> None:
+def review_reject(
+    item_id: ItemId, reviewer: Reviewer = None, note: Note = None, candidate: Candidate = None
+) -> None:
     """Reject the item's candidate: the record is never linked to it.
 
     Example: `credlink review reject courts/SXBZXR/7 --reviewer li --note "different person"`.
     """
-    _decide(item_id, "reject", reviewer, note)
+    _decide(item_id, "reject", reviewer, note, candidate)
 
 
 @app.command()

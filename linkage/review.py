@@ -36,6 +36,7 @@ from linkage.stage import read_decisions, read_review_queue, record_decision
 __all__ = [
     "ReviewItemNotFound",
     "comparison_weights",
+    "consequences",
     "decide",
     "find_item",
     "open_items",
@@ -74,11 +75,35 @@ def find_item(lake: Lake, name: str) -> dict[str, Any]:
     return hit.row(0, named=True)
 
 
-def side_by_side(item: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """(field, record's value, candidate's value) for every compared field of the item."""
+def side_by_side(item: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
+    """(field, record's value, candidate's value, identifier holder's value) for every compared
+    field of the item; the holder's is None unless the item is an identifier conflict (a valid
+    identifier whose registry holder bears another name), whose holder is shown beside the
+    best match on the other fields."""
     record, candidate = json.loads(item["record"]), json.loads(item["candidate"] or "{}")
+    holder = json.loads(item.get("conflict_candidate") or "{}")
     fields = [c for c in COLUMNS[item["subject_type"]] if c != "unique_id"]
-    return [(f, record.get(f), candidate.get(f)) for f in fields]
+    return [(f, record.get(f), candidate.get(f), holder.get(f)) for f in fields]
+
+
+def consequences(warehouse: Path, unique_id: str) -> list[str]:
+    """What the item's listing would impose once its link is confirmed: the held measures
+    (``memorandum:measure``) of the last published warehouse's ``publish.pending_links``
+    (empty when nothing is published or the record is no listing in force)."""
+    if not warehouse.is_file():
+        return []
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT held_measures FROM publish.pending_links WHERE unique_id = ?", [unique_id]
+        ).fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+    return sorted({m for (held,) in rows for m in held})
 
 
 def comparison_weights(item: dict[str, Any]) -> list[tuple[str, float | None]]:
@@ -97,10 +122,14 @@ def waterfall(
     model = (models_dir or MODELS_DIR) / f"{item['model_version']}.json"
     if not model.is_file():
         raise ModelError(f"model {item['model_version']} is not in {models_dir or MODELS_DIR}")
-    record = conform(
-        pl.DataFrame([{**json.loads(item["record"]), "unique_id": item["unique_id"]}]),
-        COLUMNS[subject],
+    raw = pl.DataFrame([{**json.loads(item["record"]), "unique_id": item["unique_id"]}])
+    # JSON keeps dates as text: read them back as dates
+    raw = raw.with_columns(
+        pl.col(c).str.to_date()
+        for c, t in COLUMNS[subject].items()
+        if t == pl.Date() and raw.schema.get(c) == pl.String()
     )
+    record = conform(raw, COLUMNS[subject])
     spine = read_person_spine(lake) if subject == "person" else read_organisation_spine(lake)
     name = item["unique_id"].replace("/", "-")
     return waterfall_html(record, spine, item["candidate_code"], model, out_dir / f"{name}.html")
@@ -114,12 +143,21 @@ def decide(
     reviewer: str,
     decided_at: datetime,
     note: str | None = None,
+    candidate_code: str | None = None,
 ) -> pl.DataFrame:
-    """Record a decision on the item's candidate; returns the decision row."""
+    """Record a decision on the item's candidate (or, for an identifier conflict, on the
+    identifier's holder: `candidate_code` = the item's ``conflict_code``); returns the
+    decision row."""
+    shown = {item["candidate_code"], item.get("conflict_code")} - {None}
+    code = candidate_code or item["candidate_code"]
+    if code not in shown:
+        raise ValueError(
+            f"{code!r} is not a candidate of {item['unique_id']} (candidates: {sorted(shown)})"
+        )
     return record_decision(
         lake,
         item["unique_id"],
-        item["candidate_code"],
+        code,
         decision,
         reviewer=reviewer,
         decided_at=decided_at,

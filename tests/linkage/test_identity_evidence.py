@@ -23,7 +23,9 @@ from identities import (
     stage,
     uscc,
 )
+from typer.testing import CliRunner
 
+from credlink.cli import app
 from etl.lake import Lake
 from linkage.deterministic import deterministic_pass
 from linkage.evidence import (
@@ -283,7 +285,9 @@ def test_the_policy_file_is_validated_on_load(tmp_path: Path) -> None:
         assert str(path) in str(err.value)
 
 
-def test_a_reviewer_decision_on_a_conflict_is_respected_on_rerun(tmp_path: Path) -> None:
+def test_a_reviewer_decision_on_a_conflict_is_respected_on_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lake = Lake(tmp_path / "lake")
     stage(
         lake,
@@ -306,7 +310,23 @@ def test_a_reviewer_decision_on_a_conflict_is_respected_on_rerun(tmp_path: Path)
     item = read_review_queue(lake).filter(pl.col("unique_id") == "transport/FlightBan/7")
     assert item.height == 1 and item["conflict_code"].item() == LI_SI
     assert "李四" in item["conflict_candidate"].item()  # the holder shown beside the record
-    # The reviewer finds it is 张三 (a clerk typed 李四's number) and accepts 张三.
+    # The reviewer sees both: the record, the best match on the other fields, the holder.
+    monkeypatch.setenv("CREDLINK_DATA", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    shown = runner.invoke(app, ["review", "show", "transport/FlightBan/7", "--out",
+                                str(tmp_path / "charts")])  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert "identifier conflict" in shown.output and f"holder {LI_SI}" in shown.output
+    assert "李四" in shown.output and "张三" in shown.output
+    refused = runner.invoke(app, ["review", "accept", "transport/FlightBan/7", "--candidate",
+                                  WANG_WEI, "--reviewer", "li"])  # fmt: skip
+    assert refused.exit_code == 1 and "not a candidate" in refused.output
+    # The reviewer finds it is 张三 (a clerk typed 李四's number): rejects the holder, and
+    # accepts 张三.
+    rejected = runner.invoke(app, ["review", "reject", "transport/FlightBan/7", "--candidate",
+                                   LI_SI, "--reviewer", "li"])  # fmt: skip
+    assert rejected.exit_code == 0, rejected.output
     record_decision(lake, "transport/FlightBan/7", ZHANG_SAN, "accept", reviewer="li",
                     decided_at=datetime(2025, 7, 2, tzinfo=UTC))  # fmt: skip
     for run_id in ("r2", "r3"):

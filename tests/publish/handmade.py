@@ -115,6 +115,7 @@ def publish(
     history: pl.DataFrame | None = None,
     runs: pl.DataFrame | None = None,
     run_id: str = "r1",
+    legal_reps: pl.DataFrame | None = None,
 ) -> Published:
     """:func:`publish.stage.publish_tables` on hand-made staged tables."""
     from publish.history import HISTORY_COLUMNS
@@ -123,7 +124,7 @@ def publish(
         build_listings(tables, as_of),
         record_links,
         memoranda,
-        legal_reps=LEGAL_REPS,
+        legal_reps=LEGAL_REPS if legal_reps is None else legal_reps,
         registry=REGISTRY,
         history=history if history is not None else pl.DataFrame(schema=HISTORY_COLUMNS),
         run_id=run_id,
