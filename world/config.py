@@ -5,6 +5,15 @@ from `credlink world`). The rates are simulation choices, scaled up from real-wo
 that a small world still has enough listings to exercise the pipeline; DOMAIN.md gives the real
 magnitudes.
 
+Besides the dirt of careless typing (typos, mistyped or missing identifiers, legacy codes), the
+noise includes **identity errors** (:data:`IDENTITY_ERRORS`): records that name the wrong subject
+(another person's or a relative's valid citizen ID, another firm's valid USCC), and subjects that
+look like someone else (foreign namesakes of citizens, unregistered look-alikes of registered
+firms, namesake twins with the same birthday in one county, foreign passengers without a passport
+number). Their defaults are modest, as in life; `NoiseConfig.with_identity_errors(scale)` (or
+`credlink world --identity-errors X`) raises them all at once for testing the linkage against
+them.
+
 Example:
     >>> cfg = WorldConfig(persons=1000, seed=7, start=date(2024, 1, 1), end=date(2024, 12, 31),
     ...                   out=Path("/tmp/w"))
@@ -15,7 +24,7 @@ Example:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -65,10 +74,84 @@ class NoiseConfig:
     #: businesses (organisations).
     unregistered_subject: float = 0.02
 
+    # Identity errors: a record that points at the wrong subject, or a subject that looks like
+    # another. Drawn from random streams of their own (:func:`world.noise.stream`), so that
+    # setting them leaves every other draw of the world unchanged. Raise them all at once with
+    # :meth:`with_identity_errors` (or `credlink world --identity-errors X`).
+
+    #: a person record carries another registry person's valid citizen ID (a random adult of
+    #: the population registry) in place of its subject's; the court list then shows that
+    #: person's masked ID. Eligible: records of registered persons that would otherwise carry
+    #: the subject's intact citizen ID (full or masked: no legacy_id, id_mistype, id_missing).
+    #: The true credit code stays the subject's.
+    other_person_id: float = 0.003
+    #: a person record carries a relative's valid citizen ID: another registry person with the
+    #: same surname and the same household or ID county (6-digit code). Eligible: as
+    #: other_person_id (and not other_person_id), among records whose subject has such a relative
+    #: in the registry; a record drawn whose subject has none is left alone (and not marked).
+    relative_id: float = 0.002
+    #: an organisation record carries another registered firm's valid USCC, or, where the
+    #: record identifies the firm by a pre-2015 code (organisation code, tax or registration
+    #: number), that firm's code of the same form. Eligible: records of registered organisations
+    #: carrying the subject's intact identifier (no id_mistype, id_missing). The true credit code
+    #: stays the subject's. Records copying another record's identifier (grades copy the tax
+    #: register's number, food violations the licence's) carry the error and its mark along.
+    other_firm_uscc: float = 0.003
+    #: share of the foreign passport holders with a Chinese name (overseas Chinese) who bear a
+    #: registry citizen's exact name, birth year and sex (the citizen an adult): every record of
+    #: such a foreigner is marked. True credit code: none (foreigners are in no registry). In life
+    #: a common name and a birth year are shared by thousands of citizens; a small world has too
+    #: few for chance to make such namesakes, hence a rate of its own.
+    foreign_namesake: float = 0.05
+    #: a transport record of a foreign passenger (IdType PP) whose passport number was not
+    #: entered (IdNumber empty). Eligible: transport records of foreign passengers. True credit
+    #: code: none.
+    passport_no_number: float = 0.005
+    #: share of the unregistered businesses named like a registered firm (enterprise or
+    #: individual business) but for the region prefix (北京华兴科技有限公司 -> 上海华兴科技有限公司,
+    #: the business's own prefecture) or one character of the trade name (same region); every
+    #: record of such a business is marked. They carry no identifier of the firm, and their operator
+    #: (the legal representative a source records) is not the firm's. True credit code: none.
+    unregistered_lookalike: float = 0.05
+    #: share of the registry persons made a namesake twin of another person of the same ID
+    #: county: same name, sex and birth date, so their citizen IDs differ only in the sequence
+    #: and check digits. Eligible: persons born before 1990 (adults in any world, so that no
+    #: age-based choice of the generator changes) with another such person in their county.
+    #: Every agency record whose subject has such a twin is marked.
+    same_name_birthday: float = 0.003
+
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
             if not 0.0 <= value <= 1.0:
                 raise WorldConfigError(f"noise rate {name}={value} must be between 0 and 1")
+
+    @classmethod
+    def with_identity_errors(cls, scale: float, **rates: float) -> NoiseConfig:
+        """The default rates (or `rates` where given), every identity-error rate
+        (:data:`IDENTITY_ERRORS`) multiplied by `scale` and capped at 1; 0 turns them off.
+
+        >>> NoiseConfig.with_identity_errors(10).other_person_id
+        0.03
+        >>> NoiseConfig.with_identity_errors(0, name_typo=0.1).name_typo
+        0.1
+        """
+        if not scale >= 0:
+            raise WorldConfigError(f"identity-error scale {scale} must be at least 0")
+        base = cls(**rates)
+        scaled = {k: min(1.0, round(getattr(base, k) * scale, 12)) for k in IDENTITY_ERRORS}
+        return replace(base, **scaled)
+
+
+#: The identity-error kinds of :class:`NoiseConfig` (noise kinds of the same names in the truth).
+IDENTITY_ERRORS: tuple[str, ...] = (
+    "other_person_id",
+    "relative_id",
+    "other_firm_uscc",
+    "foreign_namesake",
+    "passport_no_number",
+    "unregistered_lookalike",
+    "same_name_birthday",
+)
 
 
 @dataclass(frozen=True)
