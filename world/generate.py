@@ -11,6 +11,22 @@ Layout written under `out`:
     truth/records.parquet          one row per agency record per role (never read by the pipeline)
     world.json                     the arguments, the noise and event rates, and the counts
 
+The truth's `noise` column lists, comma-separated, the kinds of noise a record received (rates
+and eligibility in :class:`world.config.NoiseConfig`):
+
+- typing and habits: name_typo, traditional_name, pinyin_name, id_mistype, id_missing,
+  legacy_id, legacy_org_code, org_name_variant, date_format, garbled_value, duplicate;
+- identity errors (the record names the wrong subject): other_person_id (another registry
+  person's valid citizen ID, full or masked), relative_id (a relative's: same surname and
+  county), other_firm_uscc (another registered firm's USCC or legacy code), passport_no_number
+  (a foreign passenger's transport record without the passport number);
+- subjects that look like someone else: foreign_namesake (a foreigner bearing a citizen's name,
+  birth year and sex; true code null), unregistered_lookalike (an unregistered business named
+  like a registered firm; true code null), same_name_birthday (the subject has a namesake twin
+  with the same birth date in its county).
+
+Records of subjects in no registry (foreigners, unregistered businesses) have a null true code.
+
 Example:
     >>> cfg = WorldConfig(persons=1000, seed=1, start=date(2024, 1, 1), end=date(2024, 12, 31),
     ...                   out=Path("/tmp/w"))
@@ -36,6 +52,7 @@ from world import registries
 from world.agencies import courts, food, tax, transport
 from world.agencies.common import write_sqlite
 from world.config import WorldConfig, WorldConfigError, check_output_folder
+from world.registries import Registries
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +115,18 @@ def _iso(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _streams(cfg: WorldConfig) -> list[np.random.SeedSequence]:
+    """One independent stream per part (the registries, then each agency), so adding rows to
+    one part leaves the others unchanged."""
+    return np.random.SeedSequence(cfg.seed).spawn(1 + len(AGENCIES))
+
+
+def world_registries(cfg: WorldConfig) -> Registries:
+    """The registries (and the subjects in none) of the world `cfg` describes, in memory, as
+    :func:`generate_world` builds them (with their helper columns, e.g. for tests)."""
+    return registries.build_registries(np.random.default_rng(_streams(cfg)[0]), cfg)
+
+
 def generate_world(cfg: WorldConfig, progress: Callable[[str], None] | None = None) -> WorldSummary:
     """Generate the world described by `cfg` into `cfg.out` (replacing a previous world there).
 
@@ -112,12 +141,11 @@ def generate_world(cfg: WorldConfig, progress: Callable[[str], None] | None = No
         raise WorldConfigError(f"--out {out}: cannot create the folder: {exc.strerror}") from exc
     for sub in ("registries", "agencies", "truth"):
         shutil.rmtree(out / sub, ignore_errors=True)
-    # One independent stream per part, so adding rows to one part leaves the others unchanged.
-    seeds = np.random.SeedSequence(cfg.seed).spawn(1 + len(AGENCIES))
+    seeds = _streams(cfg)
     summary = WorldSummary(out=out)
 
     step(f"registries: {cfg.persons:,} persons, {cfg.organisations:,} organisations")
-    reg = registries.build_registries(np.random.default_rng(seeds[0]), cfg)
+    reg = world_registries(cfg)
     people = _iso(registries.persons_table(reg))
     orgs = _iso(registries.organisations_table(reg))
     write_sqlite(out / "registries" / "population.db", POPULATION_DDL, {"person": people})

@@ -24,7 +24,9 @@ level-1 characters of GB 2312) or with a look-alike from :data:`SIMILAR_CHARACTE
 ('合肥恒信达机械制造有限公司'), county + trade name + kind of shop for individual businesses
 ('灵璧县张记面馆'), and so on.
 Trade names repeat across regions (a realistic source of look-alikes) but every name of one call
-is unique. :func:`org_name_variants` produces the variants seen between registries.
+is unique. :func:`org_name_variants` produces the variants seen between registries;
+:func:`org_name_lookalikes` the names of *other* businesses that look like a firm's (another
+region prefix, one character of the trade name changed).
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -60,12 +62,14 @@ PinyinStyle = Literal["airline", "western", "plain"]
 __all__ = [
     "COMPOUND_SURNAMES",
     "GIVEN_NAME_MIX",
+    "LOOKALIKE_KINDS",
     "ORG_ENTITY_TYPES",
     "ORG_VARIANT_WEIGHTS",
     "SIMILAR_CHARACTERS",
     "SIMILAR_SHARE",
     "SURNAME_READINGS",
     "name_typos",
+    "org_name_lookalikes",
     "org_name_variants",
     "sample_org_names",
     "sample_person_names",
@@ -883,3 +887,94 @@ def org_name_variants(rng: np.random.Generator, names: npt.ArrayLike) -> tuple[S
         expr = pl.when(pl.col("choice") == i).then(variant_exprs[i]).otherwise(expr)
     out = df.with_columns(choice=choice).select(expr)[:, 0]
     return to_str_array(out), np.array(kinds, dtype=str)[choice]
+
+
+# --- look-alikes of organisations ---------------------------------------------------------------
+
+#: Kinds of :func:`org_name_lookalikes`.
+LOOKALIKE_KINDS = ("region_swapped", "trade_char")
+_BRACKETS = ("（", "(", "）", ")")
+
+
+def _slice(s: pl.Series, offset: npt.NDArray[np.int64], length: int | None = None) -> pl.Series:
+    """Each value of `s` from its own `offset` (on for `length` characters)."""
+    frame = pl.DataFrame({"s": s, "o": offset})
+    return frame.select(pl.col("s").str.slice(pl.col("o"), length))[:, 0]
+
+
+def org_name_lookalikes(
+    rng: np.random.Generator, names: npt.ArrayLike, region_codes: npt.ArrayLike
+) -> tuple[StrArray, StrArray]:
+    """Names of other businesses that look like `names`: (look-alikes, kind).
+
+    'region_swapped': the leading division name replaced by the short name of the prefecture
+    of `region_codes` (the look-alike's own region:
+    '北京华兴科技有限公司' -> '上海华兴科技有限公司'), for half of the names that have a leading
+    division name of another prefecture; 'trade_char' otherwise: one of the first two
+    characters of the trade name (字号, right after any leading division names, e.g.
+    '唐山市开平区') replaced by another character of the trade-name pool
+    ('灵璧县张记面馆' -> '灵璧县恒记面馆'). Every look-alike differs from its input.
+
+    >>> v, k = org_name_lookalikes(np.random.default_rng(0), np.array(["灵璧县张记面馆"]),
+    ...                            np.array(["341323"]))
+    >>> v[0] != "灵璧县张记面馆" and k[0] in LOOKALIKE_KINDS
+    True
+    """
+    s = pl.Series("s", np.asarray(names, dtype=str).reshape(-1))
+    n = len(s)
+    if n == 0:
+        return np.array([], dtype=str), np.array([], dtype=str)
+    codes = np.asarray(region_codes, dtype=str).reshape(-1)
+    pool = _unique(_TRADE_CHARS)
+    # The leading division names: a prefecture and its district ('唐山市开平区') count as one; a
+    # "division name" right before a bracket is the trade name ('嘉兴（遵义）…').
+    first = _region_prefix_len(s)
+    second = _region_prefix_len(_slice(s, first))
+    prefix = first + second
+    rest_len = s.str.len_chars().to_numpy() - prefix
+    prefix = np.where(rest_len >= 2, prefix, first)
+    prefix = np.where(_slice(s, prefix, 1).is_in(_BRACKETS).to_numpy(), 0, prefix)
+    df = pl.DataFrame(
+        {
+            "s": s,
+            "plen": prefix,
+            "own": _Regions(codes).pref_s,
+            "coin": rng.random(n) < 0.5,
+            "step": rng.integers(0, 2, n),
+            "pick": rng.integers(0, len(pool) - 1, n),
+        }
+    )
+    col, plen = pl.col("s"), pl.col("plen")
+    rest = col.str.slice(plen)
+    df = df.with_columns(
+        swap=pl.col("coin")
+        & (plen > 0)
+        & (pl.col("own").str.len_chars() > 0)
+        & (col.str.slice(0, plen) != pl.col("own"))
+        & (rest.str.len_chars() >= 2)
+        & ~rest.str.slice(0, 1).is_in(_BRACKETS),
+        # The trade-name character: the first or second after the prefix, never a bracket.
+        pos=pl.when(
+            (plen + pl.col("step") < col.str.len_chars())
+            & ~col.str.slice(plen + pl.col("step"), 1).is_in(_BRACKETS)
+        )
+        .then(plen + pl.col("step"))
+        .otherwise(plen),
+    )
+    current = df.select(col.str.slice(pl.col("pos"), 1))[:, 0].to_numpy().astype(str)
+    lookup = {c: i for i, c in enumerate(pool)}
+    cur = np.array([lookup.get(c, -1) for c in current], dtype=np.int64)
+    pick = df["pick"].to_numpy()
+    # Another character of the pool than the current one (skip over it).
+    new = np.array(pool)[pick + ((cur >= 0) & (pick >= cur))]
+    out = df.with_columns(new=pl.Series(new)).select(
+        pl.when(pl.col("swap"))
+        .then(pl.concat_str([pl.col("own"), rest]))
+        .otherwise(
+            pl.concat_str(
+                [col.str.slice(0, pl.col("pos")), pl.col("new"), col.str.slice(pl.col("pos") + 1)]
+            )
+        )
+    )[:, 0]
+    kind = np.where(df["swap"].to_numpy(), LOOKALIKE_KINDS[0], LOOKALIKE_KINDS[1])
+    return to_str_array(out), kind

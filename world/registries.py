@@ -9,8 +9,23 @@ Also built here, apart from the registries: the subjects that exist in no regist
 passport holders and unregistered businesses), who appear in agency records and must stay
 unlinked.
 
+Identity look-alikes (:data:`world.config.IDENTITY_ERRORS`), each drawn from a random stream of
+its own (:func:`world.noise.stream`), so that every other draw of the world stays as it was:
+
+* namesake twins (:func:`add_namesake_twins`, rate `same_name_birthday`): persons of one county
+  with the same name, sex and birth date, their citizen IDs differing in the sequence digits;
+* foreign namesakes (:func:`add_foreign_namesakes`, rate `foreign_namesake`): foreigners who bear
+  a citizen's exact Chinese name, birth year and sex;
+* unregistered look-alikes (:func:`add_lookalikes`, rate `unregistered_lookalike`): unregistered
+  businesses named like a registered firm but for the region prefix or one trade-name character.
+
+The registries themselves stay clean: they are the reference that agency records are linked to.
+
 The in-memory frames carry a few helper columns (prefixed `_`) that are not written to the
-registry files.
+registry files: persons `_pid`, `_is_male`, `_surname`, `_twin` (has a namesake twin);
+organisations `_oid`, `_pre_reform`, `_rep_pid`; foreigners `_namesake_of` (the citizen ID whose
+bearer's name they bear); unregistered businesses `_lookalike_of` (the USCC of the firm they are
+named like) and `_lookalike_rep` (its legal representative's name).
 """
 
 from __future__ import annotations
@@ -21,7 +36,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from world import codes, names, places
+from world import codes, names, noise, places
 from world.config import WorldConfig
 from world.timeline import ONE_DAY, day, office_stamps
 
@@ -53,6 +68,14 @@ ENTITY_TYPES: tuple[tuple[str, str, float], ...] = (
 #: The USCC reform: organisations registered before this date also had legacy codes.
 USCC_REFORM = date(2015, 10, 1)
 DEREGISTERED_SHARE = 0.08
+#: Namesake twins are persons born before this day: adults at the start of any world (which
+#: starts in 2016 or later), so that no age-based choice of the generator (legal
+#: representatives, adult subjects, legacy IDs, registry entry) sees a twin differently.
+TWINS_BORN_BEFORE = date(1990, 1, 1)
+#: Entity types whose names unregistered look-alikes copy (enterprises, individual businesses).
+LOOKALIKE_TYPES = ("91", "92")
+#: Tries at a look-alike name that no business bears yet.
+LOOKALIKE_ROUNDS = 10
 
 
 @dataclass
@@ -94,7 +117,8 @@ def _unique_citizen_ids(
 
 
 def build_persons(rng: np.random.Generator, cfg: WorldConfig) -> pl.DataFrame:
-    """The population registry as a frame (with helper columns `_pid`, `_is_male`)."""
+    """The population registry as a frame (with helper columns `_pid`, `_is_male`; see
+    :func:`with_person_helpers` for the others)."""
     n = cfg.persons
     is_male = rng.random(n) < MALE_SHARE
     births = _birth_days(rng, n)
@@ -259,17 +283,257 @@ def build_unregistered(rng: np.random.Generator, n: int) -> pl.DataFrame:
     )
 
 
+def _draw_ids(
+    rng: np.random.Generator,
+    regions: np.ndarray,
+    births: np.ndarray,
+    is_male: np.ndarray,
+    taken: pl.Series,
+) -> np.ndarray:
+    """New citizen IDs (sequence digits drawn, odd for men) unique among themselves and `taken`."""
+    k = len(regions)
+    ids = np.empty(k, dtype="<U18")
+    todo = np.arange(k)
+    while len(todo):
+        seq = rng.integers(0, 500, len(todo)) * 2 + is_male[todo].astype(np.int64)
+        ids[todo] = codes.citizen_ids(regions[todo], births[todo], seq)
+        clash = pl.Series(ids).is_in(taken.implode()).to_numpy()
+        clash |= ~pl.Series(ids).is_first_distinct().to_numpy()
+        todo = np.flatnonzero(clash)
+    return ids
+
+
+def add_namesake_twins(
+    rng: np.random.Generator, persons: pl.DataFrame, rate: float
+) -> pl.DataFrame:
+    """Make a `rate` share of the eligible persons a namesake twin of another person of their ID
+    county: the twin takes that person's name, sex and birth date, and a new citizen ID (same
+    address code and birth date, other sequence digits). Eligible: persons born before
+    :data:`TWINS_BORN_BEFORE` with another such person in their ID county; the person copied is
+    drawn among those not made twins themselves. Address, household and phone stay the twin's."""
+    n = persons.height
+    births = persons["birth_date"].to_numpy()
+    county = persons["citizen_id"].str.slice(0, 6).to_numpy().astype(str)
+    old = births < day(TWINS_BORN_BEFORE)
+    old_county = pl.Series(np.where(old, county, ""))
+    per_county = old_county.to_frame("c").select(pl.len().over("c"))[:, 0].to_numpy()
+    twin = noise.draw(rng, n, rate, old & (per_county >= 2))
+    # Whom each twin copies: a person of the same county, born before the cut, not a twin.
+    cand = np.flatnonzero(old & ~twin)
+    cand = cand[np.argsort(county[cand], kind="stable")]
+    cand_county = county[cand]
+    b = np.flatnonzero(twin)
+    lo = np.searchsorted(cand_county, county[b], "left")
+    hi = np.searchsorted(cand_county, county[b], "right")
+    u = rng.random(len(b))
+    ok = hi > lo
+    b, lo, hi, u = b[ok], lo[ok], hi[ok], u[ok]
+    if not len(b):
+        return persons
+    a = cand[lo + np.minimum((u * (hi - lo)).astype(np.int64), hi - lo - 1)]
+    is_male = persons["_is_male"].to_numpy().copy()
+    is_male[b] = is_male[a]
+    new_births = births.copy()
+    new_births[b] = births[a]
+    ids = persons["citizen_id"].to_numpy().astype("<U18")
+    keep = np.ones(n, dtype=bool)
+    keep[b] = False
+    ids[b] = _draw_ids(rng, county[b], births[a], is_male[b], pl.Series(ids[keep]))
+    person_names = persons["name"].to_numpy().copy()
+    person_names[b] = person_names[a]
+    sex = persons["sex"].to_numpy().copy()
+    sex[b] = sex[a]
+    return persons.with_columns(
+        pl.Series("citizen_id", ids),
+        pl.Series("name", person_names),
+        pl.Series("sex", sex),
+        pl.Series("birth_date", new_births),
+        pl.Series("_is_male", is_male),
+    )
+
+
+def with_person_helpers(persons: pl.DataFrame) -> pl.DataFrame:
+    """Add `_surname` and `_twin` (another person has the same name, birth date and ID county)."""
+    surname, _ = names.split_names(persons["name"].to_numpy())
+    return persons.with_columns(
+        pl.Series("_surname", surname),
+        (pl.len().over("name", "birth_date", pl.col("citizen_id").str.slice(0, 6)) > 1).alias(
+            "_twin"
+        ),
+    )
+
+
+def adult_rows(persons: pl.DataFrame, min_age: int = 18) -> np.ndarray:
+    """Rows of the persons at least `min_age` years older than the registry's youngest (the
+    adults that agency records are about, as in :func:`world.agencies.common.sample_persons`)."""
+    births = persons["birth_date"].to_numpy()
+    return np.flatnonzero(births <= births.max() - np.timedelta64(min_age * 365, "D"))
+
+
+def add_foreign_namesakes(
+    rng: np.random.Generator, foreigners: pl.DataFrame, persons: pl.DataFrame, rate: float
+) -> pl.DataFrame:
+    """Make a `rate` share of the foreigners with a Chinese name namesakes of a random adult
+    citizen: the citizen's name and sex, a birth date in the citizen's birth year. Adds
+    `_namesake_of` (the citizen's ID, null for the others)."""
+    n = foreigners.height
+    hit = noise.draw(rng, n, rate, foreigners["is_chinese_name"].to_numpy())
+    idx = np.flatnonzero(hit)
+    of = np.full(n, None, dtype=object)
+    if not len(idx):
+        return foreigners.with_columns(pl.Series("_namesake_of", of.tolist(), dtype=pl.String))
+    adults = adult_rows(persons)
+    who = persons[adults[rng.integers(0, len(adults), len(idx))]]
+    year = who["birth_date"].dt.year().to_numpy()
+    jan1 = pl.Series([date(int(y), 1, 1) for y in year]).to_numpy()
+    born = jan1 + rng.integers(0, 365, len(idx)).astype("timedelta64[D]")
+    full_names = foreigners["name"].to_numpy().copy()
+    full_names[idx] = who["name"].to_numpy()
+    sex = foreigners["sex"].to_numpy().copy()
+    sex[idx] = who["sex"].to_numpy()
+    births = foreigners["birth_date"].to_numpy().copy()
+    births[idx] = born
+    of[idx] = who["citizen_id"].to_numpy()
+    return foreigners.with_columns(
+        pl.Series("name", full_names.tolist(), dtype=pl.String),
+        pl.Series("sex", sex.tolist(), dtype=pl.String),
+        pl.Series("birth_date", births),
+        pl.Series("_namesake_of", of.tolist(), dtype=pl.String),
+    )
+
+
+def add_lookalikes(
+    rng: np.random.Generator,
+    unregistered: pl.DataFrame,
+    organisations: pl.DataFrame,
+    rate: float,
+) -> pl.DataFrame:
+    """Name a `rate` share of the unregistered businesses like a random registered enterprise or
+    individual business (:func:`world.names.org_name_lookalikes`): another region prefix (the
+    business's own prefecture) or one trade-name character changed (then the business trades
+    in the firm's county). A look-alike name that is already some registered or unregistered
+    business's name is drawn again, from another firm (after :data:`LOOKALIKE_ROUNDS` tries the
+    business stays as it was). Adds `_lookalike_of` (the firm's USCC) and `_lookalike_rep` (the
+    firm's legal representative's name), null for the others."""
+    n = unregistered.height
+    hit = noise.draw(rng, n, rate)
+    templates = organisations.filter(pl.col("entity_type").is_in(LOOKALIKE_TYPES))
+    idx = np.flatnonzero(hit)
+    of = np.full(n, None, dtype=object)
+    rep = np.full(n, None, dtype=object)
+    regions = unregistered["region"].to_numpy().astype(str).copy()
+    biz_names = unregistered["name"].to_numpy().astype(object).copy()
+    addresses = unregistered["address"].to_numpy().astype(object).copy()
+    taken = pl.concat([organisations["name"], unregistered["name"]])
+    pending = idx if templates.height else idx[:0]
+    for _ in range(LOOKALIKE_ROUNDS):
+        if not len(pending):
+            break
+        firm = templates[rng.integers(0, templates.height, len(pending))]
+        looks, kind = names.org_name_lookalikes(rng, firm["name"].to_numpy(), regions[pending])
+        region = np.where(
+            kind == "trade_char",
+            firm["registration_region"].to_numpy().astype(str),
+            regions[pending],
+        )
+        address = places.sample_addresses(rng, region)
+        fresh = ~pl.Series(looks).is_in(taken.implode()).to_numpy()
+        fresh &= pl.Series(looks).is_first_distinct().to_numpy()
+        use = pending[fresh]
+        biz_names[use] = looks[fresh]
+        regions[use] = region[fresh]
+        addresses[use] = address[fresh]
+        of[use] = firm["uscc"].to_numpy()[fresh]
+        rep[use] = firm["legal_rep_name"].to_numpy()[fresh]
+        taken = pl.concat([taken, pl.Series(looks[fresh])])
+        pending = pending[~fresh]
+    return unregistered.with_columns(
+        pl.Series("name", biz_names.tolist(), dtype=pl.String),
+        pl.Series("region", regions),
+        pl.Series("address", addresses.tolist(), dtype=pl.String),
+        pl.Series("_lookalike_of", of.tolist(), dtype=pl.String),
+        pl.Series("_lookalike_rep", rep.tolist(), dtype=pl.String),
+    )
+
+
+def relatives(
+    rng: np.random.Generator, persons: pl.DataFrame, citizen_ids: np.ndarray
+) -> np.ndarray:
+    """For each of `citizen_ids`, the citizen ID of a random relative: another registry person
+    with the same surname and the same household or ID county ('' when there is none)."""
+    k = len(citizen_ids)
+    out = np.full(k, "", dtype="<U18")
+    if not k:
+        return out
+    people = persons.select(
+        "citizen_id",
+        "_surname",
+        "household_region",
+        pl.col("citizen_id").str.slice(0, 6).alias("id_region"),
+    )
+    subjects = pl.DataFrame({"_i": np.arange(k), "citizen_id": citizen_ids.astype(str)}).join(
+        people, on="citizen_id", how="inner"
+    )
+    keys = pl.concat(
+        [
+            subjects.select("_i", "citizen_id", "_surname", pl.col(c).alias("_county"))
+            for c in ("household_region", "id_region")
+        ]
+    )
+    kin = pl.concat(
+        [
+            people.select(
+                pl.col("citizen_id").alias("_kin"), "_surname", pl.col(c).alias("_county")
+            )
+            for c in ("household_region", "id_region")
+        ]
+    )
+    pairs = (
+        keys.join(kin, on=["_surname", "_county"])
+        .filter(pl.col("_kin") != pl.col("citizen_id"))
+        .select("_i", "_kin")
+        .unique()
+        .sort("_i", "_kin")
+    )
+    if pairs.is_empty():
+        return out
+    chosen = (
+        pairs.with_columns(pl.Series("_u", rng.random(pairs.height)))
+        .group_by("_i")
+        .agg(pl.col("_kin").sort_by("_u").first())
+    )
+    out[chosen["_i"].to_numpy()] = chosen["_kin"].to_numpy().astype(str)
+    return out
+
+
 def build_registries(rng: np.random.Generator, cfg: WorldConfig) -> Registries:
-    """Everyone in the world."""
+    """Everyone in the world (identity look-alikes from streams of their own, see module doc)."""
+    nz = cfg.noise
     persons = build_persons(rng, cfg)
+    persons = add_namesake_twins(
+        noise.stream(cfg.seed, "registries.twins"), persons, nz.same_name_birthday
+    )
+    persons = with_person_helpers(persons)
     organisations = build_organisations(rng, cfg, persons)
     n_foreign = max(20, cfg.persons // 200)
     n_unreg = max(20, cfg.organisations // 20)
+    foreigners = add_foreign_namesakes(
+        noise.stream(cfg.seed, "registries.foreign_namesakes"),
+        build_foreigners(rng, n_foreign),
+        persons,
+        nz.foreign_namesake,
+    )
+    unregistered = add_lookalikes(
+        noise.stream(cfg.seed, "registries.lookalikes"),
+        build_unregistered(rng, n_unreg),
+        organisations,
+        nz.unregistered_lookalike,
+    )
     return Registries(
         persons=persons,
         organisations=organisations,
-        foreigners=build_foreigners(rng, n_foreign),
-        unregistered=build_unregistered(rng, n_unreg),
+        foreigners=foreigners,
+        unregistered=unregistered,
     )
 
 
@@ -283,4 +547,12 @@ def organisations_table(reg: Registries) -> pl.DataFrame:
     return reg.organisations.select(pl.exclude("^_.*$"))
 
 
-__all__ = ["ONE_DAY", "Registries", "build_registries"]
+__all__ = [
+    "ONE_DAY",
+    "Registries",
+    "add_foreign_namesakes",
+    "add_lookalikes",
+    "add_namesake_twins",
+    "build_registries",
+    "relatives",
+]
