@@ -7,6 +7,10 @@ clerks), the public defaulter list masks the birth month and day of persons
 `XXXXXXXX-X`. Case numbers look like `(2023)皖1122执1194号`: filing year, province abbreviation
 plus the last four digits of the court's county code, 执 for enforcement, a sequence.
 
+Identity errors (see :mod:`world.agencies.common`) are drawn per table: a case or a listing may
+carry another person's or a relative's valid ID (the list then shows that person's masked ID),
+or another firm's USCC or organisation code.
+
 A listing lasts 2 years (extendable by 1-3 years) except for "able but refuses", which has no
 fixed term; it is removed once the obligation is performed, on the creditor's request, or when
 its term expires. Removals and extensions update the row (`XGSJ`).
@@ -23,6 +27,9 @@ from world.agencies.common import (
     ORGANISATION,
     PERSON,
     AgencyTables,
+    firm_id_errors,
+    mark_subjects,
+    person_id_errors,
     province_abbr,
     sample_organisations,
     sample_persons,
@@ -129,8 +136,16 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
     case_names = name_log.values
     case_log = NoiseLog(n)
     case_log.update(name_log.log)
+    # Subjects that look like someone else: their case and its listing are marked.
+    subject_log = NoiseLog(n)
+    p_marks, o_marks = NoiseLog(n_p), NoiseLog(n_o)
+    mark_subjects(persons, p_marks)
+    mark_subjects(orgs, o_marks)
+    subject_log.update_at(np.arange(n_p), p_marks)
+    subject_log.update_at(np.arange(n_p, n), o_marks)
+    case_log.update(subject_log)
     # Clerks type the respondent's full identifier; organisations before 2015 by org code.
-    ids = _case_identifiers(rng, cfg, persons, orgs, case_log)
+    ids = _case_identifiers(rng, cfg, reg, persons, orgs, case_log)
 
     cases = pl.DataFrame(
         {
@@ -201,9 +216,12 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
     listed_day = filed + rng.integers(30, 181, n).astype("timedelta64[D]")
     listed &= listed_day <= day(cfg.end)
     idx = np.flatnonzero(listed)
+    listing_log = name_log.log.take(idx)
+    listing_log.update(subject_log.take(idx))
     listing, listing_log = _defaulter_list(
         rng,
         cfg,
+        reg,
         idx,
         is_person,
         persons,
@@ -217,7 +235,7 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
         will_perform,
         subject_type,
         true_code,
-        name_log.log.take(idx),
+        listing_log,
     )
     out.add_with_duplicates(
         rng, "SXBZXR", listing, "SXID", nz.duplicate, listing_log, subject_type[idx], true_code[idx]
@@ -228,11 +246,13 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
 def _case_identifiers(
     rng: np.random.Generator,
     cfg: WorldConfig,
+    reg: Registries,
     persons: pl.DataFrame,
     orgs: pl.DataFrame,
     log: NoiseLog,
 ) -> np.ndarray:
-    """The respondent identifiers clerks typed into the case table."""
+    """The respondent identifiers clerks typed into the case table (identity errors among the
+    persons' IDs left intact by the typing noise)."""
     nz = cfg.noise
     n_p, n_o = persons.height, orgs.height
     p_ids = persons["id_number"].to_numpy().astype("<U18")
@@ -248,17 +268,39 @@ def _case_identifiers(
         legacy_rate=nz.legacy_id,
         born_before_2000=born < np.datetime64("2000-01-01"),
     )
-    o_ids, o_log = _org_identifiers(rng, cfg, orgs, legacy_form="organisation_code")
+    typed = ("legacy_id", "id_mistype", "id_missing")
+    intact = persons["registered"].to_numpy() & ~np.any(
+        [p_log.kinds.get(k, np.zeros(n_p, dtype=bool)) for k in typed], axis=0
+    )
+    p_ids = person_id_errors(
+        cfg,
+        reg,
+        "courts.ZXAJ.person",
+        p_ids,
+        persons["credit_code"].fill_null("").to_numpy().astype(str),
+        p_log,
+        intact,
+    )
+    o_ids, o_log = _org_identifiers(
+        rng, cfg, orgs, legacy_form="organisation_code", reg=reg, table="courts.ZXAJ"
+    )
     log.update_at(np.arange(n_p), p_log)
     log.update_at(np.arange(n_p, n_p + n_o), o_log)
     return np.concatenate([p_ids, o_ids]).astype(str)
 
 
 def _org_identifiers(
-    rng: np.random.Generator, cfg: WorldConfig, orgs: pl.DataFrame, legacy_form: str
+    rng: np.random.Generator,
+    cfg: WorldConfig,
+    orgs: pl.DataFrame,
+    legacy_form: str,
+    *,
+    reg: Registries,
+    table: str,
 ) -> tuple[np.ndarray, NoiseLog]:
     """USCCs, or for pre-2015 organisations the legacy code in `legacy_form`; mistyped or
-    missing at the configured rates; empty for unregistered businesses."""
+    missing at the configured rates; empty for unregistered businesses. Then, among the intact
+    ones, another firm's code of the same form (`other_firm_uscc`, the stream of `table`)."""
     nz = cfg.noise
     n = orgs.height
     log = NoiseLog(n)
@@ -277,6 +319,16 @@ def _org_identifiers(
     missing = noise.draw(rng, n, nz.id_missing, registered & ~legacy & ~mistype)
     ids[missing] = ""
     log.mark("id_missing", missing)
+    ids = firm_id_errors(
+        cfg,
+        reg,
+        table,
+        ids,
+        log,
+        eligible=registered & ~mistype & ~missing,
+        legacy=legacy,
+        legacy_form=legacy_form,
+    )
     return ids.astype(str), log
 
 
@@ -301,6 +353,7 @@ def _creditors(rng: np.random.Generator, reg: Registries, n: int) -> np.ndarray:
 def _defaulter_list(
     rng: np.random.Generator,
     cfg: WorldConfig,
+    reg: Registries,
     idx: np.ndarray,
     is_person: np.ndarray,
     persons: pl.DataFrame,
@@ -320,15 +373,21 @@ def _defaulter_list(
     m = len(idx)
     n_p = persons.height
     person = is_person[idx]
-    # Persons: masked identity number; foreigners: passport as is.
+    # Persons: masked identity number (another person's or a relative's at the identity-error
+    # rates); foreigners: passport as is.
     p_rows = np.clip(idx, 0, max(n_p - 1, 0))
     p_id = persons["id_number"].to_numpy().astype(str)[p_rows] if n_p else np.full(m, "")
     p_reg = persons["registered"].to_numpy()[p_rows] if n_p else np.zeros(m, bool)
+    p_id = person_id_errors(
+        cfg, reg, "courts.SXBZXR.person", p_id, p_id, log, person & p_reg
+    ).astype(str)
     masked = np.where(
         p_reg, codes.mask_citizen_ids(np.where(p_reg, p_id, "000000000000000000")), p_id
     )
     o_rows = np.clip(idx - n_p, 0, max(orgs.height - 1, 0))
-    o_ids, o_log = _org_identifiers(rng, cfg, orgs[o_rows], legacy_form="organisation_code")
+    o_ids, o_log = _org_identifiers(
+        rng, cfg, orgs[o_rows], legacy_form="organisation_code", reg=reg, table="courts.SXBZXR"
+    )
     for kind, mask in o_log.kinds.items():
         log.mark(kind, mask & ~person)
     zjhm = np.where(person, masked, o_ids)

@@ -9,6 +9,11 @@ Each inspection gives a score and a dynamic grade 优秀 / 良好 / 一般 shown
 flat face; below 60 points (or 2 or more key items failed) there is no grade and the operator
 must rectify. Serious violations come with a penalty decision and sometimes licence revocation;
 some are against businesses trading without registration (no credit code, in no registry).
+
+Identity errors: a licence may carry another firm's USCC or registration number
+(`other_firm_uscc`); a violation copies its licence's credit code, and with it that error and
+its mark. Unregistered businesses named like a registered firm are marked
+`unregistered_lookalike` on their violations.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from world.agencies.common import (
     ORGANISATION,
     AgencyTables,
     as_subjects,
+    mark_subjects,
     province_abbr,
     sample_organisations,
 )
@@ -121,7 +127,9 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
     n = lic_orgs.height
     subjects = as_subjects(lic_orgs)
     log = NoiseLog(n)
-    ids, id_log = _org_identifiers(rng, cfg, subjects, legacy_form="legacy_registration_no")
+    ids, id_log = _org_identifiers(
+        rng, cfg, subjects, legacy_form="legacy_registration_no", reg=reg, table="food.licences"
+    )
     log.update(id_log)
     op_names = noise.org_names(
         rng, lic_orgs["name"].to_numpy().astype(str), log, nz.org_name_variant, nz.name_typo
@@ -157,8 +165,9 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
     true_codes = lic_orgs["uscc"].to_numpy().astype(str)
 
     inspections = _inspections(rng, cfg, numbers, issued, true_codes, out)
+    wrong_firm = log.kinds.get("other_firm_uscc", np.zeros(n, dtype=bool))
     revoked = _violations(
-        rng, cfg, reg, lic_orgs, numbers, ids, op_names, inspections, true_codes, out
+        rng, cfg, reg, lic_orgs, numbers, ids, wrong_firm, op_names, inspections, true_codes, out
     )
     licences = (
         licences.join(revoked, on="licence_no", how="left", maintain_order="left")
@@ -253,12 +262,14 @@ def _violations(
     lic_orgs: pl.DataFrame,
     numbers: np.ndarray,
     ids: np.ndarray,
+    wrong_firm: np.ndarray,
     op_names: np.ndarray,
     inspections: pl.DataFrame,
     true_codes: np.ndarray,
     out: AgencyTables,
 ) -> pl.DataFrame:
-    """Serious violations; returns the licences they revoked (`licence_no`, `_mod` stamp)."""
+    """Serious violations; returns the licences they revoked (`licence_no`, `_mod` stamp). A
+    violation copies its licence's credit code: a licence's `other_firm_uscc` is marked on it."""
     nz = cfg.noise
     n = len(numbers)
     m_lic = int(rng.poisson(n * cfg.rates.food_violations * cfg.years))
@@ -281,6 +292,10 @@ def _violations(
         [lic_orgs["registration_region"].to_numpy()[pick], un["region"].to_numpy()]
     ).astype(str)
     log = NoiseLog(m)
+    log.mark("other_firm_uscc", np.concatenate([wrong_firm[pick], np.zeros(m_un, dtype=bool)]))
+    un_log = NoiseLog(m_un)
+    mark_subjects(un, un_log)
+    log.update_at(np.arange(m_lic, m), un_log)
     un_names = noise.org_names(
         rng, un["name"].to_numpy().astype(str), NoiseLog(m_un), 0.0, nz.name_typo
     )

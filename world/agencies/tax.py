@@ -9,6 +9,12 @@ firms registered before it.
 Grades follow the tax-credit rules: A (>= 90 points), B (70-89), M (new firms), C (40-69),
 D (< 40, or assigned directly to a major violator, for 2 years). Major violation cases are
 published for 3 years, earlier removal once tax, late fees and fines are paid.
+
+Identity errors: the register and the violation cases may carry another firm's USCC or legacy
+tax number (`other_firm_uscc`); the grades copy the register's taxpayer number, and with it
+that error and its mark (the register's typing noise is not counted again on them). The legal
+representatives' and finance officers' IDs carry typing noise only; a finance officer (truth
+role `responsible_person`) with a namesake twin is marked `same_name_birthday`.
 """
 
 from __future__ import annotations
@@ -119,7 +125,9 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
     n = taxed.height
     subjects = as_subjects(taxed)
     log = NoiseLog(n)
-    ids, id_log = _org_identifiers(rng, cfg, subjects, legacy_form="legacy_tax_no")
+    ids, id_log = _org_identifiers(
+        rng, cfg, subjects, legacy_form="legacy_tax_no", reg=reg, table="tax.nsrxx"
+    )
     log.update(id_log)
     names = noise.org_names(
         rng, taxed["name"].to_numpy().astype(str), log, nz.org_name_variant, nz.name_typo
@@ -171,7 +179,8 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
     )
 
     violations = _violations(rng, cfg, reg, taxed, out)
-    _grades(rng, cfg, nsrxx, reg_days, violations, codes_true, out)
+    wrong_firm = log.kinds.get("other_firm_uscc", np.zeros(n, dtype=bool))
+    _grades(rng, cfg, nsrxx, reg_days, violations, codes_true, wrong_firm, out)
     return out
 
 
@@ -215,7 +224,9 @@ def _violations(
     invoices = np.where(np.isin(code, ["XKZP", "XKPP"]), rng.integers(100, 3000, m), -1)
     log = NoiseLog(m)
     subjects = as_subjects(t)
-    ids, id_log = _org_identifiers(rng, cfg, subjects, legacy_form="legacy_tax_no")
+    ids, id_log = _org_identifiers(
+        rng, cfg, subjects, legacy_form="legacy_tax_no", reg=reg, table="tax.zdsswfaj"
+    )
     log.update(id_log)
     names = noise.org_names(
         rng, t["name"].to_numpy().astype(str), log, nz.org_name_variant, nz.name_typo
@@ -296,7 +307,7 @@ def _violations(
                 "source_record_id": rows["ajid"].cast(pl.String),
                 "subject_type": PERSON,
                 "true_credit_code": officer["citizen_id"],
-                "noise": "",
+                "noise": pl.Series(np.where(officer["_twin"].to_numpy(), "same_name_birthday", "")),
                 "role": "responsible_person",
             }
         )
@@ -311,9 +322,11 @@ def _grades(
     reg_days: np.ndarray,
     violations: pl.DataFrame,
     true_codes: np.ndarray,
+    wrong_firm: np.ndarray,
     out: AgencyTables,
 ) -> None:
-    """One evaluation per taxpayer per tax year, published in April of the next year."""
+    """One evaluation per taxpayer per tax year, published in April of the next year; a grade
+    whose register row carries another firm's code is marked `other_firm_uscc` too."""
     frames = []
     for year in range(cfg.start.year - 1, cfg.end.year):
         eval_day = day(date(year + 1, 4, 1))
@@ -350,7 +363,7 @@ def _grades(
                     "created_ts": _epoch(stamp),
                     "modified_ts": _epoch(stamp),
                     "_code": true_codes[rows],
-                    "_noise": NoiseLog(k).to_series(),
+                    "_wrong_firm": wrong_firm[rows],
                 }
             )
         )
@@ -362,5 +375,8 @@ def _grades(
         "pjid", "nsrid", "nsrsbh", "pjnd", "xydj", "pjdf", "pjrq", "created_ts", "modified_ts"
     )
     log = NoiseLog(allg.height)
-    # Grades carry the register's taxpayer number: its noise is the register's, not counted again.
+    # Grades carry the register's taxpayer number: its noise is the register's, not counted again;
+    # only an identity error is marked on them too (a grade then speaks of another firm).
+    if allg["_wrong_firm"].any():
+        log.mark("other_firm_uscc", allg["_wrong_firm"].to_numpy())
     out.add("nsxypj", table, "pjid", ORGANISATION, allg["_code"].to_numpy(), log)

@@ -9,6 +9,10 @@ Flights: one of 9 acts punished by the police -> 1-year ban. Rail: disrupting or
 EMU trains, scalping or forged tickets -> 180-day ban; riding without a ticket and refusing to
 pay -> banned until the fare is paid. Lists are published monthly and take effect after a
 7-working-day objection window (modelled as 9 calendar days).
+
+Identity errors (see :mod:`world.agencies.common`): a ban may carry another person's or a
+relative's valid ID; a foreign passenger's passport number may be missing (`IdType` PP with an
+empty `IdNumber`, `passport_no_number`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,13 @@ import numpy as np
 import polars as pl
 
 from world import names, noise
-from world.agencies.common import PERSON, AgencyTables, sample_persons
+from world.agencies.common import (
+    PERSON,
+    AgencyTables,
+    mark_subjects,
+    person_id_errors,
+    sample_persons,
+)
 from world.config import WorldConfig
 from world.noise import NoiseLog
 from world.registries import Registries
@@ -116,9 +126,14 @@ def _month_publication(days: np.ndarray) -> np.ndarray:
 
 
 def _people(
-    rng: np.random.Generator, cfg: WorldConfig, reg: Registries, n: int, pinyin_rate: float
+    rng: np.random.Generator,
+    cfg: WorldConfig,
+    reg: Registries,
+    n: int,
+    pinyin_rate: float,
+    table: str,
 ) -> tuple[pl.DataFrame, NoiseLog, np.ndarray]:
-    """Passengers with their (noisy) names and identifiers."""
+    """Passengers with their (noisy) names and identifiers; the identity errors of `table`."""
     nz = cfg.noise
     who = sample_persons(rng, reg, n, nz.unregistered_subject)
     log = NoiseLog(n)
@@ -145,6 +160,20 @@ def _people(
         legacy_rate=0.0,
         born_before_2000=np.zeros(n, bool),
     )
+    typed = ("id_mistype", "id_missing")
+    intact = registered & ~np.any(
+        [log.kinds.get(k, np.zeros(n, dtype=bool)) for k in typed], axis=0
+    )
+    stream = f"transport.{table}"
+    truth = who["credit_code"].fill_null("").to_numpy().astype(str)
+    ids = person_id_errors(cfg, reg, f"{stream}.person", ids, truth, log, intact)
+    no_number = noise.draw(
+        noise.stream(cfg.seed, f"{stream}.passport"), n, cfg.noise.passport_no_number, ~registered
+    )
+    if no_number.any():
+        ids[no_number] = ""
+        log.mark("passport_no_number", no_number)
+    mark_subjects(who, log)
     frame = pl.DataFrame(
         {
             "PassengerName": shown,
@@ -170,7 +199,7 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
 
     # Flights: 1-year ban from the end of the objection window.
     n = int(rng.poisson(cfg.persons * cfg.rates.flight_bans * cfg.years))
-    people, log, truth = _people(rng, cfg, reg, n, cfg.noise.pinyin_name)
+    people, log, truth = _people(rng, cfg, reg, n, cfg.noise.pinyin_name, "FlightBan")
     penalty = random_days(rng, n, cfg.start, cfg.end)
     published = _month_publication(penalty)
     keep = published <= end
@@ -204,7 +233,7 @@ def generate(rng: np.random.Generator, cfg: WorldConfig, reg: Registries) -> Age
 
     # Rail: 180 days, or until the fare is paid for fare dodging.
     n = int(rng.poisson(cfg.persons * cfg.rates.rail_bans * cfg.years))
-    people, log, truth = _people(rng, cfg, reg, n, 0.0)
+    people, log, truth = _people(rng, cfg, reg, n, 0.0, "RailBan")
     penalty = random_days(rng, n, cfg.start, cfg.end)
     published = _month_publication(penalty)
     keep = published <= end
