@@ -91,6 +91,8 @@ PERSON_FACTS: dict[str, str] = {
     "birth_date": "the record's full birth date is the candidate's",
     "masked_id": "a masked ID's visible digits (address code, birth year, last four) are the "
     "candidate's",
+    "same_case": "another record of the agency with the same case number, whose name agrees, "
+    "is linked to the candidate on its own evidence (linkage.corroborate)",
 }
 #: Independent identifying facts of an organisation link.
 ORGANISATION_FACTS: dict[str, str] = {
@@ -102,6 +104,7 @@ ORGANISATION_FACTS: dict[str, str] = {
     "candidate's",
     "legal_rep_id": "the legal representative's ID number is the candidate's",
     "legal_rep_name": "the legal representative's name is the candidate's",
+    "same_case": PERSON_FACTS["same_case"],
 }
 #: A reviewer confirmed the link (``method = 'clerical'``): counts where a rule lists it.
 REVIEWER = "reviewer"

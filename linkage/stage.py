@@ -49,6 +49,7 @@ from pathlib import Path
 import polars as pl
 
 from etl.lake import Lake
+from linkage.corroborate import case_references, corroborate
 from linkage.evidence import EvidencePolicy, load_policy, policy_digest
 from linkage.incremental import (
     FINGERPRINT_SCHEME,
@@ -401,6 +402,8 @@ class _Run:
     full: bool
     policy: EvidencePolicy
     policy_digest: str
+    #: case numbers of the staged records (linkage.corroborate)
+    references: pl.DataFrame
 
 
 @dataclass
@@ -470,6 +473,7 @@ def _link_kind(
         pl.concat([fresh.with_columns(linked_run_id=pl.lit(run_id)), kept], how="vertical_relaxed"),
         decisions,
     ).join(records_fp.rename({"fingerprint": "record_fingerprint"}), on="unique_id", how="left")
+    links = corroborate(links, run.references, run.policy.rule(subject))
     # The queue: fresh evidence for relinked records, the previous evidence for kept ones.
     queue = (
         review_queue(links.join(the_plan.relink, on="unique_id", how="semi"), res, to_link, entries)
@@ -540,10 +544,11 @@ def run_linkage(
     th = thresholds or Thresholds()
     decisions = read_decisions(lake)
     previous = _Previous.read(lake)
-    common = _Run(run_id, th, models_dir, decisions, previous, full, load_policy(), policy_digest())
     results: list[_Linked] = []
     spines = {subject: update_spine(lake, subject, rebuild=full) for subject in SUBJECTS}
     staged = read_staged(lake)  # every agency table, read once for both subject types
+    common = _Run(run_id, th, models_dir, decisions, previous, full, load_policy(),
+                  policy_digest(), case_references(staged))  # fmt: skip
     for subject, subject_records in SUBJECTS.items():
         prev = previous.links.filter(pl.col("subject_type") == subject)
         records = subject_records(staged)

@@ -262,7 +262,7 @@ def test_the_policy_file_is_validated_on_load(tmp_path: Path) -> None:
     )
     good = (Path(__file__).parents[2] / "schemas/linkage/identity_evidence.yaml").read_text()
     cases = {
-        "unknown fact": good.replace("masked_id, reviewer]", "masked_id, phone, reviewer]"),
+        "unknown fact": good.replace("masked_id, same_case", "masked_id, phone, same_case"),
         "bad name level": good.replace("name: [exact, variant]\n    any_of: [citizen_id, cit",
                                        "name: [exact, disagree]\n    any_of: [citizen_id, cit"),
         "unknown key": good + "extra: 1\n",
@@ -351,3 +351,49 @@ def test_deterministic_pass_splits_conflicts() -> None:
     disputed = split.to_model.row(0, named=True)
     assert disputed["citizen_id"] is None and disputed["id_region"] is None
     assert disputed["name"] == "张三"
+
+
+def test_the_same_case_file_corroborates_a_record_without_an_id(tmp_path: Path) -> None:
+    """A court case without the respondent's number, whose listing of the same case number
+    names them alike and is linked on its masked ID, is accepted on ``same_case``; another
+    case number, another name or a lost support leaves it in review."""
+    lake = Lake(tmp_path / "lake")
+    case_b = "(2024)鲁0827执25号"
+    stage(
+        lake,
+        {
+            "population__person": population(PEOPLE),
+            "legal_entities__legal_entity": legal_entities(FIRMS),
+            "courts__SXBZXR": person_listing("courts", "SXBZXR", [
+                {"id": "L1", "name": "张三", "number": masked(ZHANG_SAN), "case": CASE_370827,
+                 "sex": "M"},
+            ]),
+            "courts__ZXAJ": person_listing("courts", "ZXAJ", [
+                {"id": "C1", "name": "张三", "number": None, "case": CASE_370827},
+                {"id": "C2", "name": "张三", "number": None, "case": case_b},  # another case
+                {"id": "C3", "name": "张伟华", "number": None, "case": CASE_370827},  # another
+            ]),
+        },
+    )  # fmt: skip
+    day = datetime(2025, 7, 1, tzinfo=UTC)
+
+    def outcome() -> dict[str, tuple[object, ...]]:
+        links = read_record_links(lake).filter(pl.col("source") == "courts")
+        return {r[0]: r[1:] for r in links.select("record_id", "band", "credit_code",
+                                                   "evidence").iter_rows()}  # fmt: skip
+
+    run_linkage(lake, run_id="r1", logical_date=day)
+    got = outcome()
+    assert got["L1"] == ("accept", ZHANG_SAN, ["masked_id"])
+    assert got["C1"] == ("accept", ZHANG_SAN, ["same_case"])
+    assert got["C2"][0] == "review" and got["C2"][1] is None
+    assert got["C3"][1] is None
+    run_linkage(lake, run_id="r2", logical_date=day)  # incremental: the same
+    assert outcome() == got
+    # A reviewer rejects the listing's link: the case record loses its support.
+    record_decision(lake, "courts/SXBZXR/L1", ZHANG_SAN, "reject", reviewer="li",
+                    decided_at=datetime(2025, 7, 2, tzinfo=UTC))  # fmt: skip
+    run_linkage(lake, run_id="r3", logical_date=day)
+    after = outcome()
+    assert after["L1"][:2] == ("reject", None)
+    assert after["C1"][0] == "review" and after["C1"][1] is None
