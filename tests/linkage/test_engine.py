@@ -86,10 +86,16 @@ def test_small_world_links_precisely(small_lake: Lake, small_world: WorldSummary
     every = pl.concat(links)
     quality = quality_table(every, truth).filter(pl.col("source") == "all")
     for row in quality.iter_rows(named=True):
-        assert row["precision"] >= 0.995, row
+        assert row["precision"] >= 0.9995, row
         assert row["recall"] >= 0.97, row
-        assert row["review_share"] <= 0.02, row
+        # Records without an identifying fact (a case with the respondent's number left
+        # empty: name and county only) wait for a reviewer, by the identity-evidence policy.
+        assert row["review_share"] <= 0.03, row
         assert not row["absent_linked"], row  # null (none absent) or 0.0
+    # Everything in review says why: the model's doubt, a conflict or the evidence short.
+    in_review = every.filter(pl.col("band") == "review")
+    doubt = in_review["link_probability"] < 0.99
+    assert (in_review["reason"].is_not_null() | doubt).all()
     scored = every.join(truth, on="unique_id")
     # Passports: never linked, never even scored.
     passports = scored.filter(pl.col("id_class") == "passport")
@@ -132,7 +138,9 @@ def test_engine_pairs_blocking_counts_and_look_alikes(
     result = link(batch.to_arrow(), spine.to_arrow(), current_model_path("person"), accept=0.99)
     assert result.blocking["cumulative_pairs"][-1] == result.pairs.height
     assert result.blocking["pairs"].sum() == result.pairs.height
-    assert {f"mw_{c}" for c in ("name", "birth_date", "id_tail")} <= set(result.pairs.columns)
+    assert {f"mw_{c}" for c in ("name", "id_digits", "household_region")} <= set(
+        result.pairs.columns
+    )
     assert result.best.height == batch.height
     foreigners = result.best.filter(pl.col("unique_id").str.starts_with("no-id/"))
     assert foreigners.height == no_id.height
