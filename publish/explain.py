@@ -3,7 +3,8 @@
 :func:`credit_record` reads, for one credit code, the subject, its restrictions in force (with
 memorandum, document number, measure, clause, enforcing agency, dates), their history, and the
 listing records behind each (list, reference, dates, removal) with the link evidence (band,
-method, probability, what a deterministic link matched on, model version). For a legal
+method, probability, what a deterministic link matched on, model version, and its identity
+evidence: how the names compare and which independent facts agree). For a legal
 representative it also names the listed organisation. :func:`format_credit_record` renders it
 as text: a person restricted by mistake can see exactly which record and which link did it.
 
@@ -126,6 +127,11 @@ def format_credit_record(record: CreditRecord) -> str:
             + (f", model {item['model_version']}" if item["model_version"] else "")
             + f", code {item['credit_code'] or '-'} (candidate {item['candidate_code'] or '-'})"
         )
+        if item.get("name_agreement") is not None:
+            facts = ", ".join(item.get("evidence") or []) or "none"
+            lines.append(
+                f"      identity evidence: name {item['name_agreement']}; facts that agree: {facts}"
+            )
     if not record.history.is_empty():
         lines.append("")
         lines.append("History:")

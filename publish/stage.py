@@ -284,6 +284,8 @@ def _listings_table(listings: Mapping[str, pl.DataFrame], trig: pl.DataFrame) ->
                 "match_probability",
                 "matched_on",
                 "model_version",
+                "name_agreement",
+                "evidence",
             )
         ],
     )

@@ -88,6 +88,7 @@ def test_cli_publish_and_explain(
     out = result.output
     assert code in out and f"legal_representative of {org}" in out
     assert record in out and "link: band accept" in out
+    assert "identity evidence: name " in out  # how the names compare, which facts agree
     assert "court_defaulters_2016" in out and "History:" in out
     unknown = runner.invoke(app, ["explain", "110101190001010000"])
     assert "not in the warehouse" in unknown.output
