@@ -32,6 +32,11 @@ identifier treated as disputed (every field read from that identifier set aside)
 a reviewer with both candidates, the identifier's holder and the best name match
 (:mod:`linkage.resolve`).
 
+A **namesake** is a conflict too: when the registry holds another entry with the holder's name
+and birth date (persons; for organisations the same full name), a clerk who typed the other's
+number would be believed on the number alone, which nothing else on the record can check: a
+reviewer decides (``conflict_name_agreement = 'namesake'``).
+
 Example:
     >>> links = deterministic_person_links(records, spine)         # doctest: +SKIP
     >>> links.columns
@@ -181,6 +186,15 @@ DISPUTED_FIELDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+def _namesakes(spine: pl.DataFrame, subject_type: str) -> pl.DataFrame:
+    """Spine entries (``unique_id``) that share their name (and, for persons, their birth
+    date) with another entry: the name cannot tell them apart, only the number can."""
+    key = ["name", "birth_ymd"] if subject_type == "person" else ["name"]
+    return spine.filter(
+        pl.all_horizontal([pl.col(k).is_not_null() for k in key]) & pl.struct(key).is_duplicated()
+    ).select("unique_id")
+
+
 class DeterministicPass(NamedTuple):
     """What :func:`deterministic_pass` returns."""
 
@@ -217,13 +231,21 @@ def deterministic_pass(
         raise ValueError(f"subject_type must be 'person' or 'organisation', got {subject_type!r}")
     rule = (policy or load_policy()).rule(subject_type)
     found = assess(found, records, spine, subject_type)
-    agrees = pl.col("name_agreement").is_in(list(rule.name))
-    links = found.filter(agrees)
+    found = found.with_columns(
+        pl.col("spine_id").is_in(_namesakes(spine, subject_type)["unique_id"].implode())
+        .alias("_namesake")
+    )  # fmt: skip
+    name_ok = pl.col("name_agreement").is_in(list(rule.name))
+    agrees = name_ok & ~pl.col("_namesake")
+    links = found.filter(agrees).drop("_namesake")
     conflicts = found.filter(~agrees).select(
         "unique_id",
         pl.col("spine_id").alias("conflict_code"),
         pl.col("matched_on").alias("conflict_on"),
-        pl.col("name_agreement").alias("conflict_name_agreement"),
+        pl.when(pl.col("_namesake") & name_ok)
+        .then(pl.lit("namesake"))
+        .otherwise("name_agreement")
+        .alias("conflict_name_agreement"),
     )
     rest = records.join(links.select("unique_id"), on="unique_id", how="anti")
     disputed = rest["unique_id"].is_in(conflicts["unique_id"].implode())

@@ -169,14 +169,25 @@ def _with_conflicts(links: pl.DataFrame, conflicts: pl.DataFrame) -> pl.DataFram
     match on the other fields, else the identifier's holder."""
     joined = links.join(conflicts, on="unique_id", how="left", maintain_order="left")
     conflict = pl.col("conflict_code").is_not_null()
-    why = pl.format(
-        "identifier conflict: the {} is held by {}, whose registry name {} with the record's",
-        "conflict_on",
-        "conflict_code",
-        pl.col("conflict_name_agreement").replace(
-            {"missing": "is missing or", "partial": "only partly agrees", "disagree": "disagrees"}
-        ),
-    )
+    why = pl.when(pl.col("conflict_name_agreement") == "namesake").then(
+        pl.format(
+            "identifier conflict: the {} is held by {}, and the registry holds a namesake of "
+            "the same birth date: only the typed number tells them apart",
+            "conflict_on",
+            "conflict_code",
+        )
+    ).otherwise(
+        pl.format(
+            "identifier conflict: the {} is held by {}, whose registry name {} with the "
+            "record's",
+            "conflict_on",
+            "conflict_code",
+            pl.col("conflict_name_agreement").replace(
+                {"missing": "is missing or", "partial": "only partly agrees",
+                 "disagree": "disagrees"}
+            ),
+        )
+    )  # fmt: skip
     return joined.with_columns(
         pl.when(conflict).then(pl.lit(None)).otherwise("credit_code").alias("credit_code"),
         pl.when(conflict)

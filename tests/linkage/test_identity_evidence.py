@@ -397,3 +397,23 @@ def test_the_same_case_file_corroborates_a_record_without_an_id(tmp_path: Path) 
     after = outcome()
     assert after["L1"][:2] == ("reject", None)
     assert after["C1"][0] == "review" and after["C1"][1] is None
+
+
+def test_a_namesake_twins_number_is_a_conflict_even_when_the_name_agrees() -> None:
+    """Two 王佳荣 born the same day in one county: the name and the birth date agree with
+    both, so only the typed number tells them apart, and a clerk may have typed the other's.
+    A reviewer decides; the model alone cannot either."""
+    twin_a = ric("41170219790509210")
+    twin_b = ric("41170219790509698")
+    people = {**PEOPLE, twin_a: ("王佳荣", "F", "411702"), twin_b: ("王佳荣", "F", "411702")}
+    records = person_records(
+        {"courts__ZXAJ": person_listing("courts", "ZXAJ", [
+            {"id": "1", "name": "王佳荣", "number": twin_b},
+            {"id": "2", "name": "王伟", "number": WANG_WEI},  # no namesake: linked
+        ])}
+    )  # fmt: skip
+    res = resolve(records, person_spine(population(people)), "person")
+    got = {r["record_id"]: r for r in res.links.iter_rows(named=True)}
+    assert got["1"]["band"] == "review" and got["1"]["credit_code"] is None
+    assert got["1"]["conflict_code"] == twin_b and "namesake" in got["1"]["reason"]
+    assert (got["2"]["band"], got["2"]["credit_code"]) == ("accept", WANG_WEI)
