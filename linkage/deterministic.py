@@ -63,6 +63,7 @@ __all__ = [
     "deterministic_organisation_links",
     "deterministic_pass",
     "deterministic_person_links",
+    "namesakes",
 ]
 
 #: The columns of a deterministic link table.
@@ -186,7 +187,7 @@ DISPUTED_FIELDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def _namesakes(spine: pl.DataFrame, subject_type: str) -> pl.DataFrame:
+def namesakes(spine: pl.DataFrame, subject_type: str) -> pl.DataFrame:
     """Spine entries (``unique_id``) that share their name (and, for persons, their birth
     date) with another entry: the name cannot tell them apart, only the number can."""
     key = ["name", "birth_ymd"] if subject_type == "person" else ["name"]
@@ -232,7 +233,7 @@ def deterministic_pass(
     rule = (policy or load_policy()).rule(subject_type)
     found = assess(found, records, spine, subject_type)
     found = found.with_columns(
-        pl.col("spine_id").is_in(_namesakes(spine, subject_type)["unique_id"].implode())
+        pl.col("spine_id").is_in(namesakes(spine, subject_type)["unique_id"].implode())
         .alias("_namesake")
     )  # fmt: skip
     name_ok = pl.col("name_agreement").is_in(list(rule.name))

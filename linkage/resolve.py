@@ -20,7 +20,9 @@ from being linked on someone else's record:
   ``conflict_code`` naming the identifier's holder beside ``candidate_code``, the best match
   on the other fields;
 - an ``accept`` that does not meet the policy's default rule of its subject type (the name
-  agrees **and** an independent fact agrees) goes to ``review``; ``reason`` says what is short.
+  agrees **and** an independent fact agrees) goes to ``review``; ``reason`` says what is short;
+- so does a model's ``accept`` onto an entry with a registry namesake of the same birth date
+  (firms: the same name): only the typed number could tell the two apart.
 
 Example:
     >>> res = resolve(records, spine, "person", model_path, accept=0.99, review=0.3)
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import polars as pl
 
-from linkage.deterministic import deterministic_pass
+from linkage.deterministic import deterministic_pass, namesakes
 from linkage.engine import LinkResult, link
 from linkage.evidence import EvidencePolicy, assess, load_policy, meets, shortfall
 from linkage.model import LinkageModel, current_model_path, load_model
@@ -155,6 +157,7 @@ def resolve(
         .with_columns(pl.lit(subject_type).alias("subject_type"))
     )
     links = _gated(_with_conflicts(links, conflicts), policy, subject_type)
+    links = _namesakes_to_review(links, namesakes(spine, subject_type))
     links = links.select(
         [
             (pl.col(c) if c in links.columns else pl.lit(None)).cast(t).alias(c)
@@ -197,6 +200,26 @@ def _with_conflicts(links: pl.DataFrame, conflicts: pl.DataFrame) -> pl.DataFram
         pl.when(conflict).then(pl.lit("review")).otherwise("band").alias("band"),
         pl.when(conflict).then(why).otherwise("reason").alias("reason"),
     ).drop("conflict_on", "conflict_name_agreement")
+
+
+def _namesakes_to_review(links: pl.DataFrame, twins: pl.DataFrame) -> pl.DataFrame:
+    """A model's accept onto an entry that has a registry namesake (same name and birth date;
+    firms: the same name) goes to review: only the typed number tells the two apart, and a
+    clerk may have typed the other's (a masked number's visible digits included)."""
+    hit = (
+        (pl.col("band") == "accept")
+        & (pl.col("method") == "probabilistic")
+        & pl.col("candidate_code").is_in(twins["unique_id"].implode())
+    )
+    return links.with_columns(
+        pl.when(hit).then(pl.lit(None)).otherwise("credit_code").alias("credit_code"),
+        pl.when(hit).then(pl.lit("review")).otherwise("band").alias("band"),
+        pl.when(hit)
+        .then(pl.lit("evidence: the registry holds a namesake of the candidate (same name and "
+                     "birth date): only the typed number tells them apart"))
+        .otherwise("reason")
+        .alias("reason"),
+    )  # fmt: skip
 
 
 def _gated(links: pl.DataFrame, policy: EvidencePolicy, subject_type: str) -> pl.DataFrame:

@@ -417,3 +417,21 @@ def test_a_namesake_twins_number_is_a_conflict_even_when_the_name_agrees() -> No
     assert got["1"]["band"] == "review" and got["1"]["credit_code"] is None
     assert got["1"]["conflict_code"] == twin_b and "namesake" in got["1"]["reason"]
     assert (got["2"]["band"], got["2"]["credit_code"]) == ("accept", WANG_WEI)
+
+
+def test_a_namesake_twins_masked_number_is_not_accepted_by_the_model() -> None:
+    """The court list masks the birth month and day: a twin namesake's masked number under the
+    shared name would score well above the other twin, yet only its typed tail tells them
+    apart: review."""
+    twin_a = ric("41170219790509210")
+    twin_b = ric("41170219790509698")
+    people = {**PEOPLE, twin_a: ("王佳荣", "F", "411702"), twin_b: ("王佳荣", "F", "411702")}
+    records = person_records(
+        {"courts__SXBZXR": person_listing("courts", "SXBZXR", [
+            {"id": "1", "name": "王佳荣", "number": masked(twin_b), "case": "(2024)豫1702执3号"},
+        ])}
+    )  # fmt: skip
+    res = resolve(records, person_spine(population(people)), "person")
+    row = res.links.row(0, named=True)
+    assert (row["band"], row["credit_code"]) == ("review", None)
+    assert row["candidate_code"] == twin_b and "namesake" in row["reason"]

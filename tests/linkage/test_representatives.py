@@ -68,7 +68,12 @@ def test_every_organisation_gets_its_representative(small_lake: Lake, tmp_path: 
     linked = checked.filter(pl.col("credit_code").is_not_null())
     assert linked.filter(pl.col("credit_code") != pl.col("rep")).is_empty()
     in_population = checked.filter(pl.col("rep").is_in(list(population)))
-    assert linked.height >= 0.999 * in_population.height
+    assert linked.height >= 0.99 * in_population.height
+    # Those not linked wait for a reviewer, and say why: a registry namesake of the same
+    # birth date (the world's namesake twins), whom only the number tells apart.
+    waiting = in_population.filter(pl.col("credit_code").is_null())
+    assert (waiting["band"] == "review").all()
+    assert waiting["reason"].str.contains("namesake").all(), waiting["reason"].to_list()
     assert counts["legal_representatives_linked"] == linked.height
     # The next run keeps them all.
     run_linkage(lake, run_id="r2", logical_date=DAY)
