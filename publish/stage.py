@@ -312,28 +312,22 @@ def _pending_links(
     per_measure = measures.explode("applies_to").select(
         "memorandum_id", "measure_id", pl.col("applies_to").alias("subject_type")
     )
+    held_measures = (
+        pl.concat_str(["memorandum_id", "measure_id"], separator=":")
+        .unique()
+        .sort()
+        .alias("held_measures")
+    )
     in_review = (
         trig.filter(live & (pl.col("link_band") == "review"))
         .join(per_measure, on=["memorandum_id", "subject_type"], how="inner")
         .group_by("unique_id")
-        .agg(
-            pl.concat_str(["memorandum_id", "measure_id"], separator=":")
-            .unique()
-            .sort()
-            .alias("held_measures"),
-            pl.lit("the link awaits a reviewer's decision").alias("reason"),
-        )
+        .agg(held_measures, pl.lit("the link awaits a reviewer's decision").alias("reason"))
     )
     held = (
         bound.filter(live & pl.col("evidence_held").is_not_null())
         .group_by("unique_id")
-        .agg(
-            pl.concat_str(["memorandum_id", "measure_id"], separator=":")
-            .unique()
-            .sort()
-            .alias("held_measures"),
-            pl.col("evidence_held").unique().sort().str.join("; ").alias("reason"),
-        )
+        .agg(held_measures, pl.col("evidence_held").unique().sort().str.join("; ").alias("reason"))
     )
     waiting = pl.concat([in_review, held]).unique("unique_id", keep="first")
     return (

@@ -73,6 +73,25 @@ def court(rid: int, subject_type: str = "person", **fields: Any) -> dict[str, An
     }
 
 
+def tax_case(rid: int, **fields: Any) -> dict[str, Any]:
+    """One staged row of the tax bureau's major violations (``zdsswfaj``) against ORG: tax
+    evasion of 1,200,000 yuan, 20% of the tax due, published 2024-03-01."""
+    return {
+        "id": rid,
+        "subject_type": "organisation",
+        "subject_name": "北京某某有限公司",
+        "ajbh": f"京税稽罚〔2024〕{rid}号",
+        "violation_type": "tax_evasion",
+        "sjse": 1_200_000.0,
+        "sjbl": 0.2,
+        "fpfs": None,
+        "published_on": date(2024, 3, 1),
+        "removed_on": None,
+        "ycyy": None,
+        **fields,
+    }
+
+
 def link(
     uid: str,
     code: str,

@@ -23,6 +23,7 @@ from handmade import (
     links,
     publish,
     staged,
+    tax_case,
 )
 
 from linkage.evidence import EvidencePolicy, MemorandumRule, Rule, load_policy
@@ -31,22 +32,6 @@ from publish.listings import build_listings
 from publish.memoranda import Memorandum, MemorandumError
 from publish.rules import check_policy
 from publish.stage import publish_tables
-
-
-def _tax(rid: int) -> dict[str, object]:
-    return {
-        "id": rid,
-        "subject_type": "organisation",
-        "subject_name": "北京某某有限公司",
-        "ajbh": f"京税稽罚〔2024〕{rid}号",
-        "violation_type": "tax_evasion",
-        "sjse": 1_200_000.0,
-        "sjbl": 0.2,
-        "fpfs": None,
-        "published_on": date(2024, 3, 1),
-        "removed_on": None,
-        "ycyy": None,
-    }
 
 
 def _reps(method: str, evidence: list[str]) -> pl.DataFrame:
@@ -61,7 +46,7 @@ def _reps(method: str, evidence: list[str]) -> pl.DataFrame:
     )
 
 
-TABLES = {"tax__zdsswfaj": staged("tax", "zdsswfaj", [_tax(1)])}
+TABLES = {"tax__zdsswfaj": staged("tax", "zdsswfaj", [tax_case(1)])}
 DAY = date(2024, 6, 1)
 
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
-from handmade import ORG, PERSON, PERSON_2, REP, court, in_force, link, links, publish, staged
+from handmade import (
+    ORG,
+    PERSON,
+    PERSON_2,
+    REP,
+    court,
+    in_force,
+    link,
+    links,
+    publish,
+    staged,
+    tax_case,
+)
 
 from publish.memoranda import Memorandum
 
@@ -81,30 +93,13 @@ def test_listed_organisation_binds_its_legal_representative(memoranda: list[Memo
     }  # nothing of the basis: no memorandum, listing or link
 
 
-def _tax(rid: int, **fields: object) -> dict:
-    return {
-        "id": rid,
-        "subject_type": "organisation",
-        "subject_name": "北京某某有限公司",
-        "ajbh": f"京税稽罚〔2024〕{rid}号",
-        "violation_type": "tax_evasion",
-        "sjse": 1_200_000.0,
-        "sjbl": 0.2,
-        "fpfs": None,
-        "published_on": date(2024, 3, 1),
-        "removed_on": None,
-        "ycyy": None,
-        **fields,
-    }
-
-
 def test_tax_thresholds_three_years_and_early_removal(memoranda: list[Memorandum]) -> None:
     rows = [
-        _tax(1),  # evasion above both thresholds
-        _tax(2, sjse=900_000.0),  # below 1,000,000 yuan
-        _tax(3, sjbl=0.05),  # below 10% of tax due
-        _tax(4, violation_type="false_ordinary_invoices", sjse=100_000.0, sjbl=None, fpfs=150),
-        _tax(5, violation_type="false_ordinary_invoices", sjse=100_000.0, sjbl=None, fpfs=20),
+        tax_case(1),  # evasion above both thresholds
+        tax_case(2, sjse=900_000.0),  # below 1,000,000 yuan
+        tax_case(3, sjbl=0.05),  # below 10% of tax due
+        tax_case(4, violation_type="false_ordinary_invoices", sjse=100_000.0, sjbl=None, fpfs=150),
+        tax_case(5, violation_type="false_ordinary_invoices", sjse=100_000.0, sjbl=None, fpfs=20),
     ]
     tables = {"tax__zdsswfaj": staged("tax", "zdsswfaj", rows)}
     lk = links(*(link(f"tax/zdsswfaj/{i}", ORG) for i in range(1, 6)))
@@ -121,8 +116,8 @@ def test_tax_thresholds_three_years_and_early_removal(memoranda: list[Memorandum
     assert set(listed["unique_id"]) == {"tax/zdsswfaj/1", "tax/zdsswfaj/4"}
 
     paid = [
-        _tax(1, removed_on=date(2024, 9, 1), ycyy="已缴清税款、滞纳金和罚款"),
-        _tax(4, removed_on=date(2024, 9, 1), ycyy="已缴清税款、滞纳金和罚款"),
+        tax_case(1, removed_on=date(2024, 9, 1), ycyy="已缴清税款、滞纳金和罚款"),
+        tax_case(4, removed_on=date(2024, 9, 1), ycyy="已缴清税款、滞纳金和罚款"),
     ]
     tables = {"tax__zdsswfaj": staged("tax", "zdsswfaj", paid)}
     assert in_force(publish(tables, lk, memoranda, date(2024, 9, 1))).is_empty()
