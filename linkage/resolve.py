@@ -11,8 +11,8 @@ One row per record (:data:`RECORD_LINK_COLUMNS`), the future ``linkage.record_li
   band (what a reviewer would look at).
 
 Then the identity evidence (:mod:`linkage.evidence`) of every link and its candidate:
-``name_agreement`` and ``evidence`` (the independent facts that agree). Two rules keep anyone
-from being linked on someone else's record:
+``name_agreement`` and ``evidence`` (the independent facts that agree). These rules keep
+anyone from being linked on someone else's record:
 
 - an **identifier conflict** (a valid identifier whose registry holder bears another name,
   :func:`linkage.deterministic.deterministic_pass`) is never accepted: it is scored with its
@@ -181,13 +181,12 @@ def _with_conflicts(links: pl.DataFrame, conflicts: pl.DataFrame) -> pl.DataFram
         )
     ).otherwise(
         pl.format(
-            "identifier conflict: the {} is held by {}, whose registry name {} with the "
-            "record's",
+            "identifier conflict: the {} is held by {}, whose registry name {} the record's",
             "conflict_on",
             "conflict_code",
             pl.col("conflict_name_agreement").replace(
-                {"missing": "is missing or", "partial": "only partly agrees",
-                 "disagree": "disagrees"}
+                {"missing": "cannot be compared with (a name is missing)",
+                 "partial": "only partly agrees with", "disagree": "disagrees with"}
             ),
         )
     )  # fmt: skip
