@@ -20,6 +20,12 @@ atomically after every table passed its contract in `schemas/publish/tables/`:
 replaces its own history rows. Explain one subject: `credlink explain CODE`.
 **When it fails:** a memorandum file that fails validation names the file and the field; a
 contract breach lists the table and column, and the previous warehouse stays in place.
+`MassLiftHeld`: the run would lift more than 20% of the restrictions in force at once
+(`CREDLINK_MASS_LIFT_SHARE`, from `CREDLINK_MASS_LIFT_MIN` = 50 in force); nothing was
+published. Check the sources, then approve it for its run id
+(`publish.guard.approve_mass_lift(lake, RUN_ID, by=...)`) and clear the task.
+`PublishLockedError`: another publishing run (e.g. `credlink publish`) held the lock too long.
+A run killed midway is completed or undone by the next run.
 """
 
 from credlink.orchestration.publish_dag import publish_dag

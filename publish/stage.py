@@ -8,8 +8,12 @@ One run (:func:`run_publish`) on the run's day `as_of`:
 2. applies the memoranda (:mod:`publish.rules`): triggers, bound subjects, restrictions in force;
 3. compares them with the recorded history (kept in the lake, ``publish/restriction_history``)
    and appends this run's changes (:mod:`publish.history`);
-4. writes the warehouse (:mod:`publish.warehouse`), a new DuckDB file renamed over the old one,
-   after holding every table to its contract in ``schemas/publish/tables/``:
+4. holds a run that would lift too many restrictions at once (:mod:`publish.guard`);
+5. writes the warehouse (:mod:`publish.warehouse`), a new sealed DuckDB file renamed over the
+   old one after holding every table to its contract in ``schemas/publish/tables/``, the
+   per-agency extracts ``enforce/<agency>.parquet`` and the checksums ``<warehouse>.sha256``,
+   with the history and runs of the lake, as one unit under the lake's publishing lock
+   (:mod:`publish.commit`: a kill at any point is completed or undone by the next run):
 
 ``publish.subjects``             one row per credit code seen (linked or bound): type, name, region
 ``publish.memoranda``            one row per memorandum file
@@ -46,19 +50,42 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.lake import Lake
+from etl.lake import WHOLE, Lake
 from linkage.evidence import EvidencePolicy, load_policy
 from linkage.spine import read_organisation_spine, read_person_spine
 from linkage.stage import read_record_links
+from publish.commit import (
+    PublishLockedError,
+    Remove,
+    Replace,
+    commit,
+    fsync_file,
+    new_token,
+    publish_lock,
+    recover,
+    temporary,
+    write_point,
+)
+from publish.guard import LiftLimits, MassLiftHeld, approved_lifts, check_lifts, record_hold
 from publish.history import HISTORY_COLUMNS, changes, latest_state
 from publish.listings import LISTING_COLUMNS, TIMEZONE, read_listings
 from publish.memoranda import MEMORANDA_DIR, Memorandum, enforcing_agencies, load_memoranda
 from publish.rules import check_policy, restrictions, targeted, triggers
-from publish.warehouse import write_warehouse
+from publish.warehouse import (
+    EXTRACTS,
+    build_warehouse,
+    remove_unused_extract_versions,
+    seal_ops,
+    sha256_file,
+    stage_extracts,
+)
 
 __all__ = [
     "HISTORY_DATASET",
     "LAYER",
+    "LiftLimits",
+    "MassLiftHeld",
+    "PublishLockedError",
     "Published",
     "as_of_day",
     "legal_representatives",
@@ -82,6 +109,7 @@ RUNS_COLUMNS: dict[str, pl.DataType] = {
     "as_of": pl.Date(),
     "seq": pl.Int64(),
     "changes": pl.Int64(),  # history rows it made
+    "warehouse_sha256": pl.String(),  # of the warehouse it published (null in that warehouse)
 }
 
 #: Registry subjects: ``credit_code``, ``subject_type``, ``name``, ``region``.
@@ -182,13 +210,16 @@ def _read_runs(lake: Lake) -> pl.DataFrame | None:
     return None if frame.is_empty() else frame
 
 
+def _conform_runs(runs: pl.DataFrame) -> pl.DataFrame:
+    missing = [pl.lit(None, t).alias(c) for c, t in RUNS_COLUMNS.items() if c not in runs.columns]
+    return runs.with_columns(missing).select([pl.col(c).cast(t) for c, t in RUNS_COLUMNS.items()])
+
+
 def _previous_runs(history: pl.DataFrame, runs: pl.DataFrame | None) -> pl.DataFrame:
     if runs is not None:
-        return runs.select([pl.col(c).cast(t) for c, t in RUNS_COLUMNS.items()])
-    return (
-        history.group_by("run_id", "as_of", "seq")
-        .agg(pl.len().cast(pl.Int64).alias("changes"))
-        .select([pl.col(c).cast(t) for c, t in RUNS_COLUMNS.items()])
+        return _conform_runs(runs)
+    return _conform_runs(
+        history.group_by("run_id", "as_of", "seq").agg(pl.len().cast(pl.Int64).alias("changes"))
     )
 
 
@@ -433,9 +464,10 @@ def publish_tables(
     listing_rows = _listings_table(listings, trig)
     pending_links = _pending_links(listing_rows, trig, bound, measures)
     this_run = pl.DataFrame(
-        {"run_id": [run_id], "as_of": [as_of], "seq": [seq], "changes": [made.height]},
+        {"run_id": [run_id], "as_of": [as_of], "seq": [seq], "changes": [made.height],
+         "warehouse_sha256": [None]},
         schema=RUNS_COLUMNS,
-    )
+    )  # fmt: skip
     runs = pl.concat([previous_runs.filter(pl.col("run_id") != run_id), this_run]).sort("seq")
     tables: dict[str, pl.DataFrame] = {
         "publish.subjects": subjects,
@@ -460,6 +492,9 @@ def run_publish(
     as_of: date,
     *,
     memoranda_dir: Path = MEMORANDA_DIR,
+    approve_mass_lift: bool = False,
+    lift_limits: LiftLimits | None = None,
+    lock_timeout: float | None = 3600.0,
 ) -> dict[str, int]:
     """Run the publishing stage on the lake for the day `as_of` and replace the warehouse at
     `warehouse_path` atomically (see the module doc); returns counts (small, for XCom).
@@ -467,29 +502,118 @@ def run_publish(
     Re-running the same `run_id` replaces that run's history rows (idempotent). Example result:
     ``{'restrictions': 1541, 'active': 1529, 'pending': 12, 'subjects_restricted': 97,
     'pending_links': 0, 'changes': 1541}``.
+
+    Crash- and lock-safe (:mod:`publish.commit`): the run holds the lake's publishing lock
+    (another run waits up to `lock_timeout` seconds, then :class:`PublishLockedError`),
+    completes or discards what a killed run left, stages every file and commits them as one
+    unit: the warehouse (sealed, any stale WAL removed), the per-agency extracts
+    ``enforce/<agency>.duckdb``, the checksums ``<warehouse>.sha256``, the history and runs.
+    A run that would lift too many restrictions at once is held (:mod:`publish.guard`:
+    :class:`MassLiftHeld`; `lift_limits`, default from the environment) unless
+    `approve_mass_lift` or an approval recorded for `run_id` covers it.
     """
     memoranda = load_memoranda(memoranda_dir)
     policy = load_policy()
     check_policy(policy, memoranda)
-    published = publish_tables(
-        read_listings(lake, as_of),
-        read_record_links(lake),
-        memoranda,
-        legal_reps=legal_representatives(lake),
-        registry=registry_subjects(lake),
-        history=read_history(lake),
-        run_id=run_id,
-        as_of=as_of,
-        runs=_read_runs(lake),
-        policy=policy,
-    )
-    # The warehouse first: if it fails its contracts, nothing of this run is recorded.
-    write_warehouse(warehouse_path, published.tables)
-    lake.write_whole(LAYER, HISTORY_DATASET, published.history)
-    lake.write_whole(LAYER, RUNS_DATASET, published.runs)
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with publish_lock(lake.root, run_id, lock_timeout):
+        recover(lake.root, _strays(warehouse_path))
+        remove_unused_extract_versions(warehouse_path)
+        history = read_history(lake)
+        published = publish_tables(
+            read_listings(lake, as_of),
+            read_record_links(lake),
+            memoranda,
+            legal_reps=legal_representatives(lake),
+            registry=registry_subjects(lake),
+            history=history,
+            run_id=run_id,
+            as_of=as_of,
+            runs=_read_runs(lake),
+            policy=policy,
+        )
+        seq = int(published.runs.filter(pl.col("run_id") == run_id)["seq"][0])
+        before = history.filter((pl.col("run_id") != run_id) & (pl.col("seq") < seq))
+        made = published.history.filter(pl.col("run_id") == run_id)
+        approved = 1 << 62 if approve_mass_lift else approved_lifts(lake, run_id)
+        try:
+            check_lifts(
+                latest_state(before),
+                made,
+                run_id=run_id,
+                as_of=as_of,
+                limits=lift_limits or LiftLimits.from_env(),
+                approved=approved,
+            )
+        except MassLiftHeld as held:
+            record_hold(lake, run_id, held)
+            raise
+        token = new_token()
+        try:
+            ops = _stage(lake, warehouse_path, published, run_id, seq, token)
+        except BaseException:
+            # a contract breach: nothing of this run is recorded, the old warehouse stays
+            recover(lake.root, _strays(warehouse_path))
+            remove_unused_extract_versions(warehouse_path)
+            raise
+        commit(lake.root, run_id, ops)
+        remove_unused_extract_versions(warehouse_path)
     counts = published.counts()
     log.info("publish run %s as of %s: %s", run_id, as_of, counts)
     return counts
+
+
+def _strays(warehouse_path: Path) -> list[tuple[Path, str]]:
+    """Where a killed publishing run may have left temporaries beside the warehouse."""
+    folder = warehouse_path.parent
+    return [(folder, f".{warehouse_path.name}.*.tmp*"), (folder, f".{EXTRACTS}.*.tmp*")]
+
+
+def _stage_parquet(final: Path, frame: pl.DataFrame, token: str) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary(final, token)
+    frame.write_parquet(tmp)
+    fsync_file(tmp)
+    return tmp
+
+
+def _stage(
+    lake: Lake, warehouse_path: Path, published: Published, run_id: str, seq: int, token: str
+) -> list[Remove | Replace]:
+    """Write every file of the run under a temporary name; the operations that commit them.
+
+    Write points (:func:`publish.commit.write_point`): the warehouse, the extracts, the
+    checksums, the history, the runs; then the commit record and each operation."""
+    tmp = temporary(warehouse_path, token)
+    build_warehouse(tmp, published.tables)
+    write_point("staged warehouse")
+    sums = {warehouse_path.name: sha256_file(tmp)}
+    extracts = stage_extracts(warehouse_path, published.tables, seq, token)
+    sums.update(extracts.sha256)
+    sums_final = Path(f"{warehouse_path}.sha256")
+    sums_tmp = temporary(sums_final, token)
+    sums_tmp.write_text("".join(f"{h}  {n}\n" for n, h in sums.items()), encoding="utf-8")
+    fsync_file(sums_tmp)
+    write_point("staged checksums")
+    history_final = lake.partition(LAYER, HISTORY_DATASET, WHOLE)
+    history_tmp = _stage_parquet(history_final, published.history, token)
+    write_point("staged history")
+    runs = published.runs.with_columns(
+        pl.when(pl.col("run_id") == run_id)
+        .then(pl.lit(sums[warehouse_path.name]))
+        .otherwise(pl.col("warehouse_sha256"))
+        .alias("warehouse_sha256")
+    )
+    runs_final = lake.partition(LAYER, RUNS_DATASET, WHOLE)
+    runs_tmp = _stage_parquet(runs_final, runs, token)
+    write_point("staged runs")
+    return [
+        *seal_ops(tmp, warehouse_path),
+        *extracts.ops,
+        Replace(sums_tmp, sums_final),
+        Replace(history_tmp, history_final),
+        Replace(runs_tmp, runs_final),
+    ]
 
 
 def as_of_day(moment: datetime) -> date:
