@@ -300,3 +300,52 @@ def test_an_expiry_on_its_recorded_day_is_not_a_lift() -> None:
     )
     assert sorted(early_ends(previous, made, day)["restriction_id"]) == ["later", "open"]
     assert set(HISTORY_COLUMNS) >= {"restriction_id", "status", "valid_to"}
+
+
+def test_an_approval_covers_only_as_many_lifts_as_were_held() -> None:
+    from publish.guard import check_lifts
+
+    day = date(2025, 1, 1)
+    previous = pl.DataFrame(
+        {"restriction_id": [f"r{i}" for i in range(10)], "status": ["active"] * 10,
+         "valid_to": [None] * 10},
+        schema_overrides={"valid_to": pl.Date},
+    )  # fmt: skip
+    made = previous.head(4).with_columns(
+        pl.lit("ended").alias("status"), pl.lit(day).alias("valid_to")
+    )
+    limits = LiftLimits(max_share=0.3, min_in_force=10)
+    kw = {"run_id": "r", "as_of": day, "limits": limits}
+    assert check_lifts(previous, made.head(3), approved=None, **kw) == 3  # 30%: not above
+    with pytest.raises(MassLiftHeld, match=r"an approval covers 3, fewer than 4"):
+        check_lifts(previous, made, approved=3, **kw)
+    assert check_lifts(previous, made, approved=4, **kw) == 4
+    small = LiftLimits(max_share=0.3, min_in_force=11)  # fewer in force than the guard needs
+    assert check_lifts(previous, made, approved=None, **{**kw, "limits": small}) == 4
+
+
+def test_write_warehouse_removes_a_stale_wal(tmp_path: Path) -> None:
+    from publish.warehouse import write_warehouse
+
+    path = tmp_path / "w.duckdb"
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    (contracts / "t.rows.yaml").write_text(
+        "table: t.rows\ngrain: one row per test row\nkey: [i]\n"
+        "columns:\n  - {name: i, type: BIGINT, not_null: true, description: i}\n"
+    )
+    frame = pl.DataFrame({"i": [1, 2, 3]}, schema={"i": pl.Int64})
+    write_warehouse(path, {"t.rows": frame}, contracts)
+    session = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, os; c = duckdb.connect({str(path)!r}); "
+            "c.execute('DELETE FROM t.rows'); os._exit(9)",
+        ],
+        check=False,
+    )
+    assert session.returncode == 9 and Path(f"{path}.wal").exists()
+    write_warehouse(path, {"t.rows": frame}, contracts)
+    assert not Path(f"{path}.wal").exists()
+    assert tables(path)["t.rows"]["i"].to_list() == [1, 2, 3]
