@@ -14,10 +14,14 @@ Splink 5 with DuckDB:
    below ``u_floor`` (a level never seen among the sampled non-matches has no u at all).
    Probabilities are rounded to 10 significant digits (DuckDB sums in parallel, so the last
    digits vary) and training runs on one DuckDB thread, so the same data gives the same file;
-4. the trained model is written to ``<models_dir>/<subject>-<yyyymmdd>-<hash>.json``, where
+4. the trained model is written to ``<models_dir>/<subject>-<yyyymmdd>-<hash>.json`` (``credlink
+   train`` and this module's command line: the work folder ``data/linkage/models/``), where
    the date is the training date given (no wall clock unless none is given) and the hash is
    the first 8 hex digits of SHA-256 over the trained settings: the version names exactly
    these parameters. The ``credlink`` block records the version and what it was trained on;
+   A trained file is not used until it is reviewed and promoted (``credlink models promote
+   FILE``, :func:`linkage.model.promote`), which copies it into ``linkage/models/`` and records
+   it in ``production.json``;
 5. charts as self-contained offline HTML (the chart library inlined, no CDN at view time) in
    ``<charts_dir>/<version>/``: ``match_weights.html``, ``m_u_parameters.html``.
 
@@ -213,7 +217,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--date", type=date.fromisoformat, default=None,
                         help="training date in the version (default: today)")  # fmt: skip
     parser.add_argument("--settings", type=Path, default=None)
-    parser.add_argument("--models-dir", type=Path, default=MODELS_DIR)
+    parser.add_argument("--models-dir", type=Path, default=Path("data/linkage/models"),
+                        help="where to write the model (promote it to use it)")  # fmt: skip
     parser.add_argument("--charts-dir", type=Path, default=Path("data/linkage/charts"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -12,7 +12,7 @@ import pytest
 
 from etl.lake import Lake
 from linkage.engine import link
-from linkage.model import current_model_path, load_model
+from linkage.model import current_model_path, load_model, promote
 from linkage.records import read_person_records
 from linkage.spine import read_person_spine
 from linkage.train import train_from_lake
@@ -26,7 +26,11 @@ def test_training_writes_a_versioned_reproducible_model(small_lake: Lake, tmp_pa
     )
     assert re.fullmatch(r"person-20250701-[0-9a-f]{8}", first.version)
     assert first.model_path == tmp_path / "models" / f"{first.version}.json"
-    assert current_model_path("person", tmp_path / "models") == first.model_path
+    # Not production by being the newest file: only once promoted (linkage.model.promote).
+    production = tmp_path / "production"
+    promote(first.model_path, promoted_by="test", promoted_at=datetime(2025, 7, 1, tzinfo=UTC),
+            models_dir=production)  # fmt: skip
+    assert current_model_path("person", production) == production / first.model_path.name
     model = load_model(first.model_path)
     assert model.is_trained and model.meta.model_version == first.version
     assert model.meta.trained["records"] == first.records > 0
