@@ -21,13 +21,28 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 SOURCES_DIR = SCHEMAS_DIR / "sources"
 VOCABULARIES_DIR = SCHEMAS_DIR / "vocabularies"
 #: strftime directives whose values sort like time when written zero-padded, year first.
 SORTABLE_DIRECTIVES = ("%Y", "%m", "%d", "%H", "%M", "%S", "%z")
+#: default longest values of text columns (characters), see `Column.text_limit`.
+IDENTIFIER_MAX_LENGTH = 40
+NAME_MAX_LENGTH = 200
+TEXT_MAX_LENGTH = 4000
+#: the most aliases a reviewed YAML file may use, and the most nodes it may expand to once
+#: its aliases are followed (an alias bomb is refused while parsing, before it is expanded).
+MAX_YAML_ALIASES = 1000
+MAX_YAML_NODES = 100_000
 
 
 class ContractError(ValueError):
@@ -106,6 +121,21 @@ class Column(Strict):
     pii: bool = False
     #: the standardised field made from this column, if any.
     standardise: Standardise | None = None
+    #: the longest text value accepted (characters); longer values quarantine the row
+    #: (`too_long:<column>`) before any standardisation. Default by kind, see `text_limit`.
+    max_length: StrictInt | None = Field(default=None, gt=0)
+
+    @property
+    def text_limit(self) -> int:
+        """The longest value accepted: `max_length`, else 40 for identifiers, 200 for names
+        and other personal data, 4000 for free text."""
+        if self.max_length is not None:
+            return self.max_length
+        if self.identifier:
+            return IDENTIFIER_MAX_LENGTH
+        if self.pii:
+            return NAME_MAX_LENGTH
+        return TEXT_MAX_LENGTH
 
 
 class Incremental(Strict):
@@ -219,13 +249,119 @@ class SourceContract(Strict):
 M = TypeVar("M", bound=BaseModel)
 
 
+class StrictYamlError(yaml.YAMLError):
+    """A reviewed YAML file uses a construct refused here (a key twice, too many aliases)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing duplicate keys and bounding the aliases a file uses."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.aliases_seen = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases_seen += 1
+            if self.aliases_seen > MAX_YAML_ALIASES:
+                mark = self.peek_event().start_mark
+                raise StrictYamlError(
+                    f"more than {MAX_YAML_ALIASES} aliases (line {mark.line + 1}): "
+                    "alias expansion is bounded in reviewed files"
+                )
+        return super().compose_node(parent, index)
+
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        size = _expanded_size(node, {})
+        if size > MAX_YAML_NODES:
+            raise StrictYamlError(
+                f"the document expands to {size:,} nodes through its aliases, more than "
+                f"{MAX_YAML_NODES:,}: alias expansion is bounded in reviewed files"
+            )
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.setdefault(key, line)
+            except TypeError:  # an unhashable key: PyYAML reports it below
+                continue
+            if first != line:
+                raise StrictYamlError(
+                    f"duplicate key {key!r} on line {line} (first on line {first})"
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: Any, memo: dict[int, int]) -> int:
+    """Nodes of the document once every alias is expanded (shared nodes counted each time),
+    computed over the node graph without expanding it."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # a recursive alias counts once (PyYAML refuses to construct it)
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(v, memo) for v in node.value)
+    else:
+        size = 1
+    memo[id(node)] = min(size, MAX_YAML_NODES + 1)
+    return memo[id(node)]
+
+
+def strict_yaml_load(text: str, path: Path | str = "<text>") -> Any:
+    """Parse reviewed YAML strictly: the safe loader, and a key written twice in one mapping
+    or more than `MAX_YAML_ALIASES` aliases is an error naming `path` and
+    the line, and so is a document whose aliases expand to more than `MAX_YAML_NODES` nodes.
+    Raises `StrictYamlError` (a `yaml.YAMLError`) or `yaml.YAMLError`.
+
+    Example:
+        >>> strict_yaml_load("a: 1\nb: 2\n")
+        {'a': 1, 'b': 2}
+    """
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    except StrictYamlError as exc:
+        raise StrictYamlError(f"{path}: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _bools_read_as_numbers(model: type[BaseModel], raw: Any) -> list[tuple[str, bool]]:
+    """Where `raw` gives a boolean (YAML `true`, `yes`, `on`) to a field that wants a number:
+    pydantic's lax mode would read `years: true` as 1. Found by validating again in strict
+    JSON mode (which refuses exactly such coercions) and keeping only those errors."""
+    import json
+
+    try:
+        text = json.dumps(raw, default=str)
+    except (TypeError, ValueError):  # pragma: no cover - YAML keys that JSON cannot hold
+        return []
+    try:
+        model.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        return [
+            (".".join(str(p) for p in err["loc"]) or "(file)", err["input"])
+            for err in exc.errors()
+            if isinstance(err.get("input"), bool)
+            and err["type"] in ("int_type", "float_type", "int_from_float", "decimal_type")
+        ]
+    return []
+
+
 def load_reviewed_yaml(
     path: Path, model: type[M], what: str, error: type[ValueError], name_field: str
 ) -> M:
     """Parse a reviewed YAML file into `model`; every error names the file and the field, and
     the file's name must be the object's `name` (a contract `courts` lives in `courts.yaml`)."""
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw: Any = strict_yaml_load(path.read_text(encoding="utf-8"), path)
     except (OSError, yaml.YAMLError) as exc:
         raise error(f"{path}: cannot read {what}: {exc}") from exc
     if not isinstance(raw, dict):
@@ -238,6 +374,11 @@ def load_reviewed_yaml(
             where = ".".join(str(p) for p in err["loc"]) or "(file)"
             lines.append(f"  {where}: {err['msg']}")
         raise error("\n".join(lines)) from exc
+    coerced = _bools_read_as_numbers(model, raw)
+    if coerced:
+        lines = [f"{path}: invalid {what}"]
+        lines += [f"  {where}: a number is expected, got the boolean {v}" for where, v in coerced]
+        raise error("\n".join(lines))
     name = getattr(obj, name_field)
     if name != path.stem:
         raise error(f"{path}: {name_field} is {name!r}, expected the file name {path.stem!r}")
