@@ -25,6 +25,8 @@ Example:
 from __future__ import annotations
 
 import fcntl
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +40,15 @@ LAYERS = ("staging", "quarantine", "linkage")
 #: The partition key of a table that is replaced whole, not by interval (e.g. linkage tables).
 WHOLE = "all"
 OPS_RUNS = "ops/ingest_runs"
+#: Parquet key-value metadata naming the moment a snapshot partition describes.
+SNAPSHOT_AS_OF = "credlink.as_of"
+#: A temporary file of an interrupted write is removed by the next write beside it once its
+#: writer is gone (same host) or it is older than this (seconds).
+STALE_TMP_SECONDS = 3600.0
+
+
+class CatalogError(RuntimeError):
+    """The rebuilt catalog is not complete (e.g. a full disk); the previous one stays."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,39 @@ class Lake:
     def write(self, layer: str, dataset: str, interval_key: str, frame: pl.DataFrame) -> Path:
         """Replace `dataset`'s partition for the interval with `frame` (atomically)."""
         return _atomic_parquet(self.partition(layer, dataset, interval_key), frame)
+
+    def read_partition(self, layer: str, dataset: str, interval_key: str) -> pl.DataFrame | None:
+        """One partition of a dataset, or None when it was never written."""
+        path = self.partition(layer, dataset, interval_key)
+        return pl.read_parquet(path) if path.is_file() else None
+
+    def write_snapshot(
+        self, layer: str, dataset: str, name: str, frame: pl.DataFrame, as_of: str
+    ) -> bool:
+        """Replace the partition `name` of `dataset` with `frame`, a snapshot of the state as of
+        `as_of` (a sortable text, e.g. an interval end), unless the partition already holds a
+        later snapshot: a backfill of an old interval never replaces today's view. Returns
+        whether it was written."""
+        path = self.partition(layer, dataset, name)
+        base = self.root / layer / dataset
+        base.mkdir(parents=True, exist_ok=True)
+        with _locked(base / f".{name}.lock"):
+            stored = self.snapshot_as_of(layer, dataset, name)
+            if stored is not None and stored > as_of:
+                return False
+            _atomic_parquet(path, frame, metadata={SNAPSHOT_AS_OF: as_of})
+        return True
+
+    def snapshot_as_of(self, layer: str, dataset: str, name: str) -> str | None:
+        """The `as_of` of a snapshot partition (None when there is none)."""
+        path = self.partition(layer, dataset, name)
+        if not path.is_file():
+            return None
+        import pyarrow.parquet as pq
+
+        meta = pq.read_metadata(path).metadata or {}
+        value = meta.get(SNAPSHOT_AS_OF.encode())
+        return value.decode() if value is not None else None
 
     def write_whole(self, layer: str, dataset: str, frame: pl.DataFrame) -> Path:
         """Replace the whole of `dataset` (a table not partitioned by interval), atomically."""
@@ -81,6 +125,19 @@ class Lake:
             return pl.DataFrame()
         return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
 
+    def read_column(self, layer: str, dataset: str, column: str) -> pl.Series:
+        """One column of every partition of a dataset (empty when there is none); partitions
+        without the column count their rows as nulls."""
+        parts = []
+        for f in sorted((self.root / layer / dataset).glob("interval=*/data.parquet")):
+            scan = pl.scan_parquet(f)
+            if column in scan.collect_schema().names():
+                parts.append(scan.select(pl.col(column).cast(pl.String)).collect().to_series())
+            else:
+                n = scan.select(pl.len()).collect().item()
+                parts.append(pl.Series(column, [None] * n, dtype=pl.String))
+        return pl.concat(parts) if parts else pl.Series(column, [], dtype=pl.String)
+
     def read_runs(self) -> pl.DataFrame:
         """Every table run's bookkeeping row."""
         files = sorted((self.root / OPS_RUNS).glob("interval=*/*.parquet"))
@@ -101,14 +158,46 @@ class Lake:
         """Rebuild the DuckDB catalog of views and rename it into place."""
         self.root.mkdir(parents=True, exist_ok=True)
         with _locked(self.root / ".catalog.lock"):
+            for stale in self.root.glob(".catalog-*.duckdb*"):
+                stale.unlink(missing_ok=True)  # left by an interrupted refresh (we hold the lock)
             tmp = self.root / f".catalog-{uuid.uuid4().hex}.duckdb"
-            con = duckdb.connect(str(tmp))
+            statements = self.catalog_sql()
+            expected = sum(s.startswith("CREATE OR REPLACE VIEW") for s in statements)
             try:
-                for sql in self.catalog_sql():
-                    con.execute(sql)
+                con = duckdb.connect(str(tmp))
+                try:
+                    for sql in statements:
+                        con.execute(sql)
+                    # Everything into the main file before the rename: no WAL may be left behind.
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+                con = duckdb.connect(str(tmp), read_only=True)
+                try:
+                    row = con.sql(
+                        "SELECT count(*) FROM duckdb_views() WHERE NOT internal"
+                    ).fetchone()
+                finally:
+                    con.close()
+                views = int(row[0]) if row else 0
+                if views != expected:
+                    raise CatalogError(
+                        f"catalog {self.catalog_path}: the rebuilt catalog has {views} views, "
+                        f"expected {expected}; the previous catalog is kept"
+                    )
+                if Path(f"{tmp}.wal").exists():
+                    raise CatalogError(
+                        f"catalog {self.catalog_path}: a WAL was left after checkpoint"
+                    )
+                tmp.replace(self.catalog_path)
+            except duckdb.Error as exc:
+                raise CatalogError(
+                    f"catalog {self.catalog_path}: cannot rebuild it ({exc.__class__.__name__}: "
+                    f"{exc}); the previous catalog is kept"
+                ) from exc
             finally:
-                con.close()
-            tmp.replace(self.catalog_path)
+                tmp.unlink(missing_ok=True)
+                Path(f"{tmp}.wal").unlink(missing_ok=True)
         return self.catalog_path
 
     def catalog_sql(self) -> list[str]:
@@ -117,36 +206,83 @@ class Lake:
         for layer in LAYERS:
             stmts.append(f"CREATE SCHEMA IF NOT EXISTS {layer}")
             for dataset in self.datasets(layer):
-                glob = self.root / layer / dataset / "interval=*" / "data.parquet"
+                glob = _sql_text(str(self.root / layer / dataset / "interval=*" / "data.parquet"))
+                view = _sql_ident(dataset)
+                current = _sql_ident(f"{dataset}__current")
                 if not any((self.root / layer / dataset).glob("interval=*/data.parquet")):
                     continue
                 stmts.append(
-                    f'CREATE OR REPLACE VIEW {layer}."{dataset}" AS SELECT * FROM '
-                    f"read_parquet('{glob}', union_by_name = true)"
+                    f"CREATE OR REPLACE VIEW {layer}.{view} AS SELECT * FROM "
+                    f"read_parquet({glob}, union_by_name = true)"
                 )
                 if layer == "staging":
                     # The latest staged version of each source record.
                     stmts.append(
-                        f'CREATE OR REPLACE VIEW staging."{dataset}__current" AS '
+                        f"CREATE OR REPLACE VIEW staging.{current} AS "
                         "SELECT * EXCLUDE (_version) FROM (SELECT *, row_number() OVER ("
                         "PARTITION BY _record_id ORDER BY _updated_utc DESC, _interval DESC"
-                        f') AS _version FROM staging."{dataset}") WHERE _version = 1'
+                        f") AS _version FROM staging.{view}) WHERE _version = 1"
                     )
-        runs = self.root / OPS_RUNS / "interval=*" / "*.parquet"
+        runs = _sql_text(str(self.root / OPS_RUNS / "interval=*" / "*.parquet"))
         stmts.append("CREATE SCHEMA IF NOT EXISTS ops")
         if any((self.root / OPS_RUNS).glob("interval=*/*.parquet")):
             stmts.append(
                 "CREATE OR REPLACE VIEW ops.ingest_runs AS SELECT * FROM "
-                f"read_parquet('{runs}', union_by_name = true)"
+                f"read_parquet({runs}, union_by_name = true)"
             )
         return stmts
 
 
-def _atomic_parquet(path: Path, frame: pl.DataFrame) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+def _sql_text(value: str) -> str:
+    """A SQL string literal (a folder named o'brien stays one literal)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _writer_gone(tmp: Path) -> bool:
+    """Whether the process that wrote a temporary file (its pid is in the name) is gone, or the
+    file is old enough to be abandoned whoever wrote it."""
     try:
-        frame.write_parquet(tmp)
+        age = time.time() - tmp.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if age > STALE_TMP_SECONDS:
+        return True
+    parts = tmp.name.split(".")
+    pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def clean_stray_tmp(folder: Path) -> list[Path]:
+    """Remove the temporary files of interrupted writes in `folder` (see `_writer_gone`)."""
+    removed = []
+    for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+        if _writer_gone(tmp):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _atomic_parquet(
+    path: Path, frame: pl.DataFrame, metadata: dict[str, str] | None = None
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stray_tmp(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        frame.write_parquet(tmp, metadata=metadata)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
