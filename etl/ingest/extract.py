@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -37,6 +38,11 @@ POLARS_TYPES: dict[ColumnType, type[pl.DataType]] = {
 
 class SourceUnreachableError(RuntimeError):
     """The source database cannot be reached; the message names the source and where."""
+
+
+class SourceReadError(RuntimeError):
+    """The source answered but cannot be read (a corrupt file, a failing query); the message
+    names the source and the table, never a value of a row."""
 
 
 class SchemaDriftError(RuntimeError):
@@ -113,6 +119,9 @@ def connect(url: str, source: str) -> Engine:
     try:
         with engine.connect() as con:
             con.execute(sa.text("SELECT 1"))
+            if parsed.get_backend_name() == "sqlite":
+                # SELECT 1 does not read the file: a corrupt one fails here, not mid-run.
+                con.execute(sa.text("SELECT count(*) FROM sqlite_master"))
     except sa.exc.SQLAlchemyError as exc:
         engine.dispose()
         raise SourceUnreachableError(
@@ -136,8 +145,13 @@ def check_schema(engine: Engine, contract: SourceContract) -> list[str]:
     """Raise `SchemaDriftError` when a contract table or column is missing or changed type;
     return warnings for columns the source has beyond its contract (they are not extracted)."""
     path = SOURCES_DIR / f"{contract.source}.yaml"
-    inspector = sa.inspect(engine)
-    present = {t.lower(): t for t in inspector.get_table_names()}
+    try:
+        inspector = sa.inspect(engine)
+        present = {t.lower(): t for t in inspector.get_table_names()}
+    except sa.exc.SQLAlchemyError as exc:
+        raise SourceReadError(
+            f"source {contract.source}: cannot read its schema: {_reason(exc)}"
+        ) from exc
     problems: list[str] = []
     warnings: list[str] = []
     for table in contract.tables:
@@ -169,9 +183,80 @@ def check_schema(engine: Engine, contract: SourceContract) -> list[str]:
     return warnings
 
 
-def extract(engine: Engine, table: Table, interval: Interval) -> pl.DataFrame:
-    """The rows of `table` created or updated in `interval`, with the contract's columns and
-    types, ordered by the incremental column and the primary key."""
+def _reason(exc: BaseException) -> str:
+    """The driver's own message of a database error, without the SQL and parameters that
+    SQLAlchemy appends (they can hold values of rows)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).split("\n[SQL:")[0].strip()
+    return f"{exc.__class__.__name__}: {text[:300]}"
+
+
+#: Python values a column of each contract type accepts as they come from the driver.
+_ACCEPTED: dict[ColumnType, tuple[type, ...]] = {
+    ColumnType.TEXT: (str,),
+    ColumnType.INTEGER: (int,),
+    ColumnType.REAL: (int, float),
+}
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """An extract and, aligned with its rows, the columns whose value had the wrong type
+    (such values are null in `frame`; the rows go to quarantine with `type:<column>`)."""
+
+    frame: pl.DataFrame
+    type_errors: list[list[str]]
+
+
+def typed_frame(rows: list[Any], table: Table) -> Extracted:
+    """Rows from the driver as a frame of the contract's types. A value of the wrong type (text
+    in an integer column, bytes anywhere) becomes null and is reported in `type_errors`, never
+    a Polars error failing the whole table; numbers in a text column are written as text."""
+    errors: list[list[str]] = [[] for _ in rows]
+    series = []
+    for i, col in enumerate(table.columns):
+        dtype = POLARS_TYPES[col.type]
+        values = [r[i] for r in rows]
+        try:
+            series.append(pl.Series(col.name, values, dtype=dtype, strict=True))
+            continue
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+            pass
+        accepted = _ACCEPTED[col.type]
+        clean: list[Any] = []
+        for j, v in enumerate(values):
+            if v is None or (isinstance(v, accepted) and not isinstance(v, bool)):
+                clean.append(v)
+            elif col.type is ColumnType.TEXT and isinstance(v, int | float):
+                clean.append(str(v))
+            else:
+                clean.append(None)
+                errors[j].append(col.name)
+        try:
+            series.append(pl.Series(col.name, clean, dtype=dtype, strict=True))
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+            # e.g. an integer beyond 64 bits: every non-null value is suspect, keep what fits.
+            fit = pl.Series(col.name, [str(v) if v is not None else None for v in clean])
+            cast = fit.cast(dtype, strict=False)
+            for j in (fit.is_not_null() & cast.is_null()).arg_true().to_list():
+                errors[j].append(col.name)
+            series.append(cast)
+    return Extracted(pl.DataFrame(series, schema={s.name: s.dtype for s in series}), errors)
+
+
+def _fetch(engine: Engine, sql: str, params: dict[str, Any], source: str, table: str) -> list[Any]:
+    try:
+        with engine.connect() as con:
+            return list(con.execute(sa.text(sql), params).fetchall())
+    except sa.exc.SQLAlchemyError as exc:
+        raise SourceReadError(
+            f"source {source}: cannot read table {table}: {_reason(exc)}"
+        ) from exc
+
+
+def extract_rows(engine: Engine, table: Table, interval: Interval, source: str = "?") -> Extracted:
+    """The rows of `table` created or updated in `interval` (see `extract`), with the values
+    of the wrong type reported rather than raised."""
     q = engine.dialect.identifier_preparer.quote
     inc = table.incremental
     cols = ", ".join(q(c.name) for c in table.columns)
@@ -182,8 +267,48 @@ def extract(engine: Engine, table: Table, interval: Interval) -> pl.DataFrame:
         params["lo"] = bound_value(interval.start, inc.format, inc.timezone)
     order = ", ".join(q(c) for c in (inc.column, *table.primary_key))
     sql = f"SELECT {cols} FROM {q(table.name)} WHERE {' AND '.join(where)} ORDER BY {order}"
-    schema = {c.name: POLARS_TYPES[c.type] for c in table.columns}
-    with engine.connect() as con:
-        result = con.execute(sa.text(sql), params)
-        rows = result.fetchall()
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return typed_frame(_fetch(engine, sql, params, source, table.name), table)
+
+
+def extract(engine: Engine, table: Table, interval: Interval) -> pl.DataFrame:
+    """The rows of `table` created or updated in `interval`, with the contract's columns and
+    types, ordered by the incremental column and the primary key (a value of the wrong type
+    is null here; `extract_rows` reports it)."""
+    return extract_rows(engine, table, interval).frame
+
+
+def beyond_intervals(engine: Engine, table: Table, end: datetime, source: str = "?") -> Extracted:
+    """The rows that no interval ending at or before `end` extracts: incremental value NULL,
+    or not below `end` as the source compares it (future, or malformed text that sorts
+    after it). Ordered by primary key."""
+    q = engine.dialect.identifier_preparer.quote
+    inc = table.incremental
+    cols = ", ".join(q(c.name) for c in table.columns)
+    sql = (
+        f"SELECT {cols} FROM {q(table.name)} WHERE {q(inc.column)} IS NULL "
+        f"OR NOT ({q(inc.column)} < :hi) ORDER BY {', '.join(q(c) for c in table.primary_key)}"
+    )
+    params = {"hi": bound_value(end, inc.format, inc.timezone)}
+    return typed_frame(_fetch(engine, sql, params, source, table.name), table)
+
+
+def source_keys(engine: Engine, table: Table, end: datetime, source: str = "?") -> pl.DataFrame:
+    """The primary key of every row an interval ending at or before `end` extracts, as
+    `_record_id` (the staged tables' key: the key columns joined by '|'), for reconciliation."""
+    q = engine.dialect.identifier_preparer.quote
+    inc = table.incremental
+    sql = (
+        f"SELECT {', '.join(q(c) for c in table.primary_key)} FROM {q(table.name)} "
+        f"WHERE {q(inc.column)} < :hi"
+    )
+    rows = _fetch(
+        engine, sql, {"hi": bound_value(end, inc.format, inc.timezone)}, source, table.name
+    )
+    keys = pl.DataFrame(
+        [[None if v is None else str(v) for v in r] for r in rows],
+        schema=list(table.primary_key),
+        orient="row",
+    )
+    return keys.select(
+        pl.concat_str([pl.col(c) for c in table.primary_key], separator="|").alias("_record_id")
+    )
