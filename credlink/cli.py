@@ -3,7 +3,9 @@
     credlink init                      prepare the ignored Airflow home (secrets, admin password)
     credlink world --persons 10000 --seed 7 --start 2024-01-01 --end 2025-12-31 --out data/world
     credlink link [--full]             link new and changed staged records now (record_links)
-    credlink review list | show ID | accept ID | reject ID [--reviewer NAME --note TEXT]
+    credlink review list | show ID | accept KEY | reject KEY [--reviewer NAME --note TEXT]
+    credlink train person --on DAY      a new model version in data/linkage/models/
+    credlink models promote FILE | show  make a reviewed model the production model
     credlink quality                   links against the world's ground truth
     credlink demo --days 2             the whole chain through Airflow's scheduler (make demo)
     credlink publish [--summary]       apply the memoranda: restrictions in the warehouse
@@ -24,6 +26,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from credlink import paths
 
@@ -39,6 +42,26 @@ app = typer.Typer(
 )
 # Wide enough for the summary tables when the output is not a terminal (make, CI logs).
 console = Console(width=None if Console().is_terminal else 120)
+
+
+def _text(value: object, style: str = "") -> Text:
+    """`value` as literal text for the terminal: control characters escaped
+    (:func:`publish.explain.printable`), rich markup such as ``[red]`` printed as written."""
+    from publish.explain import printable
+
+    return Text(printable(value), style=style)
+
+
+def _say(*parts: object) -> None:
+    """Print `parts` on one line: str parts are our own words, others data shown literally."""
+    line = Text()
+    for part in parts:
+        line.append_text(part if isinstance(part, Text) else _text(part))
+    console.print(line, highlight=False, soft_wrap=True)
+
+
+def _error(message: object) -> None:
+    _say(Text("error: ", style="red"), str(message))
 
 
 def _parse_day(value: str) -> date:
@@ -150,7 +173,7 @@ def staging() -> None:
     for col in ("source", "table", "intervals", "extracted", "staged", "quarantined", "failed"):
         table.add_column(col, justify="left" if col in ("source", "table") else "right")
     for row in totals.iter_rows():
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+        table.add_row(*(_cell(v) for v in row))
     console.print(table)
     for dataset in lake.datasets("quarantine"):
         q = lake.read("quarantine", dataset)
@@ -227,9 +250,10 @@ def link(
 
 @review_app.command("list")
 def review_list() -> None:
-    """List the open review items (number, record, candidate, link probability).
+    """List the open review items (number, item key, candidate, link probability).
 
-    Example: `credlink review list`, then `credlink review show 1`.
+    Example: `credlink review list`, then `credlink review show 1`; decide by the item key
+    (`credlink review accept courts/SXBZXR/7@3f2a9c1e07bd`): a number is only for looking.
     """
     from linkage.review import open_items
 
@@ -237,19 +261,23 @@ def review_list() -> None:
     if items.is_empty():
         console.print("nothing to review")
         return
-    table = Table(title=f"{items.height} open review item(s)")
-    cols = ("#", "record", "subject", "candidate", "link probability", "match weight", "why")
+    table = Table(title=f"{items.height} open review item(s); decide by item key")
+    cols = ("#", "item key", "subject", "candidate", "link probability", "match weight", "why")
     for col in cols:
-        table.add_column(col, justify="right" if col in ("#", "link probability") else "left")
+        table.add_column(
+            col,
+            justify="right" if col in ("#", "link probability") else "left",
+            no_wrap=col == "item key",  # copied whole into `review accept KEY`
+        )
     for i, row in enumerate(items.iter_rows(named=True), start=1):
         table.add_row(
             str(i),
-            row["unique_id"],
-            row["subject_type"],
-            str(row["candidate_code"]),
+            _text(row["item_key"]),
+            _text(row["subject_type"]),
+            _text(row["candidate_code"]),
             _number(row["link_probability"], ".4f"),
             _number(row["match_weight"], ".2f"),
-            row.get("reason") or "link probability in the review band",
+            _text(row.get("reason") or "link probability in the review band"),
         )
     console.print(table)
 
@@ -264,7 +292,7 @@ def _item(name: str) -> dict[str, Any]:
     try:
         return find_item(_lake(), name)
     except ReviewItemNotFound as exc:
-        console.print(f"[red]error:[/red] {exc.args[0]}")
+        _error(exc.args[0])
         raise typer.Exit(1) from exc
 
 
@@ -275,60 +303,76 @@ def review_show(
         Path | None, typer.Option(help="Folder of the waterfall chart (default data/review).")
     ] = None,
 ) -> None:
-    """Explain a review item: both records side by side, the match weight of each comparison,
-    and a waterfall chart as offline HTML.
+    """Explain a review item: its item key, both records side by side, the match weight of
+    each comparison, and a waterfall chart as offline HTML.
 
-    Example: `credlink review show 1` or `credlink review show courts/SXBZXR/7`.
+    Example: `credlink review show 1`, `credlink review show courts/SXBZXR/7`; then decide by
+    the item key it prints.
     """
     from linkage.model import ModelError
     from linkage.review import comparison_weights, consequences, side_by_side, waterfall
+    from publish.explain import printable
 
     item = _item(item_id)
-    console.print(
-        f"{item['unique_id']} -> {item['candidate_code']}: link probability "
-        f"{_number(item['link_probability'], '.4f')}, match weight "
-        f"{_number(item['match_weight'], '.2f')} ({item['model_version']})"
+    _say("item key: ", Text(printable(item["item_key"]), style="bold"))
+    _say(
+        item["unique_id"],
+        " -> ",
+        item["candidate_code"],
+        f": link probability {_number(item['link_probability'], '.4f')}, match weight "
+        f"{_number(item['match_weight'], '.2f')} (",
+        item["model_version"],
+        ")",
     )
     if item.get("reason"):
-        console.print(f"why in review: {item['reason']}")
+        _say("why in review: ", item["reason"])
     evidence = ", ".join(item.get("evidence") or []) or "none"
-    console.print(
-        f"identity evidence of the candidate: name {item.get('name_agreement') or 'missing'}; "
-        f"independent facts that agree: {evidence}"
+    _say(
+        "identity evidence of the candidate: name ",
+        item.get("name_agreement") or "missing",
+        "; independent facts that agree: ",
+        evidence,
     )
     conflict = item.get("conflict_code")
-    fields = Table(title="Record and candidate" + (" and identifier holder" if conflict else ""))
+    title = "Record and candidate" + (" and identifier holder" if conflict else "")
+    fields = Table(title=title)
     for col in ("field", "record", "candidate", *(["holder " + conflict] if conflict else [])):
-        fields.add_column(col)
+        fields.add_column(_text(col))
     for name, mine, theirs, holder in side_by_side(item):
         style = "" if mine == theirs else "yellow"
-        fields.add_row(name, str(mine), str(theirs), *([str(holder)] if conflict else []),
-                       style=style)  # fmt: skip
+        fields.add_row(_text(name), _text(mine), _text(theirs),
+                       *([_text(holder)] if conflict else []), style=style)  # fmt: skip
     console.print(fields)
     held = consequences(paths.warehouse_path(), item["unique_id"])
     if held:
-        console.print(
-            "accepting would impose on the candidate: "
-            + ", ".join(held)
-            + " (and, where the memorandum extends to them, on a listed organisation's legal "
-            "representative)"
+        _say(
+            "accepting would impose on the candidate: ",
+            ", ".join(held),
+            " (and, where the memorandum extends to them, on a listed organisation's legal "
+            "representative)",
         )
     weights = Table(title="Match weight of each comparison")
     weights.add_column("comparison")
     weights.add_column("match weight", justify="right")
     for name, w in comparison_weights(item):
-        weights.add_row(name, "null" if w is None else f"{w:+.2f}")
+        weights.add_row(_text(name), "null" if w is None else f"{w:+.2f}")
     console.print(weights)
+    decide = f"credlink review accept {item['item_key']}"
+    if conflict:
+        decide += f" [--candidate {conflict}]"
+    _say("to decide: ", decide, " (or reject); the key refuses the decision if the item changes")
     try:
         path = waterfall(_lake(), item, out or paths.data_dir() / "review")
     except ModelError as exc:
-        console.print(f"no waterfall chart: {exc}")
+        _say("no waterfall chart: ", str(exc))
+    except Exception as exc:  # the chart is an aid: its failure hides nothing else
+        _say("no waterfall chart: ", f"{type(exc).__name__}: {exc}")
     else:
-        console.print(f"waterfall chart: {path}")
+        _say("waterfall chart: ", str(path))
 
 
 def _decide(
-    item_id: str,
+    key: str,
     decision: str,
     reviewer: str | None,
     note: str | None,
@@ -336,25 +380,37 @@ def _decide(
 ) -> None:
     import getpass
 
-    from linkage.review import decide
+    from linkage.review import DecisionConflict, ItemChanged, NotAKey, decide
 
-    item = _item(item_id)
     who = reviewer or getpass.getuser()
     try:
-        row = decide(_lake(), item, decision, reviewer=who, decided_at=_now(), note=note,
+        row = decide(_lake(), key, decision, reviewer=who, decided_at=_now(), note=note,
                      candidate_code=candidate)  # fmt: skip
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except (NotAKey, ItemChanged, DecisionConflict, ValueError) as exc:
+        _error(exc)
         raise typer.Exit(1) from exc
-    console.print(
-        f"{decision}ed {item['unique_id']} -> {row['candidate_code'].item()} (by {who}); "
-        "it takes effect on the next linkage run (`credlink link` or the link_credit_codes DAG)"
+    _say(
+        f"{decision}ed ",
+        row["unique_id"].item(),
+        " -> ",
+        row["candidate_code"].item(),
+        " (by ",
+        who,
+        "; item ",
+        key,
+        "); it takes effect on the next linkage run (`credlink link` or the link_credit_codes DAG)",
     )
 
 
 Reviewer = Annotated[str | None, typer.Option(help="Who decides (default: the login name).")]
 Note = Annotated[str | None, typer.Option(help="Why.")]
-ItemId = Annotated[str, typer.Argument(metavar="ID", help="Record id or list number.")]
+ItemKeyArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY",
+        help="The item key that `review list` / `review show` print (<record>@<12 hex digits>).",
+    ),
+]
 Candidate = Annotated[
     str | None,
     typer.Option(
@@ -365,25 +421,28 @@ Candidate = Annotated[
 
 @review_app.command("accept")
 def review_accept(
-    item_id: ItemId, reviewer: Reviewer = None, note: Note = None, candidate: Candidate = None
+    key: ItemKeyArg, reviewer: Reviewer = None, note: Note = None, candidate: Candidate = None
 ) -> None:
     """Accept the item's candidate: the record is linked to it on every run from now on.
 
-    Example: `credlink review accept 1 --reviewer li --note "same person, moved"`; for an
-    identifier conflict, `--candidate CODE` accepts the identifier's holder instead.
+    Refused when the item changed since `review show` printed its key, or was decided already.
+    Example: `credlink review accept courts/SXBZXR/7@3f2a9c1e07bd --reviewer li --note "same
+    person, moved"`; for an identifier conflict, `--candidate CODE` accepts the identifier's
+    holder instead.
     """
-    _decide(item_id, "accept", reviewer, note, candidate)
+    _decide(key, "accept", reviewer, note, candidate)
 
 
 @review_app.command("reject")
 def review_reject(
-    item_id: ItemId, reviewer: Reviewer = None, note: Note = None, candidate: Candidate = None
+    key: ItemKeyArg, reviewer: Reviewer = None, note: Note = None, candidate: Candidate = None
 ) -> None:
     """Reject the item's candidate: the record is never linked to it.
 
-    Example: `credlink review reject courts/SXBZXR/7 --reviewer li --note "different person"`.
+    Example: `credlink review reject courts/SXBZXR/7@3f2a9c1e07bd --reviewer li --note
+    "different person"`.
     """
-    _decide(item_id, "reject", reviewer, note, candidate)
+    _decide(key, "reject", reviewer, note, candidate)
 
 
 @app.command()
@@ -391,15 +450,16 @@ def train(
     subject_type: Annotated[str, typer.Argument(help="person or organisation")],
     on: Annotated[str, typer.Option(help="Training date in the model version, YYYY-MM-DD.")],
     models_dir: Annotated[
-        Path | None, typer.Option(help="Where to write the model (default linkage/models).")
+        Path | None,
+        typer.Option(help="Where to write the model (default data/linkage/models, a work folder)."),
     ] = None,
 ) -> None:
     """Train a linkage model by EM on the staged records and write a new model version with its
-    charts (match weights, m and u) as HTML.
+    charts (match weights, m and u) as HTML, into a work folder: it is not used until promoted.
 
-    Example: `credlink train person --on 2026-01-01`; review the JSON and charts, then commit.
+    Example: `credlink train person --on 2026-01-01`; review the JSON and charts, then
+    `credlink models promote data/linkage/models/person-20260101-<hash>.json` and commit.
     """
-    from linkage.model import MODELS_DIR
     from linkage.train import train_from_lake
 
     if subject_type not in ("person", "organisation"):
@@ -410,13 +470,70 @@ def train(
             subject_type,
             _lake(),
             on=_parse_day(on),
-            models_dir=models_dir or MODELS_DIR,
+            models_dir=models_dir or paths.data_dir() / "linkage" / "models",
             charts_dir=paths.data_dir() / "linkage" / "charts",
         )
     console.print(f"model {result.version}: {result.model_path}")
+    console.print(
+        f"  not in production until promoted: credlink models promote {result.model_path}"
+    )
     console.print(f"trained on {result.records:,} records against {result.spine:,} registry rows")
     for name, chart in result.charts.items():
         console.print(f"  chart {name}: {chart}")
+
+
+models_app = typer.Typer(
+    help="The production linkage models: promote a reviewed model file, show what is in force.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("promote")
+def models_promote(
+    model_file: Annotated[Path, typer.Argument(help="A trained model file (credlink train).")],
+    by: Annotated[str | None, typer.Option(help="Who promotes (default: the login name).")] = None,
+    note: Annotated[str | None, typer.Option(help="Why (the review).")] = None,
+) -> None:
+    """Make a reviewed model file the production model of its subject type: checked, copied
+    into linkage/models/ and recorded with its SHA-256 in linkage/models/production.json.
+
+    Example: `credlink models promote data/linkage/models/person-20260101-3f2a9c1e.json --note
+    "charts reviewed"`; then commit linkage/models/. The next linkage run is a full one.
+    """
+    import getpass
+
+    from linkage.model import ModelError, promote
+
+    try:
+        entry = promote(model_file, promoted_by=by or getpass.getuser(), promoted_at=_now(),
+                        note=note)  # fmt: skip
+    except (ModelError, OSError) as exc:
+        _error(exc)
+        raise typer.Exit(1) from exc
+    _say("promoted ", entry["model_version"], " (sha256 ", entry["sha256"], ")")
+    _say("commit linkage/models/ with it; the next linkage run links everything again")
+
+
+@models_app.command("show")
+def models_show() -> None:
+    """Print the production model of each subject type, checked against its recorded hash.
+
+    Example: `credlink models show`.
+    """
+    from linkage.model import SUBJECT_TYPES, ModelError, current_model_path, load_model
+
+    failed = False
+    for subject in SUBJECT_TYPES:
+        try:
+            model = load_model(current_model_path(subject))
+        except ModelError as exc:
+            _error(exc)
+            failed = True
+        else:
+            _say(subject, ": ", model.version, " (", str(model.path), ")")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -518,7 +635,7 @@ def _print_restriction_quality(table_: pl.DataFrame, world: Path) -> None:
             table.add_column(col, no_wrap=True)
         else:  # headers wrap at the underscores, never inside a word
             words = col.split("_")
-            width = max(len(w) for w in [*words, *(r[i] for r in rows)])
+            width = max(len(str(w)) for w in [*words, *(r[i] for r in rows)])
             table.add_column(" ".join(words), justify="right", width=width)
     previous = None
     for row, cells in zip(table_.iter_rows(named=True), rows, strict=True):
@@ -530,17 +647,18 @@ def _print_restriction_quality(table_: pl.DataFrame, world: Path) -> None:
         table.add_row(*cells)
     # 16 columns: wider than the 120 of non-terminal output, so that no figure is cut
     Console(width=None if console.is_terminal else 190).print(table)
-    console.print(key_figures(table_), highlight=False)
+    _say(key_figures(table_))
 
 
-def _cell(value: object) -> str:
+def _cell(value: object) -> Text:
+    """A table cell, data shown literally (no markup, control characters escaped)."""
     if value is None:
-        return "-"
+        return Text("-")
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return Text(f"{value:.4f}")
     if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+        return Text(f"{value:,}")
+    return _text(value)
 
 
 @app.command()
@@ -742,14 +860,25 @@ def explain(
 
     Example: `credlink explain 11010519491231002X`.
     """
-    from publish.explain import credit_record, format_credit_record
+    from publish.explain import (
+        CodeShapeError,
+        check_code_shape,
+        credit_record,
+        format_credit_record,
+    )
 
+    try:
+        checked = check_code_shape(code)
+    except CodeShapeError as exc:
+        _error(exc)
+        raise typer.Exit(2) from exc
     warehouse = paths.warehouse_path()
     if not warehouse.exists():
         console.print(f"[yellow]no warehouse at {warehouse}: run `credlink publish`[/yellow]")
         raise typer.Exit(1)
-    record = credit_record(warehouse, code.strip().upper())
-    console.print(format_credit_record(record), markup=False)
+    record = credit_record(warehouse, checked)
+    # every value is escaped by format_credit_record; no markup, no highlighting
+    console.print(format_credit_record(record), markup=False, highlight=False)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,19 @@
 """The clerical review of the review band: what `credlink review` lists, shows and decides.
 
-A review item is a row of ``linkage.review_queue`` (:mod:`linkage.stage`) not yet decided. It
-is named by its record's ``unique_id`` ('courts/SXBZXR/7') or by its 1-based position in
-:func:`open_items` ('3'). A decision is appended to ``linkage.decisions`` and takes effect on
-the next linkage run (:func:`linkage.stage.run_linkage`), and on every run after.
+A review item is a row of ``linkage.review_queue`` (:mod:`linkage.stage`) not yet decided.
+To look at one, name it by its **item key** (``courts/SXBZXR/7@3f2a9c1e07bd``, see
+:mod:`linkage.review_keys`), its record's ``unique_id`` ('courts/SXBZXR/7') or its 1-based
+position in :func:`open_items` ('3'). A **decision** names the item by its key only: the key
+says what the reviewer was shown, and :func:`linkage.stage.record_decision` refuses it when the
+item has changed since or was decided already; a list number or a record id may point to
+another item by the time one decides. A decision is appended to ``linkage.decisions`` and takes
+effect on the next linkage run (:func:`linkage.stage.run_linkage`), and on every run after.
 
 Example:
     >>> item = find_item(lake, "1")                                        # doctest: +SKIP
-    >>> side_by_side(item)[:1]                                             # doctest: +SKIP
-    [('name', '张伟', '张伟')]
-    >>> decide(lake, item, "accept", reviewer="li", decided_at=now)         # doctest: +SKIP
+    >>> item["item_key"]                                                   # doctest: +SKIP
+    'courts/SXBZXR/7@3f2a9c1e07bd'
+    >>> decide(lake, item["item_key"], "accept", reviewer="li", decided_at=now)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import polars as pl
 
 from etl.lake import Lake
 from linkage.explain import waterfall_html
-from linkage.model import MODELS_DIR, ModelError
+from linkage.model import MODELS_DIR, ModelError, load_model
+from linkage.review_keys import DecisionConflict, ItemChanged, ItemKey
 from linkage.spine import (
     ORGANISATION_COLUMNS,
     PERSON_COLUMNS,
@@ -34,6 +39,10 @@ from linkage.spine import (
 from linkage.stage import read_decisions, read_review_queue, record_decision
 
 __all__ = [
+    "DecisionConflict",
+    "ItemChanged",
+    "ItemKey",
+    "NotAKey",
     "ReviewItemNotFound",
     "comparison_weights",
     "consequences",
@@ -51,27 +60,35 @@ class ReviewItemNotFound(KeyError):
     """No open review item of that name."""
 
 
+class NotAKey(ValueError):
+    """A decision named its item by something other than an item key."""
+
+
 def open_items(lake: Lake) -> pl.DataFrame:
-    """The review queue without the records decided since the last linkage run."""
+    """The review queue without the records decided since the last linkage run, each with its
+    ``item_key`` (:class:`~linkage.review_keys.ItemKey`)."""
     queue = read_review_queue(lake)
     if queue.is_empty():
-        return queue
-    return queue.join(read_decisions(lake).select("unique_id"), on="unique_id", how="anti").sort(
+        return queue.with_columns(item_key=pl.lit(None, pl.String))
+    items = queue.join(read_decisions(lake).select("unique_id"), on="unique_id", how="anti").sort(
         "unique_id"
     )
+    keys = [str(ItemKey.of(row)) for row in items.iter_rows(named=True)]
+    return items.with_columns(item_key=pl.Series(keys, dtype=pl.String))
 
 
 def find_item(lake: Lake, name: str) -> dict[str, Any]:
-    """The open item `name`: a record's unique id, or a 1-based position in :func:`open_items`."""
+    """The open item `name`: an item key, a record's unique id, or a 1-based position in
+    :func:`open_items` (to look at; decisions take a key, see :func:`decide`)."""
     items = open_items(lake)
     if name.isdigit():
         pos = int(name)
         if not 1 <= pos <= items.height:
             raise ReviewItemNotFound(f"no item {pos}: {items.height} open item(s)")
         return items.row(pos - 1, named=True)
-    hit = items.filter(pl.col("unique_id") == name)
+    hit = items.filter((pl.col("unique_id") == name) | (pl.col("item_key") == name))
     if hit.is_empty():
-        raise ReviewItemNotFound(f"{name!r} is not an open review item")
+        raise ReviewItemNotFound(f"{name[:200]!r} is not an open review item")
     return hit.row(0, named=True)
 
 
@@ -122,6 +139,9 @@ def waterfall(
     model = (models_dir or MODELS_DIR) / f"{item['model_version']}.json"
     if not model.is_file():
         raise ModelError(f"model {item['model_version']} is not in {models_dir or MODELS_DIR}")
+    loaded = load_model(model)  # checked like every model file: its SQL stays data
+    if loaded.version != item["model_version"]:
+        raise ModelError(f"{model} holds model {loaded.version}, not {item['model_version']}")
     raw = pl.DataFrame([{**json.loads(item["record"]), "unique_id": item["unique_id"]}])
     # JSON keeps dates as text: read them back as dates
     raw = raw.with_columns(
@@ -132,12 +152,12 @@ def waterfall(
     record = conform(raw, COLUMNS[subject])
     spine = read_person_spine(lake) if subject == "person" else read_organisation_spine(lake)
     name = item["unique_id"].replace("/", "-")
-    return waterfall_html(record, spine, item["candidate_code"], model, out_dir / f"{name}.html")
+    return waterfall_html(record, spine, item["candidate_code"], loaded, out_dir / f"{name}.html")
 
 
 def decide(
     lake: Lake,
-    item: dict[str, Any],
+    key: ItemKey | str,
     decision: str,
     *,
     reviewer: str,
@@ -145,21 +165,37 @@ def decide(
     note: str | None = None,
     candidate_code: str | None = None,
 ) -> pl.DataFrame:
-    """Record a decision on the item's candidate (or, for an identifier conflict, on the
-    identifier's holder: `candidate_code` = the item's ``conflict_code``); returns the
-    decision row."""
-    shown = {item["candidate_code"], item.get("conflict_code")} - {None}
-    code = candidate_code or item["candidate_code"]
-    if code not in shown:
-        raise ValueError(
-            f"{code!r} is not a candidate of {item['unique_id']} (candidates: {sorted(shown)})"
-        )
+    """Record a decision on the item named by `key` (as :func:`open_items` gives it): on its
+    candidate, or, for an identifier conflict, on the identifier's holder (`candidate_code` =
+    the item's ``conflict_code``); returns the decision row.
+
+    Refused with :class:`NotAKey` for a list number or a bare record id, with
+    :class:`~linkage.review_keys.ItemChanged` when the item changed since it was shown (another
+    candidate, another model version, other fields) and with
+    :class:`~linkage.review_keys.DecisionConflict` when it was decided already.
+    """
+    if isinstance(key, str):
+        try:
+            key = ItemKey.parse(key)
+        except ValueError as exc:
+            raise NotAKey(
+                f"{exc}. A decision names the item by its key, never by a list number or a "
+                "record id (they may point to another item by now)"
+            ) from exc
+    code = candidate_code
+    if code is None:
+        queue = read_review_queue(lake)
+        hit = queue.filter(pl.col("unique_id") == key.unique_id) if queue.height else queue
+        code = hit["candidate_code"][0] if hit.height else None
+        if code is None:
+            raise ItemChanged(f"{key.unique_id} is no longer in the review queue")
     return record_decision(
         lake,
-        item["unique_id"],
+        key.unique_id,
         code,
         decision,
         reviewer=reviewer,
         decided_at=decided_at,
         note=note,
+        seen=key,
     )

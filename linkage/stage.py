@@ -67,6 +67,7 @@ from linkage.representatives import (
     with_organisations,
 )
 from linkage.resolve import RECORD_LINK_COLUMNS, Resolution, resolve
+from linkage.review_keys import DecisionConflict, ItemChanged, ItemKey, locked_check_append
 from linkage.spine import ORGANISATION_DATASET
 from linkage.spine_store import SpineUpdate, update_spine, write_spine
 
@@ -160,6 +161,10 @@ DECISION_COLUMNS: dict[str, pl.DataType] = {
     "reviewer": pl.String(),
     "decided_at": pl.Datetime("us", "UTC"),
     "note": pl.String(),
+    # what the reviewer was shown (linkage.review_keys); null in decisions recorded before
+    # review keys, and in corrections of records that were not in the review queue
+    "model_version": pl.String(),
+    "item_fingerprint": pl.String(),
 }
 
 DECISION_KINDS = ("accept", "reject")
@@ -203,23 +208,74 @@ def record_decision(
     reviewer: str,
     decided_at: datetime,
     note: str | None = None,
+    seen: ItemKey | None = None,
 ) -> pl.DataFrame:
-    """Append one reviewer decision to ``linkage.decisions`` (under a file lock); returns the row.
+    """Append one reviewer decision to ``linkage.decisions``; returns the row.
+
+    `seen` is the key of the review item the reviewer was shown (:mod:`linkage.review_keys`).
+    Under a lock, the decision is refused (:class:`~linkage.review_keys.ItemChanged`) unless
+    that item is still the record's open item in ``linkage.review_queue`` (same candidate, same
+    model version, same fields: same fingerprint) and `candidate_code` is one it showed, and
+    refused (:class:`~linkage.review_keys.DecisionConflict`) when the record was decided
+    already: two reviewers deciding at once get one decision and one conflict. Without `seen`
+    the decision is a correction of a record outside the queue (e.g. rejecting an accepted
+    link); a record in the queue is refused then: decide it by its key.
 
     Example: ``record_decision(lake, 'courts/SXBZXR/7', '110101198001010013', 'reject',
-    reviewer='li', decided_at=datetime(2026, 1, 2, 9, tzinfo=UTC))``.
+    reviewer='li', decided_at=datetime(2026, 1, 2, 9, tzinfo=UTC), seen=ItemKey.of(row))``.
     """
     if decision not in DECISION_KINDS:
         raise ValueError(f"decision must be one of {DECISION_KINDS}, got {decision!r}")
     if decided_at.tzinfo is None:
         raise ValueError("decided_at must be timezone-aware")
-    row = pl.DataFrame(
-        [[unique_id, candidate_code, decision, reviewer, decided_at, note]],
-        schema=DECISION_COLUMNS,
-        orient="row",
-    )
-    lake.append_locked(LAYER, DECISIONS, row)
-    return row
+    if seen is not None and seen.unique_id != unique_id:
+        raise ValueError(f"item key {seen} is not of record {unique_id!r}")
+
+    def checked_row() -> pl.DataFrame:
+        queue = read_review_queue(lake)
+        items = queue.filter(pl.col("unique_id") == unique_id).to_dicts() if queue.height else []
+        earlier = read_decisions(lake).filter(pl.col("unique_id") == unique_id)
+        version = fingerprint = None
+        if seen is None:
+            if items and earlier.is_empty():
+                raise ItemChanged(
+                    f"{unique_id} is in the review queue (item {ItemKey.of(items[0])}): decide it "
+                    "by its item key, as `credlink review show` prints it"
+                )
+        else:
+            if not items:
+                raise ItemChanged(f"{unique_id} is no longer in the review queue")
+            item = items[0]
+            now = ItemKey.of(item)
+            if now != seen:
+                raise ItemChanged(
+                    f"item {seen} changed since it was shown: it is now {now} (candidate "
+                    f"{item['candidate_code']}, identifier holder {item.get('conflict_code')}, "
+                    f"model {item['model_version']}); look at it again (`credlink review show "
+                    f"{now}`)"
+                )
+            shown = {item["candidate_code"], item.get("conflict_code")} - {None}
+            if candidate_code not in shown:
+                raise ValueError(
+                    f"{candidate_code!r} is not a candidate of {unique_id} "
+                    f"(candidates: {sorted(shown)})"
+                )
+            version, fingerprint = item["model_version"], now.fingerprint
+        if seen is not None and earlier.height:
+            last = earlier.sort("decided_at").row(-1, named=True)
+            raise DecisionConflict(
+                f"{unique_id} was decided already: {last['decision']} {last['candidate_code']} "
+                f"by {last['reviewer']} at {last['decided_at']:%Y-%m-%d %H:%M:%S} UTC; "
+                "no second decision recorded"
+            )
+        return pl.DataFrame(
+            [[unique_id, candidate_code, decision, reviewer, decided_at, note, version,
+              fingerprint]],
+            schema=DECISION_COLUMNS,
+            orient="row",
+        )  # fmt: skip
+
+    return locked_check_append(lake, LAYER, DECISIONS, checked_row)
 
 
 def effective_decisions(decisions: pl.DataFrame) -> pl.DataFrame:

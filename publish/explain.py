@@ -12,17 +12,76 @@ Example:
     >>> record = credit_record(Path("data/warehouse/credlink.duckdb"), "11010519491231002X")
     ...                                                                   # doctest: +SKIP
     >>> print(format_credit_record(record))                               # doctest: +SKIP
+
+Agency text reaches a person's terminal here, so every value is passed through
+:func:`printable`: control characters and escape sequences (ESC, BEL, clear screen, set title,
+C1 controls, bidirectional overrides, line separators) are shown escaped (ESC as the four
+characters ``\\x1b``), never sent. :func:`check_code_shape` refuses anything but 18
+characters of the citizen ID or USCC alphabets before any lookup.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
-__all__ = ["CreditRecord", "credit_record", "format_credit_record"]
+__all__ = [
+    "CodeShapeError",
+    "CreditRecord",
+    "check_code_shape",
+    "credit_record",
+    "format_credit_record",
+    "printable",
+]
+
+#: Unicode categories never written raw to a terminal: controls (C0, DEL, C1), format
+#: characters (bidirectional overrides, zero-width), line and paragraph separators, surrogates,
+#: private use, unassigned.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def _escape(ch: str) -> str:
+    n = ord(ch)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def printable(value: object) -> str:
+    """`value` as text safe for a terminal: every control, format or separator character
+    escaped (ESC as the four characters ``\\x1b``, a newline as ``\\x0a``). Rich markup is not
+    escaped here: print the result as plain text (``rich.text.Text``, ``markup=False``)."""
+    text = str(value)
+    if text.isprintable():  # the common case, fast
+        return text
+    return "".join(_escape(c) if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in text)
+
+
+class CodeShapeError(ValueError):
+    """A credit code that is neither a citizen identity number nor a USCC by its shape."""
+
+
+_CITIZEN_ID = re.compile(r"[0-9]{17}[0-9X]")
+_USCC = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}")
+
+
+def check_code_shape(code: str) -> str:
+    """`code` stripped and upper-cased if it has the shape of a credit code (18 characters: a
+    citizen identity number, 17 digits and a digit or X; or a USCC, of the GB 32100 alphabet),
+    else :class:`CodeShapeError` naming at most its first 24 characters (escaped)."""
+    value = code.strip().upper()
+    if len(value) == 18 and (_CITIZEN_ID.fullmatch(value) or _USCC.fullmatch(value)):
+        return value
+    shown = printable(code[:24]) + ("..." if len(code) > 24 else "")
+    raise CodeShapeError(
+        f"'{shown}' ({len(code):,} characters) is not a credit code: 18 characters, a citizen "
+        "identity number (17 digits and a digit or X) or a USCC (digits and capitals but I, O, "
+        "S, V and Z)"
+    )
 
 
 @dataclass(frozen=True)
@@ -74,16 +133,40 @@ def credit_record(warehouse: Path, code: str) -> CreditRecord:
 
 
 def _day(value: object) -> str:
-    return "open-ended" if value is None else str(value)
+    return "open-ended" if value is None else printable(value)
+
+
+class _Safe(dict[str, Any]):
+    """A row whose values read back as :func:`printable` text (lists element by element)."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        if value is None or isinstance(value, int | float):
+            return value
+        if isinstance(value, list):
+            return [printable(v) for v in value]
+        return printable(value)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+def _rows(frame: pl.DataFrame) -> list[_Safe]:
+    return [_Safe(r) for r in frame.iter_rows(named=True)]
 
 
 def format_credit_record(record: CreditRecord) -> str:
     """The record as plain text (what ``credlink explain CODE`` prints)."""
     lines = []
     if record.subject.is_empty():
-        lines.append(f"{record.code}: not in the warehouse (never linked, never restricted)")
+        lines.append(
+            f"{printable(record.code)}: not in the warehouse (never linked, never restricted)"
+        )
     else:
-        s = record.subject.row(0, named=True)
+        s = _rows(record.subject)[0]
         lines.append(
             f"{s['credit_code']} {s['subject_type']} {s['name'] or '(no registry name)'} "
             f"region {s['region'] or '-'}: {s['active_restrictions']} restriction(s) in force, "
@@ -92,7 +175,7 @@ def format_credit_record(record: CreditRecord) -> str:
     if not record.restrictions.is_empty():
         lines.append("")
         lines.append("Restrictions in force:")
-    for r in record.restrictions.iter_rows(named=True):
+    for r in _rows(record.restrictions):
         lines.append(
             f"  [{r['status']}] {r['measure']} — enforced by {r['enforcing_agency']}, "
             f"from {r['valid_from']} to {_day(r['valid_to'])}"
@@ -108,7 +191,7 @@ def format_credit_record(record: CreditRecord) -> str:
     if not record.listings.is_empty():
         lines.append("")
         lines.append("Listing records and their links:")
-    for item in record.listings.iter_rows(named=True):
+    for item in _rows(record.listings):
         removed = (
             f", removed {item['removed_on']} ({item['removal_reason']})"
             if item["removed_on"] is not None
@@ -135,7 +218,7 @@ def format_credit_record(record: CreditRecord) -> str:
     if not record.history.is_empty():
         lines.append("")
         lines.append("History:")
-    for h in record.history.iter_rows(named=True):
+    for h in _rows(record.history):
         reason = f" ({h['reason']})" if h["reason"] else ""
         lines.append(
             f"  {h['as_of']} run {h['run_id']}: {h['memorandum_id']}/{h['measure_id']} "

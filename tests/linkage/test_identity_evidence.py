@@ -37,6 +37,7 @@ from linkage.evidence import (
 )
 from linkage.records import organisation_records, person_records
 from linkage.resolve import resolve
+from linkage.review_keys import ItemKey
 from linkage.spine import organisation_spine, person_spine
 from linkage.stage import read_record_links, read_review_queue, record_decision, run_linkage
 
@@ -319,14 +320,21 @@ def test_a_reviewer_decision_on_a_conflict_is_respected_on_rerun(
     assert shown.exit_code == 0, shown.output
     assert "identifier conflict" in shown.output and f"holder {LI_SI}" in shown.output
     assert "李四" in shown.output and "张三" in shown.output
-    refused = runner.invoke(app, ["review", "accept", "transport/FlightBan/7", "--candidate",
-                                  WANG_WEI, "--reviewer", "li"])  # fmt: skip
+    # Decisions name the item by the key `review show` printed (not the record id, which may
+    # point to a changed item by then).
+    key = str(ItemKey.of(item.row(0, named=True)))
+    assert f"item key: {key}" in shown.output
+    refused = runner.invoke(app, ["review", "accept", key, "--candidate", WANG_WEI,
+                                  "--reviewer", "li"])  # fmt: skip
     assert refused.exit_code == 1 and "not a candidate" in refused.output
-    # The reviewer finds it is 张三 (a clerk typed 李四's number): rejects the holder, and
-    # accepts 张三.
-    rejected = runner.invoke(app, ["review", "reject", "transport/FlightBan/7", "--candidate",
-                                   LI_SI, "--reviewer", "li"])  # fmt: skip
+    # The reviewer finds it is 张三 (a clerk typed 李四's number): rejects the holder; a second
+    # decision on the same item is refused as a conflict, and accepting 张三 is a correction
+    # outside the queue (the API without a key, allowed once the item is decided).
+    rejected = runner.invoke(app, ["review", "reject", key, "--candidate", LI_SI,
+                                   "--reviewer", "li"])  # fmt: skip
     assert rejected.exit_code == 0, rejected.output
+    twice = runner.invoke(app, ["review", "accept", key, "--reviewer", "wang"])
+    assert twice.exit_code == 1 and "decided already" in twice.output
     record_decision(lake, "transport/FlightBan/7", ZHANG_SAN, "accept", reviewer="li",
                     decided_at=datetime(2025, 7, 2, tzinfo=UTC))  # fmt: skip
     for run_id in ("r2", "r3"):

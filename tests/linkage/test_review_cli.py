@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from credlink.cli import app
 from etl.lake import Lake
+from linkage.review import open_items
 from linkage.stage import read_decisions, read_record_links
 from world.generate import WorldSummary
 
@@ -54,8 +55,13 @@ def test_link_review_and_quality(data: Path, small_world: WorldSummary) -> None:
     assert charts[0].stat().st_size > 10_000  # the chart library is inlined: opens offline
     assert "cdn" not in charts[0].read_text(encoding="utf-8").lower()[:2000]
 
-    ok("review", "accept", "1", "--reviewer", "li", "--note", "same person")
-    ok("review", "reject", two["unique_id"], "--reviewer", "wang")
+    # Decisions name items by the key that list and show print, not by number or record id.
+    keys = dict(open_items(lake).select("unique_id", "item_key").iter_rows())
+    assert f"item key: {keys[one['unique_id']]}" in shown
+    by_number = runner.invoke(app, ["review", "accept", "1", "--reviewer", "li"])
+    assert by_number.exit_code == 1 and "never by a list number" in by_number.output
+    ok("review", "accept", keys[one["unique_id"]], "--reviewer", "li", "--note", "same person")
+    ok("review", "reject", keys[two["unique_id"]], "--reviewer", "wang")
     assert read_decisions(lake)["reviewer"].to_list() == ["li", "wang"]
     # Decided items leave the list at once; unknown ones are refused.
     assert one["unique_id"] not in ok("review", "list")

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from etl.lake import Lake
+from linkage.review_keys import ItemKey
 from linkage.stage import (
     DECISION_COLUMNS,
     RECORD_LINKS_COLUMNS,
@@ -41,7 +42,10 @@ def links(rows: list[tuple[str, str | None, str | None, str, str]]) -> pl.DataFr
 
 def decisions(rows: list[tuple[str, str, str, int]]) -> pl.DataFrame:
     return pl.DataFrame(
-        [(u, c, d, "li", datetime(2026, 1, 1, h, tzinfo=UTC), None) for u, c, d, h in rows],
+        [
+            (u, c, d, "li", datetime(2026, 1, 1, h, tzinfo=UTC), None, None, None)
+            for u, c, d, h in rows
+        ],
         schema=DECISION_COLUMNS,
         orient="row",
     )
@@ -128,8 +132,10 @@ def test_run_writes_tables_and_decisions_win_on_rerun(stage_lake: Lake) -> None:
 
     accepted = first.filter(pl.col("band") == "accept").sort("unique_id")
     wrong, moved = accepted.row(0, named=True), accepted.row(1, named=True)
+    # A queued record is decided by the key of what the reviewer saw (linkage.review_keys);
+    # the two others are corrections of accepted links, outside the queue.
     record_decision(stage_lake, item["unique_id"], item["candidate_code"], "accept",
-                    reviewer="li", decided_at=DAY)  # fmt: skip
+                    reviewer="li", decided_at=DAY, seen=ItemKey.of(item))  # fmt: skip
     record_decision(stage_lake, wrong["unique_id"], wrong["credit_code"], "reject",
                     reviewer="li", decided_at=DAY, note="different person")  # fmt: skip
     record_decision(stage_lake, moved["unique_id"], "CODE-CHOSEN-BY-A-REVIEWER", "accept",
