@@ -28,6 +28,12 @@ from types import TracebackType
 from typing import Any
 
 COMPONENTS = ("scheduler", "dag-processor", "api-server")
+#: Extra arguments per component. Airflow 3.3's log server binds every interface (no host
+#: option: airflow/utils/serve_logs/core.py), so the scheduler does not start it; the API server
+#: reads the task logs from the local log folder.
+COMPONENT_ARGS = {"scheduler": "--skip-serve-logs"}
+#: Files the components create (metadata DB, logs, lake files of tasks) are private.
+UMASK = 0o077
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -65,12 +71,24 @@ class AirflowServices:
     def start(self) -> None:
         """Start every component in a new process group; logs go to `log_dir`.
 
-        The group is detached from the caller's terminal and output (its own session, stdin from
+        The scheduler runs without the log server (see :data:`COMPONENT_ARGS`), every component
+        with umask 077, and the Airflow home is made private first
+        (:func:`credlink.airflow_home.secure_home`). The group is detached from the caller's
+        terminal and output (its own session, stdin from
         /dev/null, the launcher's output in `log_dir/services.log`), so it keeps running when the
         caller exits, and a caller whose output is a pipe (make, CI) is not held open by it.
         """
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        script = " ".join(f"airflow {c} > {self.log_dir / (c + '.log')} 2>&1 &" for c in COMPONENTS)
+        script = " ".join(
+            f"airflow {' '.join([c, *COMPONENT_ARGS.get(c, '').split()])} "
+            f"> {self.log_dir / (c + '.log')} 2>&1 &"
+            for c in COMPONENTS
+        )
+        home = self.env.get("AIRFLOW_HOME")
+        if home and Path(home).is_dir():
+            from credlink.airflow_home import secure_home
+
+            secure_home(Path(home))
         with (self.log_dir / "services.log").open("ab") as launcher_log:
             self.process = subprocess.Popen(
                 ["sh", "-c", f"{script} wait"],
@@ -79,6 +97,7 @@ class AirflowServices:
                 stdin=subprocess.DEVNULL,
                 stdout=launcher_log,
                 stderr=subprocess.STDOUT,
+                umask=UMASK,
             )
 
     def health(self) -> dict[str, Any] | None:

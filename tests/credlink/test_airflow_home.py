@@ -63,6 +63,7 @@ def test_airflow_reads_the_project_config(tmp_path: Path) -> None:
         "'db': conf.get('database', 'sql_alchemy_conn'),"
         "'jwt': conf.get('api_auth', 'jwt_secret'),"
         "'key': conf.get('api', 'secret_key'),"
+        "'fernet': conf.get('core', 'fernet_key'),"
         "'host': conf.get('api', 'host')}))"
     )
     out = subprocess.run(
@@ -82,4 +83,5 @@ def test_airflow_reads_the_project_config(tmp_path: Path) -> None:
     assert seen["db"] == f"sqlite:///{home.home}/airflow.db"
     assert seen["jwt"] == (home.home / "secrets" / "jwt_secret").read_text()
     assert seen["key"] == (home.home / "secrets" / "api_secret_key").read_text()
+    assert seen["fernet"] == (home.home / "secrets" / "fernet_key").read_text()
     assert seen["host"] == "127.0.0.1"
