@@ -489,11 +489,18 @@ models_app = typer.Typer(
 app.add_typer(models_app, name="models")
 
 
+ModelsDir = Annotated[
+    Path | None,
+    typer.Option(help="The production models and their promotion record (default linkage/models)."),
+]
+
+
 @models_app.command("promote")
 def models_promote(
     model_file: Annotated[Path, typer.Argument(help="A trained model file (credlink train).")],
     by: Annotated[str | None, typer.Option(help="Who promotes (default: the login name).")] = None,
     note: Annotated[str | None, typer.Option(help="Why (the review).")] = None,
+    models_dir: ModelsDir = None,
 ) -> None:
     """Make a reviewed model file the production model of its subject type: checked, copied
     into linkage/models/ and recorded with its SHA-256 in linkage/models/production.json.
@@ -503,11 +510,11 @@ def models_promote(
     """
     import getpass
 
-    from linkage.model import ModelError, promote
+    from linkage.model import MODELS_DIR, ModelError, promote
 
     try:
         entry = promote(model_file, promoted_by=by or getpass.getuser(), promoted_at=_now(),
-                        note=note)  # fmt: skip
+                        note=note, models_dir=models_dir or MODELS_DIR)  # fmt: skip
     except (ModelError, OSError) as exc:
         _error(exc)
         raise typer.Exit(1) from exc
@@ -516,17 +523,17 @@ def models_promote(
 
 
 @models_app.command("show")
-def models_show() -> None:
+def models_show(models_dir: ModelsDir = None) -> None:
     """Print the production model of each subject type, checked against its recorded hash.
 
     Example: `credlink models show`.
     """
-    from linkage.model import SUBJECT_TYPES, ModelError, current_model_path, load_model
+    from linkage.model import MODELS_DIR, SUBJECT_TYPES, ModelError, current_model_path, load_model
 
     failed = False
     for subject in SUBJECT_TYPES:
         try:
-            model = load_model(current_model_path(subject))
+            model = load_model(current_model_path(subject, models_dir or MODELS_DIR))
         except ModelError as exc:
             _error(exc)
             failed = True

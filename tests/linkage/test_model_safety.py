@@ -222,3 +222,37 @@ def test_promote_copies_checks_and_records(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="file name must be its version"):
         promote(renamed, promoted_by="li", promoted_at=NOW, models_dir=models)
     assert current_model_path("person", models) == models / "person-20270101-00c0ffee.json"
+
+
+def test_models_commands_promote_and_show(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from credlink.cli import app
+
+    models = _models_copy(tmp_path)
+    runner = CliRunner()
+    shown = runner.invoke(app, ["models", "show", "--models-dir", str(models)])
+    assert shown.exit_code == 0, shown.output
+    assert "person: person-20261201-7b4d7475" in shown.output
+    candidate = json.loads(current_model_path("person", models).read_text(encoding="utf-8"))
+    candidate["credlink"]["model_version"] = "person-20270101-00c0ffee"
+    trained = _write(tmp_path, candidate, "person-20270101-00c0ffee.json")
+    # dropped beside the production model, it changes nothing
+    shutil.copyfile(trained, models / trained.name)
+    assert (
+        "person-20261201-7b4d7475"
+        in runner.invoke(app, ["models", "show", "--models-dir", str(models)]).output
+    )
+    done = runner.invoke(app, ["models", "promote", str(trained), "--by", "li", "--note",
+                               "reviewed", "--models-dir", str(models)])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "promoted person-20270101-00c0ffee" in done.output
+    assert (
+        "person: person-20270101-00c0ffee"
+        in runner.invoke(app, ["models", "show", "--models-dir", str(models)]).output
+    )
+    _set_level_sql(candidate, "read_text('/etc/hostname') = name_l")
+    candidate["credlink"]["model_version"] = "person-20270102-deadbeef"
+    evil = _write(tmp_path, candidate, "person-20270102-deadbeef.json")
+    refused = runner.invoke(app, ["models", "promote", str(evil), "--models-dir", str(models)])
+    assert refused.exit_code == 1 and "'read_text' is not allowed" in refused.output
