@@ -22,7 +22,10 @@ Outcomes, by kind of bad input (also in the README):
   nothing to staging (the interval's earlier partition stays in force); the quarantine partition
   and the run row (status `quarantine_limit_exceeded`) record the attempt.
 
-Fail safe: a re-run of an interval never loses a version staged before. A record of the
+Fail safe: a row that fails validation never removes a valid version staged before. A new
+version failing in a later interval leaves the earlier interval's version in force (nothing
+removes it); its quarantined row carries `_kept_from_run`, the run that staged the version in
+force. And a re-run of an interval never loses a version staged before. A record of the
 interval's earlier staged partition that the new run does not stage (it now fails validation,
 its key is now NULL, it vanished from the source) is carried into the new partition unchanged,
 with `_kept_from_run` naming the run that staged it; its quarantined row, if any, carries the
@@ -67,7 +70,7 @@ from etl.ingest.extract import beyond_intervals, extract_rows, source_keys
 from etl.ingest.interval import Interval
 from etl.ingest.standardise_table import standardise
 from etl.lake import Lake
-from etl.redact import record_label
+from etl.redact import mask_text, record_label
 from etl.standardise.values import timestamps
 from etl.validate import Rule, validate
 
@@ -83,6 +86,12 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 class QuarantineLimitExceeded(RuntimeError):
     """Too large a share of an interval's rows failed validation."""
+
+
+class IngestError(RuntimeError):
+    """Standardisation or validation failed unexpectedly; the message names the dataset and the
+    interval, with identifiers masked (the original exception is not chained: its text may
+    carry personal data into the task log)."""
 
 
 @dataclass(frozen=True)
@@ -223,20 +232,26 @@ def ingest_table(
         pl.lit(interval.end, dtype=pl.Datetime("us", "UTC")).alias("_interval_end"),
         pl.lit(ctx.run_id).alias("_run_id"),
     ]
-    staged = standardise(contract, table, raw.filter(~pre_failed)).with_columns(
-        *meta, pl.col("_record_id").is_first_distinct().alias("_first_of_key")
-    )
     docs_dir = ctx.docs_root / dataset / interval.key
-    shutil.rmtree(docs_dir, ignore_errors=True)
-    result = validate(
-        staged,
-        rules_for(table, staged),
-        key_column="_record_id",
-        suite_name=dataset,
-        run_name=interval.key,
-        docs_dir=docs_dir,
-        run_time=ctx.logical_date,
-    )
+    step = "standardising"
+    try:
+        staged = standardise(contract, table, raw.filter(~pre_failed)).with_columns(
+            *meta, pl.col("_record_id").is_first_distinct().alias("_first_of_key")
+        )
+        shutil.rmtree(docs_dir, ignore_errors=True)
+        step = "validating"
+        result = validate(
+            staged,
+            rules_for(table, staged),
+            key_column="_record_id",
+            suite_name=dataset,
+            run_name=interval.key,
+            docs_dir=docs_dir,
+            run_time=ctx.logical_date,
+        )
+    except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
+        message = mask_text(f"{exc.__class__.__name__}: {exc}")[:1000]
+        raise IngestError(f"{dataset} {interval}: {step} failed: {message}") from None
     docs_page = _share_static_files(docs_dir, ctx.docs_root / "_static")
     failed = result.failed_rules.list.len() > 0
     check_cols = [c for c in staged.columns if c.startswith("_ok__") or c == "_first_of_key"]
@@ -252,6 +267,7 @@ def ingest_table(
         bad = pl.concat([bad, prebad], how="diagonal_relaxed")
     previous = lake.read_partition("staging", dataset, interval.key)
     good_out, bad, kept = _keep_earlier_versions(previous, good, bad)
+    bad = _flag_versions_in_force(lake, dataset, interval, bad)
     report = TableReport(
         source=contract.source,
         table=table.name,
@@ -335,6 +351,54 @@ def _log_prechecks(dataset: str, table: Table, interval: Interval, rows: pl.Data
             "%s %s: record %s quarantined before standardisation: %s",
             dataset, interval, record_label(table, record_id), ", ".join(rules),
         )  # fmt: skip
+
+
+def _flag_versions_in_force(
+    lake: Lake, dataset: str, interval: Interval, bad: pl.DataFrame
+) -> pl.DataFrame:
+    """Quarantined rows whose record has a valid version staged by an earlier interval (which
+    stays in force: nothing removes it) get `_kept_from_run`, the run that staged it."""
+    if bad.is_empty() or "_record_id" not in bad.columns:
+        return bad
+    unflagged = (
+        pl.col("_kept_from_run").is_null() if "_kept_from_run" in bad.columns else pl.lit(True)
+    )
+    ids = bad.filter(unflagged & pl.col("_record_id").is_not_null())["_record_id"].unique()
+    if ids.is_empty():
+        return bad
+    own = lake.partition("staging", dataset, interval.key)
+    versions = []
+    for f in sorted((lake.root / "staging" / dataset).glob("interval=*/data.parquet")):
+        if f == own:
+            continue
+        scan = pl.scan_parquet(f)
+        names = scan.collect_schema().names()
+        if not {"_record_id", "_run_id", "_updated_utc"} <= set(names):
+            continue
+        origin = (
+            pl.coalesce("_kept_from_run", "_run_id")
+            if "_kept_from_run" in names
+            else pl.col("_run_id")
+        )
+        versions.append(
+            scan.filter(pl.col("_record_id").is_in(ids.implode()))
+            .select("_record_id", pl.col("_updated_utc"), origin.alias("_in_force"))
+            .collect()
+        )
+    if not versions:
+        return bad
+    latest = (
+        pl.concat(versions)
+        .sort("_updated_utc", nulls_last=False)
+        .group_by("_record_id")
+        .agg(pl.col("_in_force").last())
+    )
+    if latest.is_empty():
+        return bad
+    out = bad.join(latest, on="_record_id", how="left", maintain_order="left")
+    if "_kept_from_run" in out.columns:
+        return out.with_columns(pl.coalesce("_kept_from_run", "_in_force").alias("_kept_from_run"))
+    return out.rename({"_in_force": "_kept_from_run"})
 
 
 def _keep_earlier_versions(

@@ -172,3 +172,48 @@ def test_a_corrupt_sqlite_file_names_the_source(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(SourceUnreachableError, match=r"source courts: cannot connect"):
         connect(source_url(None, bad), "courts")
+
+
+def test_a_later_failing_version_leaves_the_earlier_one_in_force(
+    world: Path, tmp_path: Path
+) -> None:
+    lake = Lake(tmp_path / "lake")
+    ingest(world, lake, run_id="history")
+    (listing,) = some_ids(world, 1)
+    # The next day the court rewrites the listing with an unparseable date.
+    sql(world, "UPDATE SXBZXR SET FBRQ = '20XX', XGSJ = '2025-07-01 10:00:00' WHERE SXID = ?",
+        listing)  # fmt: skip
+    day = Interval(END, END + timedelta(days=1))
+    report = ingest(world, lake, day, run_id="day")
+    assert report.quarantined == 1 and report.staged == 0
+    q = pl.read_parquet(lake.partition("quarantine", DS, day.key))
+    assert q["_kept_from_run"].to_list() == ["history"]
+    staged = lake.read("staging", DS).filter(pl.col("_record_id") == str(listing))
+    assert staged.height == 1 and staged["_run_id"].item() == "history"
+
+
+def test_an_unexpected_failure_names_the_table_with_identifiers_masked(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import etl.ingest.run as run_module
+
+    def broken(*_: object) -> pl.DataFrame:
+        raise pl.exceptions.ComputeError("could not parse '342301196405183224' as i64")
+
+    monkeypatch.setattr(run_module, "standardise", broken)
+    with pytest.raises(run_module.IngestError) as failed:
+        ingest(world, Lake(tmp_path / "lake"))
+    message = str(failed.value)
+    assert "courts__SXBZXR" in message and "standardising failed: ComputeError" in message
+    assert "342301196405183224" not in message and "342301**********24" in message
+    assert failed.value.__cause__ is None and failed.value.__suppress_context__
+
+
+def test_mask_text_masks_identifiers_only() -> None:
+    from etl.redact import mask_text
+
+    text = "ids 342301196405183224, 3423011964****3224, 91340100MA2N0L1X2K, 12345678-X; row 17"
+    masked = mask_text(text)
+    for raw in ("342301196405183224", "3423011964****3224", "91340100MA2N0L1X2K", "12345678-X"):
+        assert raw not in masked
+    assert masked.endswith("; row 17")
