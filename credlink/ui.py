@@ -31,7 +31,13 @@ from typing import Any
 
 from credlink import paths
 from credlink.airflow_home import ADMIN_USER, prepare_airflow_home
-from credlink.orchestration.services import VENV_BIN, AirflowServices, _members, stop_group
+from credlink.orchestration.services import (
+    UMASK,
+    VENV_BIN,
+    AirflowServices,
+    _members,
+    stop_group,
+)
 
 PID_FILE = "ui.pid"
 URL_FILE = "ui.url"
@@ -212,6 +218,7 @@ def _migrate_if_missing(home: Path, env: Mapping[str, str], say: Callable[[str],
         capture_output=True,
         text=True,
         timeout=300,
+        umask=UMASK,  # the new metadata DB is private (0600)
     )
     if done.returncode != 0:
         raise UiError(f"airflow db migrate failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
