@@ -74,6 +74,7 @@ from publish.rules import check_policy, restrictions, targeted, triggers
 from publish.warehouse import (
     EXTRACTS,
     build_warehouse,
+    read_only,
     remove_unused_extract_versions,
     seal_ops,
     sha256_file,
@@ -586,6 +587,7 @@ def _stage(
     checksums, the history, the runs; then the commit record and each operation."""
     tmp = temporary(warehouse_path, token)
     build_warehouse(tmp, published.tables)
+    read_only(tmp)
     write_point("staged warehouse")
     sums = {warehouse_path.name: sha256_file(tmp)}
     extracts = stage_extracts(warehouse_path, published.tables, seq, token)
@@ -593,6 +595,7 @@ def _stage(
     sums_final = Path(f"{warehouse_path}.sha256")
     sums_tmp = temporary(sums_final, token)
     sums_tmp.write_text("".join(f"{h}  {n}\n" for n, h in sums.items()), encoding="utf-8")
+    read_only(sums_tmp)
     fsync_file(sums_tmp)
     write_point("staged checksums")
     history_final = lake.partition(LAYER, HISTORY_DATASET, WHOLE)

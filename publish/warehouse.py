@@ -14,6 +14,8 @@ nothing, since the new file is another inode. Readers should open it read-only
 dies leaves it there, and the next version renamed into place would replay it. A published
 version has no WAL of its own, so any ``credlink.duckdb.wal`` is stale: it is removed just
 before the rename (:func:`seal_ops`), and a reader in between opens the previous clean version.
+The publish stage also takes the write bits off the files it publishes (:func:`read_only`), so
+a user without the publisher's rights cannot open them read-write at all.
 
 **Extracts** (:func:`stage_extracts`): ``<warehouse dir>/enforce/<agency>.parquet`` holds the
 rows of ``enforce.<agency>`` and nothing else (data minimisation: what the agency may be
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +66,7 @@ __all__ = [
     "WarehouseContractError",
     "build_warehouse",
     "extracts_dir",
+    "read_only",
     "remove_unused_extract_versions",
     "seal_ops",
     "sha256_file",
@@ -113,6 +117,11 @@ def _seal(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     if _wal(path).exists():
         raise RuntimeError(f"{path}: a write-ahead log remained after the checkpoint")
     fsync_file(path)
+
+
+def read_only(path: Path) -> None:
+    """Take the write permission bits off a published file (the rest of its mode stays)."""
+    path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o222)
 
 
 def _discard(path: Path) -> None:
@@ -209,6 +218,7 @@ def stage_extracts(
             continue
         path = version / f"{agency}.parquet"
         frame.write_parquet(path)
+        read_only(path)
         fsync_file(path)
         sums[f"{EXTRACTS}/{path.name}"] = sha256_file(path)
     fsync_dir(version)

@@ -214,6 +214,8 @@ def test_a_stale_wal_of_a_dead_session_is_not_replayed_onto_the_next_version(
     base: dict, tmp_path: Path
 ) -> None:
     place = base["r1"].copy(tmp_path / "wal")
+    assert place.warehouse.stat().st_mode & 0o222 == 0  # published read-only
+    place.warehouse.chmod(0o644)  # a user with the publisher's rights, as root has
     session = subprocess.Popen(
         [
             sys.executable,
@@ -245,6 +247,7 @@ def test_a_stale_wal_of_a_dead_session_is_not_replayed_onto_the_next_version(
     want = {k: v for k, v in base["r1r2"].items() if ":" not in k}
     assert_same(got, want)
     assert got["enforce.caac"].height > 0
+    assert place.warehouse.stat().st_mode & 0o222 == 0
 
 
 def test_each_agency_gets_a_file_with_its_list_only(base: dict) -> None:
