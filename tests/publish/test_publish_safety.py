@@ -352,3 +352,29 @@ def test_write_warehouse_removes_a_stale_wal(tmp_path: Path) -> None:
     write_warehouse(path, {"t.rows": frame}, contracts)
     assert not Path(f"{path}.wal").exists()
     assert tables(path)["t.rows"]["i"].to_list() == [1, 2, 3]
+
+
+def test_stray_temporaries_of_publishing_are_removed_on_the_next_start(
+    base: dict, tmp_path: Path
+) -> None:
+    place = base["r1"].copy(tmp_path / "strays")
+    folder = place.warehouse.parent
+    history = place.lake.partition("publish", "restriction_history", "all").parent
+    strays = [
+        folder / ".credlink.duckdb.0a1b.tmp",
+        folder / ".credlink.duckdb.0a1b.tmp.wal",
+        folder / ".credlink.duckdb.sha256.0a1b.tmp",
+        folder / ".enforce.0a1b.tmp",
+        history / ".data.parquet.0a1b.tmp",
+    ]
+    for p in strays:
+        p.write_bytes(b"left by a killed run")
+    (folder / "enforce.v9-0a1b").mkdir()  # a staged extract folder never committed
+    (folder / "enforce.v9-0a1b" / "caac.parquet").write_bytes(b"x")
+    other = folder / "notes.txt"  # not publishing's
+    other.write_text("mine")
+    place.run("r2", DAY2)
+    assert [p for p in strays if p.exists()] == []
+    assert other.read_text() == "mine"
+    other.unlink()
+    assert_same(snapshot(place), base["r1r2"])
