@@ -126,17 +126,22 @@ class Lake:
         return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
 
     def read_column(self, layer: str, dataset: str, column: str) -> pl.Series:
-        """One column of every partition of a dataset (empty when there is none); partitions
-        without the column count their rows as nulls."""
-        parts = []
-        for f in sorted((self.root / layer / dataset).glob("interval=*/data.parquet")):
-            scan = pl.scan_parquet(f)
-            if column in scan.collect_schema().names():
-                parts.append(scan.select(pl.col(column).cast(pl.String)).collect().to_series())
-            else:
-                n = scan.select(pl.len()).collect().item()
-                parts.append(pl.Series(column, [None] * n, dtype=pl.String))
-        return pl.concat(parts) if parts else pl.Series(column, [], dtype=pl.String)
+        """One text column (e.g. `_record_id`) of every partition of a dataset, read in one scan
+        (empty when there is none); partitions without the column give nulls."""
+        files = sorted((self.root / layer / dataset).glob("interval=*/data.parquet"))
+        if not files:
+            return pl.Series(column, [], dtype=pl.String)
+        return (
+            pl.scan_parquet(
+                files,
+                schema={column: pl.String},
+                missing_columns="insert",
+                extra_columns="ignore",
+                hive_partitioning=False,
+            )
+            .collect()
+            .to_series()
+        )
 
     def read_runs(self) -> pl.DataFrame:
         """Every table run's bookkeeping row."""

@@ -367,31 +367,31 @@ def _flag_versions_in_force(
     if ids.is_empty():
         return bad
     own = lake.partition("staging", dataset, interval.key)
-    versions = []
-    for f in sorted((lake.root / "staging" / dataset).glob("interval=*/data.parquet")):
-        if f == own:
-            continue
-        scan = pl.scan_parquet(f)
-        names = scan.collect_schema().names()
-        if not {"_record_id", "_run_id", "_updated_utc"} <= set(names):
-            continue
-        origin = (
-            pl.coalesce("_kept_from_run", "_run_id")
-            if "_kept_from_run" in names
-            else pl.col("_run_id")
-        )
-        versions.append(
-            scan.filter(pl.col("_record_id").is_in(ids.implode()))
-            .select("_record_id", pl.col("_updated_utc"), origin.alias("_in_force"))
-            .collect()
-        )
-    if not versions:
+    files = [
+        f
+        for f in sorted((lake.root / "staging" / dataset).glob("interval=*/data.parquet"))
+        if f != own
+    ]
+    if not files:
         return bad
     latest = (
-        pl.concat(versions)
+        pl.scan_parquet(
+            files,
+            schema={
+                "_record_id": pl.String,
+                "_run_id": pl.String,
+                "_kept_from_run": pl.String,
+                "_updated_utc": pl.Datetime("us", "UTC"),
+            },
+            missing_columns="insert",
+            extra_columns="ignore",
+            hive_partitioning=False,
+        )
+        .filter(pl.col("_record_id").is_in(ids.implode()))
         .sort("_updated_utc", nulls_last=False)
         .group_by("_record_id")
-        .agg(pl.col("_in_force").last())
+        .agg(pl.coalesce("_kept_from_run", "_run_id").last().alias("_in_force"))
+        .collect()
     )
     if latest.is_empty():
         return bad
