@@ -800,6 +800,14 @@ def publish(
     summary: Annotated[
         bool, typer.Option("--summary", help="Only print the published warehouse's summary.")
     ] = False,
+    approve_mass_lift: Annotated[
+        bool,
+        typer.Option(
+            "--approve-mass-lift",
+            help="Approve this run lifting more restrictions at once than the mass-lift guard "
+            "allows (check the sources first).",
+        ),
+    ] = False,
 ) -> None:
     """Apply the memoranda to the linked listings now and publish the warehouse; print the
     restrictions by memorandum and by enforcing agency (`--summary`: print them for the
@@ -810,6 +818,7 @@ def publish(
     """
     import duckdb
 
+    from publish.guard import MassLiftHeld
     from publish.stage import run_publish
 
     warehouse = paths.warehouse_path()
@@ -821,8 +830,13 @@ def publish(
         day = _parse_day(on) if on else date.today()
         rid = run_id or f"manual__{day.isoformat()}"
         logging.basicConfig(level=logging.WARNING)
-        with console.status(f"publishing restrictions as of {day}"):
-            counts = run_publish(_lake(), warehouse, rid, day)
+        try:
+            with console.status(f"publishing restrictions as of {day}"):
+                counts = run_publish(_lake(), warehouse, rid, day,
+                                     approve_mass_lift=approve_mass_lift)  # fmt: skip
+        except MassLiftHeld as exc:
+            _say(Text("held: ", style="red"), str(exc))
+            raise typer.Exit(1) from exc
         console.print(f"run {rid}, as of {day}: {counts}")
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

@@ -22,8 +22,10 @@ replaces its own history rows. Explain one subject: `credlink explain CODE`.
 contract breach lists the table and column, and the previous warehouse stays in place.
 `MassLiftHeld`: the run would lift more than 20% of the restrictions in force at once
 (`CREDLINK_MASS_LIFT_SHARE`, from `CREDLINK_MASS_LIFT_MIN` = 50 in force); nothing was
-published. Check the sources, then approve it for its run id
-(`publish.guard.approve_mass_lift(lake, RUN_ID, by=...)`) and clear the task.
+published. Check the sources, then trigger the run again with the parameter
+`approve_mass_lift` (`airflow dags trigger publish_joint_punishment -c
+'{"approve_mass_lift": true}'`, or `credlink publish --approve-mass-lift`), or approve the held
+run id (`publish.guard.approve_mass_lift(lake, RUN_ID, by=...)`) and clear the task.
 `PublishLockedError`: another publishing run (e.g. `credlink publish`) held the lock too long.
 A run killed midway is completed or undone by the next run.
 """

@@ -7,7 +7,7 @@ restrictions, history, enforcement lists -> the warehouse replaced atomically; a
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Asset, get_current_context, task
+from airflow.sdk import DAG, Asset, Param, get_current_context, task
 
 from credlink.orchestration.assets import record_links_asset
 from credlink.orchestration.ingest_dag import DEFAULT_ARGS, START
@@ -28,6 +28,7 @@ def publish_restrictions() -> dict[str, int]:
         # an asset-triggered run's context has no "logical_date" key at all (KeyError)
         logical_date=ctx.get("logical_date"),
         run_after=ctx["dag_run"].run_after,
+        approve_mass_lift=bool(ctx["params"]["approve_mass_lift"]),
     )
 
 
@@ -43,6 +44,14 @@ def publish_dag(dag_id: str, doc_md: str) -> DAG:
         max_active_runs=1,  # each run appends to the history the next one compares with
         default_args=DEFAULT_ARGS,
         tags=["publish"],
+        params={
+            "approve_mass_lift": Param(
+                False,
+                type="boolean",
+                description="An operator's approval for this run to lift more restrictions at "
+                "once than the mass-lift guard allows (after checking the sources).",
+            ),
+        },
     ) as dag:
         publish_restrictions.override(outlets=[restrictions_asset()])()
     return dag

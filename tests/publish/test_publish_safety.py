@@ -378,3 +378,27 @@ def test_stray_temporaries_of_publishing_are_removed_on_the_next_start(
     assert other.read_text() == "mine"
     other.unlink()
     assert_same(snapshot(place), base["r1r2"])
+
+
+def test_the_command_line_says_a_run_is_held_and_takes_the_approval(
+    base: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`credlink publish` names a held run and exits 1; `--approve-mass-lift` publishes it."""
+    from typer.testing import CliRunner
+
+    from credlink.cli import app
+
+    place = base["r1"].copy(tmp_path / "cli")
+    monkeypatch.setenv("CREDLINK_DATA", str(place.root))
+    monkeypatch.delenv("CREDLINK_WAREHOUSE", raising=False)
+    monkeypatch.setenv("CREDLINK_MASS_LIFT_SHARE", "0.2")
+    monkeypatch.setenv("CREDLINK_MASS_LIFT_MIN", "10")
+    runner = CliRunner()
+    args = ["publish", "--on", DAY2.isoformat(), "--run-id", "r2"]
+    held = runner.invoke(app, args)
+    assert held.exit_code == 1, held.output
+    assert "held:" in held.output and "would lift 14 of the 38" in held.output
+    assert set(read_history(place.lake)["run_id"]) == {"r1"}
+    approved = runner.invoke(app, [*args, "--approve-mass-lift"])
+    assert approved.exit_code == 0, approved.output
+    assert_same(snapshot(place), base["r1r2"])
