@@ -212,6 +212,11 @@ def typed_frame(rows: list[Any], table: Table) -> Extracted:
     """Rows from the driver as a frame of the contract's types. A value of the wrong type (text
     in an integer column, bytes anywhere) becomes null and is reported in `type_errors`, never
     a Polars error failing the whole table; numbers in a text column are written as text."""
+    schema = {c.name: POLARS_TYPES[c.type] for c in table.columns}
+    try:  # the common case: every value fits its column
+        return Extracted(pl.DataFrame(rows, schema=schema, orient="row"), [[] for _ in rows])
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        pass
     errors: list[list[str]] = [[] for _ in rows]
     series = []
     for i, col in enumerate(table.columns):

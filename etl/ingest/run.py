@@ -266,7 +266,7 @@ def ingest_table(
         _log_prechecks(dataset, table, interval, prebad)
         bad = pl.concat([bad, prebad], how="diagonal_relaxed")
     previous = lake.read_partition("staging", dataset, interval.key)
-    good_out, bad, kept = _keep_earlier_versions(previous, good, bad)
+    good_out, bad, kept, kept_failing = _keep_earlier_versions(previous, good, bad)
     bad = _flag_versions_in_force(lake, dataset, interval, bad)
     report = TableReport(
         source=contract.source,
@@ -300,8 +300,9 @@ def ingest_table(
     )  # fmt: skip
     if kept:
         log.warning(
-            "%s %s: %d earlier staged version(s) kept in force (now failing or missing)",
-            dataset, interval, kept,
+            "%s %s: %d earlier staged version(s) kept: %d of records now quarantined, %d of "
+            "records no longer in the interval (updated later, NULL key, or gone from the source)",
+            dataset, interval, kept, kept_failing, kept - kept_failing,
         )  # fmt: skip
     if bad.height:
         for rule, n in (
@@ -403,26 +404,31 @@ def _flag_versions_in_force(
 
 def _keep_earlier_versions(
     previous: pl.DataFrame | None, good: pl.DataFrame, bad: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+) -> tuple[pl.DataFrame, pl.DataFrame, int, int]:
     """The partition to write (`good` plus every earlier staged version of the interval whose
     record `good` does not stage, flagged `_kept_from_run`), the quarantine rows (flagged when
-    their record's earlier version is kept) and the number kept."""
+    their record's earlier version is kept), the number kept and how many of those are of
+    records quarantined now."""
     if previous is None or previous.is_empty() or "_record_id" not in previous.columns:
-        return good, bad, 0
+        return good, bad, 0, 0
     new_ids = good.select(pl.col("_record_id").drop_nulls().unique())
     carried = previous.join(new_ids, on="_record_id", how="anti", nulls_equal=False)
     if carried.is_empty():
-        return good, bad, 0
+        return good, bad, 0, 0
     origin = pl.col("_run_id")
     if "_kept_from_run" in carried.columns:
         origin = pl.coalesce("_kept_from_run", "_run_id")
     carried = carried.with_columns(origin.alias("_kept_from_run"))
     kept_runs = carried.select("_record_id", "_kept_from_run").unique("_record_id")
+    failing = 0
     if "_record_id" in bad.columns and bad.height:
+        failing = carried.join(
+            bad.select("_record_id").unique(), on="_record_id", how="semi"
+        ).height
         bad = bad.drop([c for c in ("_kept_from_run",) if c in bad.columns]).join(
             kept_runs, on="_record_id", how="left", maintain_order="left"
         )
-    return pl.concat([good, carried], how="diagonal_relaxed"), bad, carried.height
+    return pl.concat([good, carried], how="diagonal_relaxed"), bad, carried.height, failing
 
 
 def _stamp(t: datetime) -> str:

@@ -27,7 +27,9 @@ def world(small_world: WorldSummary, tmp_path: Path) -> Path:
     return unconstrained_courts(small_world, tmp_path)
 
 
-def test_reingest_keeps_the_last_valid_version(world: Path, tmp_path: Path) -> None:
+def test_reingest_keeps_the_last_valid_version(
+    world: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     lake = Lake(tmp_path / "lake")
     first = ingest(world, lake, run_id="first")
     before = lake.read("staging", DS)
@@ -35,7 +37,9 @@ def test_reingest_keeps_the_last_valid_version(world: Path, tmp_path: Path) -> N
     sql(world, "UPDATE SXBZXR SET FBRQ = '2024年13月45日' WHERE SXID = ?", unparseable)
     sql(world, "UPDATE SXBZXR SET SXID = NULL WHERE SXID = ?", nulled)
     sql(world, "DELETE FROM SXBZXR WHERE SXID = ?", vanished)
-    again = ingest(world, lake, run_id="again")
+    with caplog.at_level(logging.WARNING):
+        again = ingest(world, lake, run_id="again")
+    assert "3 earlier staged version(s) kept: 1 of records now quarantined, 2 of" in caplog.text
     assert again.extracted == again.staged + again.quarantined == first.extracted - 1
     assert again.kept == 3
     staged = lake.read("staging", DS)
