@@ -47,7 +47,7 @@ from linkage.spine import (
     person_spine,
 )
 
-__all__ = ["MANIFEST_COLUMNS", "SpineUpdate", "update_spine", "write_spine"]
+__all__ = ["MANIFEST_COLUMNS", "SpineUpdate", "spine_tables", "update_spine", "write_spine"]
 
 LAYER = "linkage"
 MANIFEST = "spine_manifest"
@@ -190,10 +190,16 @@ def update_spine(lake: Lake, subject: str, *, rebuild: bool = False) -> SpineUpd
                        replaced, now)  # fmt: skip
 
 
+def spine_tables(updates: list[SpineUpdate]) -> dict[str, pl.DataFrame]:
+    """The tables a run keeps (``linkage.<dataset>``): the spines that changed and the
+    manifest of all."""
+    out = {f"{u.subject_type}_spine": u.spine for u in updates if u.mode != "unchanged"}
+    out[MANIFEST] = pl.concat([u.manifest for u in updates])
+    return out
+
+
 def write_spine(lake: Lake, updates: list[SpineUpdate]) -> None:
-    """Keep the spines that changed and the manifest of all (after the run's links are
-    written: a run that fails before leaves the previous state, and the next run redoes it)."""
-    for u in updates:
-        if u.mode != "unchanged":
-            lake.write_whole(LAYER, f"{u.subject_type}_spine", u.spine)
-    lake.write_whole(LAYER, MANIFEST, pl.concat([u.manifest for u in updates]))
+    """Keep the spines that changed and the manifest of all, each file atomically (the
+    linkage stage commits them with its other tables as one unit instead)."""
+    for dataset, frame in spine_tables(updates).items():
+        lake.write_whole(LAYER, dataset, frame)

@@ -48,7 +48,18 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.lake import Lake
+from etl.commit import (
+    Replace,
+    StageLockedError,
+    commit,
+    fsync_file,
+    new_token,
+    recover,
+    stage_lock,
+    temporary,
+    write_point,
+)
+from etl.lake import WHOLE, Lake
 from linkage.corroborate import case_references, corroborate
 from linkage.evidence import EvidencePolicy, load_policy, policy_digest
 from linkage.incremental import (
@@ -69,13 +80,14 @@ from linkage.representatives import (
 from linkage.resolve import RECORD_LINK_COLUMNS, Resolution, resolve
 from linkage.review_keys import DecisionConflict, ItemChanged, ItemKey, locked_check_append
 from linkage.spine import ORGANISATION_DATASET
-from linkage.spine_store import SpineUpdate, update_spine, write_spine
+from linkage.spine_store import SpineUpdate, spine_tables, update_spine
 
 __all__ = [
     "DECISION_COLUMNS",
     "RECORD_LINKS_COLUMNS",
     "REVIEW_QUEUE_COLUMNS",
     "RUNS_COLUMNS",
+    "LinkageLockedError",
     "Thresholds",
     "apply_decisions",
     "read_decisions",
@@ -584,10 +596,16 @@ def run_linkage(
     models_dir: Path | None = None,
     thresholds: Thresholds | None = None,
     full: bool = False,
+    lock_timeout: float | None = 3600.0,
 ) -> dict[str, int]:
     """Link the staged records of the lake and replace ``linkage.record_links``,
-    ``linkage.legal_representatives``, ``linkage.review_queue`` and ``linkage.spine_state``;
-    append to ``linkage.runs`` (see the module doc); returns counts (small, for XCom).
+    ``linkage.legal_representatives``, ``linkage.review_queue`` and the kept spines; append to
+    ``linkage.runs`` (see the module doc); returns counts (small, for XCom).
+
+    The run holds the lake's linkage lock (a second run waits for it, up to `lock_timeout`
+    seconds, then :class:`LinkageLockedError`), and its tables change together
+    (:mod:`etl.commit`): a run killed at any write point is completed or undone by the next
+    run, which then equals an uninterrupted one.
 
     Incremental by default (:mod:`linkage.incremental`): only new and changed records, and
     those a spine change concerns, are linked; `full` links everything again. `models_dir`
@@ -597,6 +615,37 @@ def run_linkage(
     'probabilistic': 3381, 'clerical': 3, 'none': 94, 'review_queue': 96, 'decisions': 3,
     'legal_representatives': 2003, 'legal_representatives_linked': 2001}``.
     """
+    with stage_lock(lake.root, LAYER, run_id, lock_timeout, error=LinkageLockedError):
+        if recover(lake.root, LAYER) == run_id:
+            # this very run was killed after its commit record: it has happened (a retry)
+            log.warning("linkage run %s was committed before it was killed: done", run_id)
+            return _counts_of_stored(lake, run_id)
+        return _run_linkage(lake, run_id, logical_date, models_dir, thresholds, full)
+
+
+class LinkageLockedError(StageLockedError):
+    """Another linkage run holds the lake's linkage lock and did not finish within the wait."""
+
+
+def _stage_table(lake: Lake, dataset: str, frame: pl.DataFrame, token: str) -> Replace:
+    """`frame` written whole under a temporary name beside ``linkage.<dataset>``'s file."""
+    final = lake.partition(LAYER, dataset, WHOLE)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary(final, token)
+    frame.write_parquet(tmp)
+    fsync_file(tmp)
+    write_point(LAYER, f"staged {dataset}")
+    return Replace(tmp, final)
+
+
+def _run_linkage(
+    lake: Lake,
+    run_id: str,
+    logical_date: datetime,
+    models_dir: Path | None,
+    thresholds: Thresholds | None,
+    full: bool,
+) -> dict[str, int]:
     th = thresholds or Thresholds()
     decisions = read_decisions(lake)
     previous = _Previous.read(lake)
@@ -637,18 +686,46 @@ def run_linkage(
         ),
         REVIEW_QUEUE_COLUMNS,
     ).sort("unique_id")
-    lake.write_whole(LAYER, RECORD_LINKS, record_links)
-    lake.write_whole(LAYER, LEGAL_REPRESENTATIVES, representatives)
-    lake.write_whole(LAYER, REVIEW_QUEUE, queue)
-    write_spine(lake, list(spines.values()))
     run_rows = [r.run_row for r in [*results, reps]]
-    lake.append_locked(
-        LAYER, RUNS, _conform(pl.DataFrame(run_rows).with_columns(**run), RUNS_COLUMNS)
+    runs = pl.concat(
+        [
+            # a retry of the same run (Airflow's) replaces that run's rows
+            read_runs(lake).filter(pl.col("run_id") != run_id),
+            _conform(pl.DataFrame(run_rows).with_columns(**run), RUNS_COLUMNS),
+        ],
+        how="vertical_relaxed",
     )
+    # One unit (etl.commit): every table staged, then one commit record, then the renames; a
+    # run killed anywhere is completed or undone by the next run's recovery.
+    token = new_token()
+    tables = {
+        RECORD_LINKS: record_links,
+        LEGAL_REPRESENTATIVES: representatives,
+        REVIEW_QUEUE: queue,
+        **spine_tables(list(spines.values())),
+        RUNS: runs,
+    }
+    staged_files = [_stage_table(lake, name, frame, token) for name, frame in tables.items()]
+    commit(lake.root, LAYER, run_id, staged_files)
+    counts = _counts(record_links, runs.filter(pl.col("run_id") == run_id), queue,
+                     decisions, representatives)  # fmt: skip
+    log.info("linkage run %s: %s", run_id, counts)
+    return counts
+
+
+def _counts(
+    record_links: pl.DataFrame,
+    run_rows: pl.DataFrame,
+    queue: pl.DataFrame,
+    decisions: pl.DataFrame,
+    representatives: pl.DataFrame,
+) -> dict[str, int]:
+    """What :func:`run_linkage` returns, from the tables of its run."""
+    subjects = run_rows.filter(pl.col("subject_type").is_in(list(SUBJECTS)))
     counts = {
         "records": record_links.height,
-        "relinked": sum(int(str(r.run_row["relinked"])) for r in results),
-        "kept": sum(int(str(r.run_row["kept"])) for r in results),
+        "relinked": int(subjects["relinked"].sum()),
+        "kept": int(subjects["kept"].sum()),
     }
     for col in ("band", "method"):
         counts.update({str(k): int(v) for k, v in record_links[col].value_counts().iter_rows()})
@@ -656,8 +733,15 @@ def run_linkage(
     counts["decisions"] = decisions.height
     counts["legal_representatives"] = representatives.height
     counts["legal_representatives_linked"] = int(representatives["credit_code"].is_not_null().sum())
-    log.info("linkage run %s: %s", run_id, counts)
     return counts
+
+
+def _counts_of_stored(lake: Lake, run_id: str) -> dict[str, int]:
+    """:func:`_counts` of a run already committed (its tables are the lake's)."""
+    runs = read_runs(lake)
+    return _counts(read_record_links(lake), runs.filter(pl.col("run_id") == run_id),
+                   read_review_queue(lake), read_decisions(lake),
+                   lake.read(LAYER, LEGAL_REPRESENTATIVES))  # fmt: skip
 
 
 def read_record_links(lake: Lake) -> pl.DataFrame:

@@ -128,6 +128,7 @@ def _serve() -> None:
     (a run killed after write point CRASH, 0: not killed) and answer its exit status: a
     fresh process per run without paying the imports each time. The parent runs no Polars
     or DuckDB code (no threads to fork)."""
+    import etl.commit
     import publish.commit
     import publish.stage
 
@@ -138,7 +139,7 @@ def _serve() -> None:
             code = 0
             try:
                 os.environ[publish.commit.CRASH_ENV] = crash
-                publish.commit._points = 0
+                etl.commit._points.clear()
                 _run(lake, warehouse, run_id, day)
             except BaseException as e:
                 print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
