@@ -35,10 +35,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from etl.contracts import SCHEMAS_DIR, load_reviewed_yaml
+from etl.contracts import SCHEMAS_DIR, load_reviewed_yaml, strict_yaml_load
 from publish.listings import LISTS, REMOVAL_REASONS
 
 __all__ = [
@@ -90,7 +89,7 @@ def enforcing_agencies(path: Path = AGENCIES_FILE) -> dict[str, Agency]:
     Example: ``enforcing_agencies()["caac"].name`` starts with '中国民用航空局'.
     """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = strict_yaml_load(path.read_text(encoding="utf-8"), path)
         return {a.code: a for a in _Agencies.model_validate(raw).agencies}
     except Exception as exc:  # any failure: name the file
         raise MemorandumError(f"{path}: invalid agencies file: {exc}") from exc
