@@ -61,6 +61,7 @@ from etl.commit import (
 )
 from etl.lake import WHOLE, Lake
 from linkage.corroborate import case_references, corroborate
+from linkage.deterministic import namesakes
 from linkage.evidence import EvidencePolicy, load_policy, policy_digest
 from linkage.incremental import (
     FINGERPRINT_SCHEME,
@@ -483,6 +484,35 @@ class _Linked:
     run_row: dict[str, object]
 
 
+def _relink_namesakes(
+    the_plan: Plan, prev_links: pl.DataFrame, entries: pl.DataFrame, subject: str
+) -> Plan:
+    """`the_plan` with the kept links onto an entry that has gained a registry namesake linked
+    again: its own entry did not change, yet the name no longer tells it apart (a reviewer's
+    link stays)."""
+    twins = namesakes(entries, subject)["unique_id"]
+    if twins.is_empty() or the_plan.keep.is_empty():
+        return the_plan
+    moved = (
+        prev_links.filter(
+            (pl.col("band") == "accept")
+            & (pl.col("method") != "clerical")
+            & pl.col("credit_code").is_in(twins.implode())
+        )
+        .select("unique_id")
+        .join(the_plan.keep, on="unique_id", how="semi")
+    )
+    if moved.is_empty():
+        return the_plan
+    reasons = dict(the_plan.reasons)
+    reasons["spine_changed"] = reasons.get("spine_changed", 0) + moved.height
+    return Plan(
+        relink=pl.concat([the_plan.relink, moved]),
+        keep=the_plan.keep.join(moved, on="unique_id", how="anti"),
+        reasons=reasons,
+    )
+
+
 def _link_kind(
     kind: str,
     records: pl.DataFrame,
@@ -515,6 +545,7 @@ def _link_kind(
             spine.changed,
             spine.replaced,
         )
+        the_plan = _relink_namesakes(the_plan, prev_links, spine.columns, subject)
     else:
         the_plan = Plan(relink=records_fp.select("unique_id"), keep=records_fp.head(0))
         the_plan.reasons = {"new": records_fp.height}

@@ -39,7 +39,13 @@ from linkage.records import organisation_records, person_records
 from linkage.resolve import resolve
 from linkage.review_keys import ItemKey
 from linkage.spine import organisation_spine, person_spine
-from linkage.stage import read_record_links, read_review_queue, record_decision, run_linkage
+from linkage.stage import (
+    read_record_links,
+    read_review_queue,
+    read_runs,
+    record_decision,
+    run_linkage,
+)
 
 LI_SI = ric("11010519491231002")  # 李四, Beijing
 ZHANG_SAN = ric("37082719800512001")  # 张三, 370827
@@ -443,3 +449,33 @@ def test_a_namesake_twins_masked_number_is_not_accepted_by_the_model() -> None:
     row = res.links.row(0, named=True)
     assert (row["band"], row["credit_code"]) == ("review", None)
     assert row["candidate_code"] == twin_b and "namesake" in row["reason"]
+
+
+def test_a_kept_link_goes_to_review_when_its_holder_gains_a_namesake(tmp_path: Path) -> None:
+    """An accepted link kept by incremental runs is looked at again when the registry gains
+    a namesake of its code's holder (same name, same birth date): the name no longer tells
+    them apart, though the holder's own entry did not change."""
+    twin_a = ric("41170219790509210")
+    twin_b = ric("41170219790509698")
+    lake = Lake(tmp_path / "lake")
+    stage(lake, {
+        "population__person": population({**PEOPLE, twin_a: ("王佳荣", "F", "411702")}),
+        "legal_entities__legal_entity": legal_entities(FIRMS),
+        "courts__ZXAJ": person_listing("courts", "ZXAJ", [
+            {"id": "1", "name": "王佳荣", "number": twin_a},
+        ]),
+    })  # fmt: skip
+    day = datetime(2025, 7, 1, tzinfo=UTC)
+    run_linkage(lake, run_id="r1", logical_date=day)
+    assert read_record_links(lake).row(0, named=True)["band"] == "accept"
+    # a later registry partition adds the namesake twin
+    later = population({twin_b: ("王佳荣", "F", "411702")}).with_columns(
+        pl.lit("history_20250801T000000Z").alias("_interval"), pl.lit("9").alias("_record_id")
+    )
+    lake.write("staging", "population__person", "20250701T000000Z_20250801T000000Z", later)
+    run_linkage(lake, run_id="r2", logical_date=day)
+    row = read_record_links(lake).row(0, named=True)
+    assert (row["band"], row["credit_code"]) == ("review", None), row
+    assert row["conflict_code"] == twin_a and "namesake" in row["reason"]
+    mode = read_runs(lake).filter((pl.col("run_id") == "r2") & (pl.col("subject_type") == "person"))
+    assert mode["mode"].item() == "incremental"
