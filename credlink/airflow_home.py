@@ -11,6 +11,9 @@ the password file and the SQLite metadata DB (with its journal files) 0600; the 
 started with umask 077 (:mod:`credlink.orchestration.services`), so what they create is private
 too.
 
+`prepare_airflow_home` also writes the metadata DB's URL file that `airflow.cfg` reads (see
+:mod:`credlink.metadata_db`; the server itself starts with `make ui`, the demo and the tests).
+
 Example:
     >>> prepare_airflow_home(Path("/tmp/x/.airflow"), Path("/tmp/x"))  # doctest: +SKIP
     AirflowHome(home=PosixPath('/tmp/x/.airflow'), password_file=..., env_script=...)
@@ -69,8 +72,16 @@ DB_FILES = ("airflow.db", "airflow.db-journal", "airflow.db-wal", "airflow.db-sh
 
 def secure_home(home: Path) -> None:
     """Make the Airflow home private: `home` and its secrets folder 0700; the secrets, the
-    password file and the SQLite metadata DB files 0600 (those that exist)."""
-    home.chmod(0o700)
+    password file and the SQLite metadata DB files 0600 (those that exist).
+
+    One exception: when the embedded PostgreSQL cluster of the home (`postgres/`) belongs to
+    another user (credlink runs as root, the server as an unprivileged user, see
+    :mod:`credlink.metadata_db`), that user must pass through the home to reach it, so the home
+    is 0711 (others may traverse it, not list or read it; every file in it stays private).
+    """
+    cluster = home / "postgres"
+    foreign = cluster.is_dir() and cluster.stat().st_uid != os.geteuid()
+    home.chmod(0o711 if foreign else 0o700)
     secret_dir = home / "secrets"
     if secret_dir.is_dir():
         secret_dir.chmod(0o700)
@@ -112,5 +123,8 @@ def prepare_airflow_home(home: Path, root: Path) -> AirflowHome:
         f"export AIRFLOW_CONFIG='{root / 'airflow.cfg'}'\n"
         f'export PATH="{venv_bin}:$PATH"\n',
     )
+    from credlink.metadata_db import init_url
+
+    init_url(home)
     secure_home(home)
     return AirflowHome(home=home, password_file=password_file, env_script=env_script)

@@ -18,6 +18,8 @@ Run `credlink COMMAND --help` for the options of each command.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -738,8 +740,9 @@ def ui_start(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", envvar="UI_PORT")] = 8080,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 300,
 ) -> None:
-    """Start Airflow's scheduler, DAG processor and API server (the web UI) in the background on
-    127.0.0.1, wait until they are healthy and print the URL and the `admin` login.
+    """Start the metadata DB, then Airflow's scheduler, DAG processor, triggerer and API server
+    (the web UI) in the background on 127.0.0.1, wait until they are healthy and print the URL
+    and the `admin` login.
 
     Example: `credlink ui start --port 8080` (what `make ui` runs); `credlink ui stop` ends it.
     """
@@ -762,14 +765,19 @@ def ui_start(
 
 @ui_app.command("stop")
 def ui_stop() -> None:
-    """Stop every process of the Airflow started by `credlink ui start` (its process group).
+    """Stop every process of the Airflow started by `credlink ui start` (its process group),
+    then the embedded PostgreSQL metadata DB server of the Airflow home.
 
     Example: `credlink ui stop` (what `make stop` runs).
     """
     from credlink import ui as ui_mod
 
     stopped = ui_mod.stop(paths.airflow_home())
-    console.print(f"stopped Airflow ({stopped} processes)" if stopped else "Airflow is not running")
+    console.print(
+        f"stopped Airflow and its metadata DB ({stopped} processes)"
+        if stopped
+        else "Airflow is not running"
+    )
 
 
 @ui_app.command("status")
@@ -789,6 +797,81 @@ def ui_status() -> None:
     answer = health(ui.url) or {}
     parts = [f"{k} {v.get('status')}" for k, v in answer.items() if isinstance(v, dict)]
     console.print(f"  health: {', '.join(parts) or 'no answer'}")
+
+
+db_app = typer.Typer(
+    help="Airflow's metadata DB: the embedded PostgreSQL server in the Airflow home (default), "
+    "or SQLite with CREDLINK_METADATA_DB=sqlite.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="metadata-db")
+
+
+@db_app.command("start")
+def metadata_db_start(
+    migrate: Annotated[bool, typer.Option(help="Create or upgrade Airflow's tables too.")] = False,
+) -> None:
+    """Start the metadata DB server (initialised on first start) and print where it listens.
+
+    Example: `credlink metadata-db start --migrate` (what `make airflow-db` runs); `make ui` and
+    the demo start it themselves, `make stop` stops it.
+    """
+    from credlink import metadata_db
+
+    home = paths.airflow_home()
+    try:
+        url = metadata_db.prepare(home)
+    except metadata_db.MetadataDBError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    if migrate and not metadata_db.migrated(url):
+        done = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"])
+        if done.returncode != 0:
+            raise typer.Exit(done.returncode)
+    console.print(f"metadata DB ({metadata_db.backend()}): {_masked(url)}", highlight=False)
+
+
+@db_app.command("stop")
+def metadata_db_stop() -> None:
+    """Stop the embedded PostgreSQL server of the Airflow home (fast shutdown).
+
+    Example: `credlink metadata-db stop`; `make stop` also stops Airflow first.
+    """
+    from credlink.metadata_db import EmbeddedPostgres
+
+    stopped = EmbeddedPostgres(paths.airflow_home()).stop()
+    console.print(
+        "stopped the metadata DB server" if stopped else "the metadata DB server is not running"
+    )
+
+
+@db_app.command("status")
+def metadata_db_status() -> None:
+    """Which metadata DB Airflow uses, and whether the embedded server runs (exit 1 if not).
+
+    Example: `credlink metadata-db status`.
+    """
+    from credlink import metadata_db
+
+    home = paths.airflow_home()
+    chosen = metadata_db.backend()
+    url = _masked(metadata_db.configured_url(home))
+    console.print(f"metadata DB: {chosen}, {url}", highlight=False)
+    if chosen == "postgres":
+        server = metadata_db.EmbeddedPostgres(home)
+        if server.pid() is None:
+            console.print(f"the server of {server.data} is not running (`make ui` starts it)")
+            raise typer.Exit(1)
+        console.print(
+            f"server running: pid {server.pid()}, 127.0.0.1:{server.port()}, log {server.log}"
+        )
+
+
+def _masked(url: str) -> str:
+    """A database URL with its password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @app.command()

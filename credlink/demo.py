@@ -74,7 +74,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from credlink.orchestration.services import VENV_BIN, AirflowServices, free_port
+from credlink.orchestration.services import (
+    HEALTH_COMPONENTS,
+    VENV_BIN,
+    AirflowServices,
+    free_port,
+)
 
 INGEST_DAGS = (
     "ingest_registries",
@@ -220,8 +225,11 @@ class DemoEnv:
 
     @property
     def metadata_url(self) -> str:
-        return self.config_value(
-            "database", "sql_alchemy_conn", f"sqlite:///{self.airflow_home / 'airflow.db'}"
+        """`sql_alchemy_conn` as set (variable or cfg), else the URL file of the home."""
+        from credlink.metadata_db import configured_url
+
+        return self.config_value("database", "sql_alchemy_conn", "") or configured_url(
+            self.airflow_home, self.env
         )
 
 
@@ -526,6 +534,8 @@ class Demo:
         self.warnings: list[str] = []
         #: The process group of the Airflow components, once started (for checks afterwards).
         self.pgid: int | None = None
+        #: Whether `prepare` started the embedded PostgreSQL server (then `run` stops it).
+        self.started_db = False
 
     # ---- steps
 
@@ -544,6 +554,19 @@ class Demo:
 
     def prepare(self) -> None:
         """Clean demo state: empty lake, reset (or migrate) metadata DB, registered DAGs."""
+        from credlink import metadata_db
+
+        home = self.where.airflow_home
+        self.started_db = (
+            metadata_db.backend(self.where.env) == "postgres"
+            and metadata_db.EmbeddedPostgres(home).pid() is None
+        )
+        try:
+            metadata_db.prepare(home, self.where.env)
+        except metadata_db.MetadataDBError as exc:
+            raise DemoFailed(f"the metadata DB did not start: {exc}") from exc
+        self.db.dispose()
+        self.db = MetadataDB(self.where.metadata_url)
         if self.db.exists() and self.db.live_scheduler():
             raise DemoFailed(
                 "an Airflow scheduler is running on this metadata DB: stop it first (make stop)"
@@ -643,7 +666,18 @@ class Demo:
             time.sleep(self.poll)
 
     def run(self) -> DemoResult:
-        """All the steps; services are stopped whatever happens."""
+        """All the steps; services (and the metadata DB server the demo started) are stopped
+        whatever happens."""
+        try:
+            return self._run()
+        finally:
+            if self.started_db:
+                from credlink.metadata_db import EmbeddedPostgres
+
+                self.db.dispose()
+                EmbeddedPostgres(self.where.airflow_home).stop()
+
+    def _run(self) -> DemoResult:
         started = time.monotonic()
         c = self.console
         c.rule("credlink demo")
@@ -662,7 +696,7 @@ class Demo:
         self.services.start()
         self.pgid = self.services.process.pid if self.services.process else None
         try:
-            self.services.wait_healthy(timeout=300)
+            self.services.wait_healthy(timeout=300, require=HEALTH_COMPONENTS)
             live = Live(console=c, refresh_per_second=2) if c.is_terminal else None
             initial = set(self.plan.dag_ids)
             if live is not None:

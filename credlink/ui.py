@@ -1,10 +1,13 @@
 """The Airflow web UI in the background: what `make ui` / `make stop` (`credlink ui ...`) run.
 
-`start` launches Airflow's own components (scheduler, DAG processor, API server with the UI;
-LocalExecutor, the SQLite metadata DB) in one process group bound to 127.0.0.1, records the
+`start` starts the metadata DB (the embedded PostgreSQL server of the home, see
+:mod:`credlink.metadata_db`; migrated when new), then Airflow's own components (scheduler, DAG
+processor, triggerer, API server with the UI; LocalExecutor) in one process group bound to
+127.0.0.1, records the
 group in the Airflow home (`ui.pid` holds its id, `ui.url` the address), waits until the
 scheduler and the DAG processor report healthy and the project's DAGs are registered, and
-returns. `stop` ends the whole group (TERM, then KILL), wherever it was started from. The login
+returns. `stop` ends the whole group (TERM, then KILL), wherever it was started from, then the
+PostgreSQL server. The login
 is `admin` with the password `credlink init` generated into the Airflow home (never committed).
 
 Example:
@@ -29,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from credlink import paths
+from credlink import metadata_db, paths
 from credlink.airflow_home import ADMIN_USER, prepare_airflow_home
 from credlink.orchestration.services import (
+    HEALTH_COMPONENTS,
     UMASK,
     VENV_BIN,
     AirflowServices,
@@ -124,7 +128,12 @@ def start(
         "AIRFLOW_CONFIG": os.environ.get("AIRFLOW_CONFIG", str(root / "airflow.cfg")),
         **(env or {}),
     }
-    _migrate_if_missing(home, full_env, say)
+    say("starting the metadata DB")
+    try:
+        url = metadata_db.prepare(home, full_env)
+    except metadata_db.MetadataDBError as exc:
+        raise UiError(f"the metadata DB did not start: {exc}") from exc
+    _migrate_if_missing(url, full_env, say)
     services = AirflowServices(port=port, log_dir=_log_dir(home), env=full_env)
     services.start()
     assert services.pgid is not None
@@ -134,8 +143,8 @@ def start(
     (home / URL_FILE).write_text(f"{services.base_url}\n")
     deadline = time.monotonic() + timeout
     try:
-        say("waiting for the scheduler, DAG processor and API server to be healthy")
-        services.wait_healthy(timeout=timeout, require=("scheduler", "dag_processor"))
+        say("waiting for the scheduler, DAG processor, triggerer and API server to be healthy")
+        services.wait_healthy(timeout=timeout, require=HEALTH_COMPONENTS)
         expected = dag_files(root / "dags")
         say(f"waiting for the DAG processor to register the {len(expected)} DAGs of dags/")
         _wait_for_dags(services.base_url, home, len(expected), deadline)
@@ -152,14 +161,17 @@ def start(
 
 
 def stop(home: Path | None = None, timeout: float = 30) -> int:
-    """Stop the UI recorded in `home` (every process of its group); return how many processes
-    were stopped (0 when none was running)."""
+    """Stop the UI recorded in `home` (every process of its group), then the embedded
+    PostgreSQL server of the home if one runs; return how many processes were stopped (0 when
+    none was running; the server counts as one)."""
     home = (home or paths.airflow_home()).resolve()
     ui = running(home)
-    if ui is None:
-        return 0
-    stopped = stop_group(ui.pgid, timeout)
-    _forget(home)
+    stopped = 0
+    if ui is not None:
+        stopped = stop_group(ui.pgid, timeout)
+        _forget(home)
+    if metadata_db.EmbeddedPostgres(home).stop():
+        stopped += 1
     return stopped
 
 
@@ -207,9 +219,10 @@ def _wait_for_dags(url: str, home: Path, expected: int, deadline: float) -> None
         time.sleep(2)
 
 
-def _migrate_if_missing(home: Path, env: Mapping[str, str], say: Callable[[str], None]) -> None:
-    # The default metadata DB is SQLite in the home; another database is migrated by its owner.
-    if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env or (home / "airflow.db").exists():
+def _migrate_if_missing(url: str, env: Mapping[str, str], say: Callable[[str], None]) -> None:
+    # The project's own metadata DB (embedded PostgreSQL or SQLite) is created here; another
+    # database is migrated by its owner.
+    if metadata_db.EXTERNAL_ENV in env or metadata_db.migrated(url):
         return
     say("creating the Airflow metadata DB (airflow db migrate)")
     done = subprocess.run(

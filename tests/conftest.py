@@ -1,8 +1,10 @@
 """Shared fixtures: a small generated world, built once per test session.
 
-Before anything imports Airflow, the session gets its own Airflow home (with generated secrets
-and a SQLite metadata DB) and its own data folder, both temporary: tests never touch the
-developer's `.airflow/` or `data/`.
+Before anything imports Airflow, the session gets its own Airflow home (with generated secrets)
+and its own data folder, both temporary: tests never touch the developer's `.airflow/` or
+`data/`. Its metadata DB is what `make demo` and `make ui` use: the embedded PostgreSQL server
+of `credlink.metadata_db`, started in the session's Airflow home on a free port before anything
+imports Airflow (so every engine sees its URL), and stopped when the session ends.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from credlink.airflow_home import prepare_airflow_home
+from credlink.metadata_db import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="credlink-tests-"))
@@ -31,7 +34,11 @@ os.environ.update(
         "AIRFLOW_CONFIG": str(ROOT / "airflow.cfg"),
     }
 )
+os.environ.pop("CREDLINK_METADATA_DB", None)
 prepare_airflow_home(SESSION_DIR / "airflow", ROOT)
+METADATA_SERVER = EmbeddedPostgres(SESSION_DIR / "airflow")
+METADATA_SERVER.start()
+atexit.register(METADATA_SERVER.stop)  # runs before the rmtree above (last in, first out)
 
 from credlink import paths  # noqa: E402 - after the environment is set
 from world.config import WorldConfig  # noqa: E402
@@ -49,7 +56,7 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> WorldSummary:
 
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
-    """The session's SQLite metadata DB, migrated (in the session's temporary Airflow home)."""
+    """The session's metadata DB (the embedded PostgreSQL server started above), migrated."""
     from credlink.airflow_db import migrate
 
     migrate()

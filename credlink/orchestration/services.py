@@ -1,4 +1,4 @@
-"""Run Airflow's own components (scheduler, DAG processor, API server) for this project.
+"""Run Airflow's own components (scheduler, DAG processor, triggerer, API server) here.
 
 Used by `make ui` / `make demo` and by the tests that need a real scheduler. All components run
 in one new process group, so that stopping it stops every worker they forked. The group outlives
@@ -27,11 +27,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-COMPONENTS = ("scheduler", "dag-processor", "api-server")
+COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+#: What the API server's health check reports for them (all green in the UI).
+HEALTH_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 #: Extra arguments per component. Airflow 3.3's log server binds every interface (no host
-#: option: airflow/utils/serve_logs/core.py), so the scheduler does not start it; the API server
-#: reads the task logs from the local log folder.
-COMPONENT_ARGS = {"scheduler": "--skip-serve-logs"}
+#: option: airflow/utils/serve_logs/core.py), so neither the scheduler nor the triggerer starts
+#: it; the API server reads the task logs from the local log folder.
+COMPONENT_ARGS = {"scheduler": "--skip-serve-logs", "triggerer": "--skip-serve-logs"}
 #: Files the components create (metadata DB, logs, lake files of tasks) are private.
 UMASK = 0o077
 VENV_BIN = Path(sys.executable).parent
@@ -45,7 +47,10 @@ def free_port() -> int:
 
 
 class AirflowServices:
-    """The scheduler, DAG processor and API server, bound to 127.0.0.1:`port`."""
+    """The scheduler, DAG processor, triggerer and API server, bound to 127.0.0.1:`port`.
+
+    The metadata DB must be reachable first (:func:`credlink.metadata_db.prepare`).
+    """
 
     def __init__(self, port: int, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.port = port

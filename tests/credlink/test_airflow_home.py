@@ -80,7 +80,9 @@ def test_airflow_reads_the_project_config(tmp_path: Path) -> None:
     assert 1 <= seen["parallelism"] <= 4, "sized for a 2-core machine"
     assert seen["paused"] is False
     assert Path(seen["dags_folder"]) == ROOT / "dags"
-    assert seen["db"] == f"sqlite:///{home.home}/airflow.db"
+    # the embedded PostgreSQL server's URL, read from the home (credlink/metadata_db.py)
+    assert seen["db"] == (home.home / "secrets" / "metadata_db_url").read_text()
+    assert seen["db"].startswith("postgresql+psycopg://airflow:")
     assert seen["jwt"] == (home.home / "secrets" / "jwt_secret").read_text()
     assert seen["key"] == (home.home / "secrets" / "api_secret_key").read_text()
     assert seen["fernet"] == (home.home / "secrets" / "fernet_key").read_text()

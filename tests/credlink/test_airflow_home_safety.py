@@ -69,6 +69,7 @@ def test_components_start_private_and_without_the_log_server(
     svc.start()
     script = seen["args"][-1]
     assert "airflow scheduler --skip-serve-logs >" in script
+    assert "airflow triggerer --skip-serve-logs >" in script
     assert "airflow dag-processor >" in script and "airflow api-server >" in script
     assert seen["kwargs"]["umask"] == 0o077
     assert mode(home) == 0o700

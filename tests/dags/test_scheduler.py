@@ -1,10 +1,10 @@
-"""The real thing: Airflow's scheduler, DAG processor and API server (LocalExecutor, SQLite
-metadata DB) run command-line backfills of three ingest DAGs at once."""
+"""The real thing: Airflow's scheduler, DAG processor, triggerer and API server (LocalExecutor,
+the embedded PostgreSQL metadata DB the project starts) run command-line backfills of three
+ingest DAGs, created one after the other while the scheduler runs."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -12,9 +12,17 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 
 from credlink import paths
-from credlink.orchestration.services import VENV_BIN, AirflowServices, _members, free_port
+from credlink.metadata_db import configured_url
+from credlink.orchestration.services import (
+    HEALTH_COMPONENTS,
+    VENV_BIN,
+    AirflowServices,
+    _members,
+    free_port,
+)
 from etl.contracts import source_contracts
 from etl.ingest.extract import connect, extract, source_url
 from etl.ingest.interval import Interval
@@ -22,20 +30,19 @@ from etl.lake import Lake
 
 pytestmark = pytest.mark.slow
 DAGS = ("ingest_courts", "ingest_tax", "ingest_food")
-FROM, TO = "2024-02-01", "2024-02-03"
-DAYS = 3
-
-
-def metadata_db() -> Path:
-    return Path(os.environ["AIRFLOW_HOME"]) / "airflow.db"
+DATES = ("2024-02-01", "2024-02-02", "2024-02-03")
+#: The tenth command: a day already staged, backfilled again (it replaces that day's partition).
+AGAIN = ("ingest_tax", "2024-02-01")
+MINE = f"dag_id IN ({', '.join(repr(d) for d in DAGS)})"
 
 
 def query(sql: str) -> list[tuple]:  # type: ignore[type-arg]
-    con = sqlite3.connect(f"file:{metadata_db()}?mode=ro", uri=True, timeout=30)
+    engine = sa.create_engine(configured_url(Path(os.environ["AIRFLOW_HOME"])))
     try:
-        return con.execute(sql).fetchall()
+        with engine.connect() as con:
+            return [tuple(r) for r in con.execute(sa.text(sql))]
     finally:
-        con.close()
+        engine.dispose()
 
 
 def wait_for(what: str, check, timeout: float, services: AirflowServices) -> None:  # type: ignore[no-untyped-def]
@@ -48,50 +55,57 @@ def wait_for(what: str, check, timeout: float, services: AirflowServices) -> Non
     pytest.fail(f"timed out waiting for {what}; last log lines: {logs}")
 
 
-def test_parallel_backfills_under_the_scheduler(
+def backfill(services: AirflowServices, dag: str, day: str, *extra: str) -> None:
+    created = subprocess.run(
+        [str(VENV_BIN / "airflow"), "backfill", "create", "--dag-id", dag,
+         "--from-date", day, "--to-date", day, *extra],
+        env=services.env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert created.returncode == 0, (dag, day, created.stdout[-2000:] + created.stderr[-2000:])
+
+
+def settled() -> bool:
+    """Every backfill created so far is complete and its runs have ended."""
+    (open_backfills,) = query(
+        f"SELECT count(*) FROM backfill WHERE {MINE} AND completed_at IS NULL"
+    )[0]
+    rows = query(f"SELECT dag_id, state FROM dag_run WHERE run_type = 'backfill' AND {MINE}")
+    return open_backfills == 0 and bool(rows) and all(s in ("success", "failed") for _, s in rows)
+
+
+def test_backfills_created_while_the_scheduler_runs(
     airflow_db: None, dag_world: Path, tmp_path: Path
 ) -> None:
+    assert configured_url(Path(os.environ["AIRFLOW_HOME"])).startswith("postgresql+psycopg://")
     services = AirflowServices(port=free_port(), log_dir=tmp_path / "logs")
-    # First let the DAG processor register the DAGs, then stop everything and queue the
-    # backfills while nothing else writes: with a SQLite metadata DB a backfill created while
-    # the scheduler writes can fail with "database is locked" (PostgreSQL has no such limit).
     services.start()
+    pgid = services.process.pid if services.process else 0
     try:
-        services.wait_healthy()
+        services.wait_healthy(timeout=240, require=HEALTH_COMPONENTS)  # triggerer included
         wait_for(
             "the DAG processor to register the ingest DAGs",
             lambda: {d for (d,) in query("SELECT dag_id FROM dag")} >= set(DAGS),
             240,
             services,
         )
-    finally:
-        services.stop()
-    for dag in DAGS:
-        created = subprocess.run(
-            [str(VENV_BIN / "airflow"), "backfill", "create", "--dag-id", dag,
-             "--from-date", FROM, "--to-date", TO],
-            env=services.env, capture_output=True, text=True, timeout=180,
-        )  # fmt: skip
-        assert created.returncode == 0, created.stdout[-2000:] + created.stderr[-2000:]
-
-    services.start()
-    pgid = services.process.pid if services.process else 0
-    try:
-        services.wait_healthy()
-
-        def finished() -> bool:
-            rows = query(
-                "SELECT dag_id, state FROM dag_run WHERE run_type = 'backfill' AND dag_id IN "
-                f"({', '.join(repr(d) for d in DAGS)})"
-            )
-            return len(rows) == DAYS * len(DAGS) and all(
-                s in ("success", "failed") for _, s in rows
-            )
-
-        wait_for("the backfill runs to finish", finished, 600, services)
+        # Ten `backfill create` commands in a row against the running scheduler, which writes
+        # the whole time (SQLite's single writer made such a create fail with "database is
+        # locked"). One backfill per DAG may run at a time, so each day's three start together
+        # and the next day's follow once they are done.
+        for day in DATES:
+            for dag in DAGS:
+                backfill(services, dag, day)
+            wait_for(f"the runs of {day}", settled, 600, services)
+        backfill(services, *AGAIN, "--reprocess-behavior", "completed")
+        wait_for("the re-run", settled, 600, services)
+        backfills = query(f"SELECT dag_id, completed_at FROM backfill WHERE {MINE}")
+        assert len(backfills) == len(DATES) * len(DAGS) + 1 == 10, backfills
         states = query(
-            "SELECT dag_id, logical_date, state FROM dag_run WHERE run_type = 'backfill' ORDER BY 1, 2"
+            "SELECT dag_id, logical_date, state FROM dag_run "
+            f"WHERE run_type = 'backfill' AND {MINE} ORDER BY 1, 2"
         )
+        # the re-run cleared the day's run and ran it again: still one run per DAG and day
+        assert len(states) == len(DATES) * len(DAGS), states
         assert all(s == "success" for _, _, s in states), states
     finally:
         services.stop()
