@@ -240,27 +240,15 @@ def ingest_table(
         )
         shutil.rmtree(docs_dir, ignore_errors=True)
         step = "validating"
-        result = validate(
-            staged,
-            rules_for(table, staged),
-            key_column="_record_id",
-            suite_name=dataset,
-            run_name=interval.key,
-            docs_dir=docs_dir,
-            run_time=ctx.logical_date,
-        )
+        failed_rules = _validated(staged, table, dataset, interval, docs_dir, ctx)
     except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
         message = mask_text(f"{exc.__class__.__name__}: {exc}")[:1000]
         raise IngestError(f"{dataset} {interval}: {step} failed: {message}") from None
-    docs_page = _share_static_files(docs_dir, ctx.docs_root / "_static")
-    failed = result.failed_rules.list.len() > 0
+    docs_page = _share_static_files(docs_dir, ctx.docs_root / "_static") if staged.height else None
+    failed = failed_rules.list.len() > 0
     check_cols = [c for c in staged.columns if c.startswith("_ok__") or c == "_first_of_key"]
     good = staged.filter(~failed).drop(check_cols)
-    bad = (
-        staged.with_columns(result.failed_rules.alias("_failed_rules"))
-        .filter(failed)
-        .drop(check_cols)
-    )
+    bad = staged.with_columns(failed_rules.alias("_failed_rules")).filter(failed).drop(check_cols)
     if pre_failed.any():
         prebad = _prechecked_rows(contract, table, raw, pre, pre_failed, meta)
         _log_prechecks(dataset, table, interval, prebad)
@@ -319,6 +307,31 @@ def ingest_table(
             f"partition, if any, stays); see quarantine.{dataset} and {report.docs_index}"
         )
     return report
+
+
+def _validated(
+    staged: pl.DataFrame,
+    table: Table,
+    dataset: str,
+    interval: Interval,
+    docs_dir: Path,
+    ctx: RunContext,
+) -> pl.Series:
+    """The rules each staged row failed (GX, with Data Docs in `docs_dir`); an interval without
+    rows to validate has no failures and no validation report (nothing to show)."""
+    rules = rules_for(table, staged)
+    if staged.is_empty():
+        return pl.Series("failed_rules", [], dtype=pl.List(pl.String))
+    result = validate(
+        staged,
+        rules,
+        key_column="_record_id",
+        suite_name=dataset,
+        run_name=interval.key,
+        docs_dir=docs_dir,
+        run_time=ctx.logical_date,
+    )
+    return result.failed_rules
 
 
 def _run_frame(report: TableReport) -> pl.DataFrame:
