@@ -6,24 +6,26 @@ about 25 s of CPU here whatever its interval holds (process start, Great Expecta
 validation and Data Docs), and one day of the five ingest DAGs is 24 tasks, so each extra demo
 day adds about 2.5 minutes on 2 cores. The whole history still comes in, through the initial load.
 
-1. **Clean demo state.** The lake (`data/lake`) is emptied, except the reviewers' decisions
+1. **Clean demo state.** The metadata DB server is started (the embedded PostgreSQL of the
+   Airflow home, :mod:`credlink.metadata_db`; the demo stops it at the end when it started
+   it). The lake (`data/lake`) is emptied, except the reviewers' decisions
    (`linkage/decisions`), which are kept; the published warehouse and earlier task logs are
    removed; the Airflow metadata DB is reset when it holds runs (`airflow db reset`), else
    migrated. So a second `make demo` starts from the same clean state (and the UI then shows
    only the last demo's runs). It refuses to run while a scheduler is alive on that metadata DB
    (`make stop` first).
 2. **Register the DAGs** with `airflow dags reserialize` (no DAG processor needed yet), so that
-3. **the initial-load backfills** can be created while nothing else writes to the SQLite
-   metadata DB: for each ingest DAG `airflow backfill create --dag-id ingest_X --from-date D0
+3. **the initial-load backfills** can be created before the scheduler starts: for each ingest
+   DAG `airflow backfill create --dag-id ingest_X --from-date D0
    --to-date D0 --dag-run-conf '{"initial_load": true}'` (D0 = the first demo day: its run
-   stages all history before D0, then D0 itself). One after the other: run in parallel they
-   only queue for SQLite's write lock, and some give up with "database is locked".
-4. **Start** the scheduler, DAG processor and API server (`AirflowServices`, LocalExecutor).
+   stages all history before D0, then D0 itself), one after the other.
+4. **Start** the scheduler, DAG processor, triggerer and API server (`AirflowServices`,
+   LocalExecutor) and wait until all report healthy.
 5. When the initial-load backfills are complete, **the daily backfills** D0+1 .. last day are
-   created (Airflow allows one active backfill per DAG, hence two steps). The scheduler is
-   writing by then: a create that meets "database is locked" is retried with backoff (a failed
-   create removes its half-made backfill; should one remain, "Another backfill is running" is
-   retried too, until the scheduler clears it).
+   created (Airflow allows one active backfill per DAG, hence two steps), while the scheduler
+   runs. With `CREDLINK_METADATA_DB=sqlite` a create that meets "database is locked" is retried
+   with backoff (a failed create removes its half-made backfill; should one remain, "Another
+   backfill is running" is retried too, until the scheduler clears it).
 6. **Downstream DAGs follow through their Assets**: each `publish_<source>` task announces
    `staging.<source>`, which queues a row in `asset_dag_run_queue` for `link_credit_codes`.
    While that DAG is at `max_active_runs=1` the scheduler defers it and the queued rows pile up
@@ -804,6 +806,8 @@ def print_summary(result: DemoResult, console: Console, env: Mapping[str, str]) 
     cli.staging()
     cli.quality(world=None)  # linkage quality, then the restrictions against the truth
     console.print(Text(restriction_figures(where), style="bold"))
+    console.print(Text(history_figures(where.warehouse)))
+    console.print(Text(readme_figures(where)))
     _, publish_out = publish_summary(result, VENV_BIN / "credlink", env)
     console.print(Text(publish_out.rstrip()))
     console.print(
@@ -830,6 +834,70 @@ def restriction_figures(where: DemoEnv) -> str:
     if table.is_empty():
         return "restrictions against the truth: not measured (no published warehouse)"
     return key_figures(table)
+
+
+def history_figures(warehouse: Path) -> str:
+    """What the publish runs changed over the demo: restrictions imposed, extended, lifted ...
+    by the runs' days (from ``publish.restriction_history`` of the warehouse)."""
+    import duckdb
+
+    if not warehouse.is_file():
+        return "restriction history: no published warehouse"
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        runs = con.execute(
+            "SELECT count(*), min(as_of), max(as_of), count(DISTINCT as_of) FROM publish.runs"
+        ).fetchone()
+        rows = con.execute(
+            "SELECT change, count(*), count(DISTINCT as_of) FROM publish.restriction_history "
+            "GROUP BY change ORDER BY count(*) DESC"
+        ).fetchall()
+    finally:
+        con.close()
+    assert runs is not None
+    head = f"restriction history: {runs[0]} publish runs on {runs[3]} days, {runs[1]} .. {runs[2]}"
+    parts = [f"{change} {n:,} (on {days} days)" for change, n, days in rows]
+    return f"{head}: " + (", ".join(parts) if parts else "no changes")
+
+
+#: A README SQL block and the file it is for (its first line: `-- duckdb -readonly FILE`).
+README_BLOCK = re.compile(r"```sql\n(.*?)```", re.S)
+README_TARGET = re.compile(r"^-- duckdb -readonly (\S+)$", re.M)
+
+
+def readme_query_rows(root: Path, data_dir: Path) -> list[tuple[str, int | str]]:
+    """Run every SQL block of the README against this demo's files, as a user would (read-only);
+    for each block its first question line and the rows it answered (or the error)."""
+    import duckdb
+
+    out: list[tuple[str, int | str]] = []
+    for block in README_BLOCK.findall((root / "README.md").read_text(encoding="utf-8")):
+        target = README_TARGET.search(block)
+        if target is None:
+            continue
+        path = data_dir / Path(target.group(1)).relative_to("data")
+        sql = README_TARGET.sub("", block).strip()
+        first = next(
+            (ln.strip() for ln in sql.splitlines() if ln.strip() and not ln.startswith("--")), ""
+        )
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+            try:
+                out.append((first, len(con.execute(sql).fetchall())))
+            finally:
+                con.close()
+        except duckdb.Error as exc:
+            out.append((first, f"error: {str(exc).splitlines()[0]}"))
+    return out
+
+
+def readme_figures(where: DemoEnv) -> str:
+    """One line per README query: how many rows it answers on this demo's warehouse."""
+    rows = readme_query_rows(where.root, where.data_dir)
+    answered = sum(1 for _, n in rows if isinstance(n, int) and n > 0)
+    lines = [f"README queries on this warehouse: {answered} of {len(rows)} answer with rows"]
+    lines += [f"  {n if isinstance(n, str) else f'{n:,} rows'}: {q[:80]}" for q, n in rows]
+    return "\n".join(lines)
 
 
 def source_counts(runs: Any) -> dict[str, dict[str, int]]:

@@ -25,6 +25,7 @@ from credlink.demo import (
     source_counts,
     world_end,
 )
+from credlink.metadata_db import EmbeddedPostgres
 from credlink.orchestration.services import _members
 from etl.contracts import source_contracts
 from etl.ingest.extract import connect, extract, source_url
@@ -61,6 +62,8 @@ def test_demo_runs_the_chain_through_the_scheduler(
     finally:
         assert demo.pgid is not None
         assert not _members(demo.pgid), "Airflow processes left behind"
+        # the demo started its home's metadata DB server, and stopped it at the end
+        assert demo.started_db and EmbeddedPostgres(home).pid() is None
 
     # every run succeeded: both backfill days of each ingest DAG, and the linkage after them
     assert result.all_succeeded, result.runs
@@ -94,5 +97,7 @@ def test_demo_runs_the_chain_through_the_scheduler(
     print_summary(result, Console(file=out, width=200), env)
     text = out.getvalue()
     assert "all runs finished" in text
+    assert "restriction history:" in text and "publish runs on" in text
+    assert "README queries on this warehouse:" in text
     assert "catalog.duckdb" in text
     assert "restrictions" in text or "memorandum" in text.lower()
