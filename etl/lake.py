@@ -8,13 +8,28 @@
                                  staging."<source>__<table>__current" (latest version),
                                  quarantine."<source>__<table>", ops.ingest_runs,
                                  linkage."<table>" (record_links, review_queue, decisions)
-    <root>/linkage/<table>/interval=all/data.parquet   whole tables, replaced by each run
+    <root>/linkage/<table>/interval=all/data.parquet   whole tables, replaced by each run, or the
+                                 base of a delta table, with its deltas beside it:
+    <root>/linkage/<table>/interval=delta-<seq>/data.parquet
+                                 the rows one run changed (see "Delta tables" below)
 
 Why this layout: every ingest task writes only its own files, replaced atomically (write a
 temporary file, then rename), so any number of DAG runs write in parallel without locks, and
 re-running an interval replaces exactly what that interval wrote. Readers see whole files only.
 The DuckDB catalog holds views, not data: it is rebuilt into a new file and renamed into place,
 so a user holding the old one open in the DuckDB CLI blocks nothing.
+
+Delta tables (the big linkage tables: a daily run changes a few rows of a million): a base
+partition ``interval=all`` and delta partitions ``interval=delta-<seq>`` (zero-padded, one per
+run that changed rows), each holding whole rows that replace the rows of the same key, and
+tombstones (``_delta_deleted`` true: the key left the table). Every partition carries its
+:data:`DELTA_META` (Parquet key-value metadata, JSON): the key column, the sort order, the
+columns whose value is the last writer's for every row (``overlay``: e.g. the run that wrote
+the table), and in a base the last delta it folds in (``through``; a delta at or below it is
+superseded, so a compaction that replaces the base and then removes its deltas is right at
+every step). :meth:`Lake.read` (and the catalog's view) returns the current table: per key the
+row of the latest partition, tombstones dropped, overlay applied, rows in the sort order:
+exactly the table a writer of whole tables would have left.
 
 Example:
     >>> lake = Lake(Path("data/lake"))                                     # doctest: +SKIP
@@ -25,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import time
 import uuid
@@ -45,6 +61,33 @@ SNAPSHOT_AS_OF = "credlink.as_of"
 #: A temporary file of an interrupted write is removed by the next write beside it once its
 #: writer is gone (same host) or it is older than this (seconds).
 STALE_TMP_SECONDS = 3600.0
+#: Delta tables (module doc): the partition name prefix of a delta, the tombstone column and
+#: the Parquet key-value metadata describing the table.
+DELTA_PREFIX = "delta-"
+DELTA_DELETED = "_delta_deleted"
+DELTA_META = "credlink.delta"
+
+
+@dataclass(frozen=True)
+class DeltaFile:
+    """One partition of a delta table: its sequence number (0: the base) and metadata."""
+
+    path: Path
+    seq: int
+    meta: dict[str, object]
+
+
+def delta_metadata(
+    key: str,
+    *,
+    sort: list[str] | None = None,
+    overlay: dict[str, str] | None = None,
+    through: int = 0,
+) -> dict[str, str]:
+    """The Parquet key-value metadata of a delta table's partition (module doc); `overlay`
+    values are text (ISO 8601 for datetimes)."""
+    doc = {"key": key, "sort": sort or [], "overlay": overlay or {}, "through": through}
+    return {DELTA_META: json.dumps(doc, sort_keys=True)}
 
 
 class CatalogError(RuntimeError):
@@ -119,11 +162,35 @@ class Lake:
         return _atomic_parquet(path, frame)
 
     def read(self, layer: str, dataset: str) -> pl.DataFrame:
-        """All partitions of a dataset (empty frame when there are none)."""
+        """All partitions of a dataset (empty frame when there are none); of a delta table,
+        the current table (module doc)."""
         files = sorted((self.root / layer / dataset).glob("interval=*/data.parquet"))
         if not files:
             return pl.DataFrame()
+        if any(f.parent.name.startswith(f"interval={DELTA_PREFIX}") for f in files):
+            return _merge_delta(self.delta_files(layer, dataset))
         return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+
+    def delta_files(self, layer: str, dataset: str) -> list[DeltaFile]:
+        """The partitions of a delta table that are in force: the base (if any) and the
+        deltas after the last one it folds in, in order."""
+        import pyarrow.parquet as pq
+
+        out: list[DeltaFile] = []
+        for f in sorted((self.root / layer / dataset).glob("interval=*/data.parquet")):
+            name = f.parent.name.removeprefix("interval=")
+            raw = (pq.read_metadata(f).metadata or {}).get(DELTA_META.encode())
+            meta = json.loads(raw) if raw else {}
+            seq = int(name.removeprefix(DELTA_PREFIX)) if name.startswith(DELTA_PREFIX) else 0
+            out.append(DeltaFile(f, seq, meta))
+        through = max((int(str(d.meta.get("through", 0))) for d in out if d.seq == 0), default=0)
+        return sorted((d for d in out if d.seq == 0 or d.seq > through), key=lambda d: d.seq)
+
+    def next_delta(self, layer: str, dataset: str) -> int:
+        """The sequence number of the next delta of a table (one more than any in force)."""
+        files = self.delta_files(layer, dataset)
+        through = max((int(str(d.meta.get("through", 0))) for d in files), default=0)
+        return max([through, *(d.seq for d in files)]) + 1
 
     def read_column(self, layer: str, dataset: str, column: str) -> pl.Series:
         """One text column (e.g. `_record_id`) of every partition of a dataset, read in one scan
@@ -216,6 +283,10 @@ class Lake:
                 current = _sql_ident(f"{dataset}__current")
                 if not any((self.root / layer / dataset).glob("interval=*/data.parquet")):
                     continue
+                deltas = self.delta_files(layer, dataset) if layer == "linkage" else []
+                if any(d.seq for d in deltas):
+                    stmts.append(_delta_view_sql(layer, dataset, glob, deltas[-1]))
+                    continue
                 stmts.append(
                     f"CREATE OR REPLACE VIEW {layer}.{view} AS SELECT * FROM "
                     f"read_parquet({glob}, union_by_name = true)"
@@ -236,6 +307,96 @@ class Lake:
                 f"read_parquet({runs}, union_by_name = true)"
             )
         return stmts
+
+
+def _texts(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _merge_delta(files: list[DeltaFile]) -> pl.DataFrame:
+    """The current table of a delta table's partitions in force (module doc)."""
+    frames = [
+        pl.read_parquet(d.path).with_columns(pl.lit(d.seq).alias("_delta_seq")) for d in files
+    ]
+    if not frames:
+        return pl.DataFrame()
+    last = files[-1].meta
+    key = str(last.get("key") or "unique_id")
+    base_columns = [c for c in frames[0].columns if c not in ("_delta_seq", DELTA_DELETED)]
+    every = pl.concat(frames, how="diagonal_relaxed")
+    if DELTA_DELETED not in every.columns:
+        every = every.with_columns(pl.lit(False).alias(DELTA_DELETED))
+    current = every.filter(pl.col("_delta_seq") == pl.col("_delta_seq").max().over(key)).filter(
+        ~pl.col(DELTA_DELETED).fill_null(False)
+    )
+    columns = base_columns + [c for c in current.columns if c not in base_columns
+                              and c not in ("_delta_seq", DELTA_DELETED)]  # fmt: skip
+    current = current.select(columns)
+    overlay = last.get("overlay") or {}
+    assert isinstance(overlay, dict)
+    for column, value in overlay.items():
+        if column in current.columns:
+            dtype = current.schema[column]
+            lit = pl.Series(column, [value], dtype=pl.String)
+            if isinstance(dtype, pl.Datetime):
+                lit = lit.str.to_datetime(time_unit=dtype.time_unit, time_zone=dtype.time_zone)
+            current = current.with_columns(pl.lit(lit.cast(dtype)[0], dtype).alias(column))
+    order = [c for c in _texts(last.get("sort")) if c in current.columns]
+    return current.sort(order, maintain_order=True) if order else current
+
+
+def _delta_view_sql(layer: str, dataset: str, glob: str, latest: DeltaFile) -> str:
+    """The catalog view of a delta table: the current table, as :func:`_merge_delta` reads it
+    (the overlay values from the metadata of the latest partition, read when queried)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = latest.meta
+    key = _sql_ident(str(meta.get("key") or "unique_id"))
+    seq = (
+        "coalesce(TRY_CAST(regexp_extract(filename, "
+        f"'interval={DELTA_PREFIX}([0-9]+)/data[.]parquet$', 1) AS BIGINT), 0)"
+    )
+    kv = f"parquet_kv_metadata({glob})"
+    through = (
+        f"(SELECT coalesce(max(TRY_CAST(json_extract_string(decode(value), '$.through') AS "
+        f"BIGINT)), 0) FROM {kv} WHERE decode(key) = '{DELTA_META}' "
+        "AND file_name LIKE '%/interval=all/data.parquet')"
+    )
+    newest = (
+        f"(SELECT decode(value) FROM {kv} WHERE decode(key) = '{DELTA_META}' "
+        "ORDER BY file_name DESC LIMIT 1)"
+    )
+    schema = pq.read_schema(latest.path)
+    overlay = meta.get("overlay") or {}
+    assert isinstance(overlay, dict)
+    replaced = []
+    for c in overlay:
+        if c not in schema.names:
+            continue
+        t = schema.field(c).type
+        sql_type = (
+            ("TIMESTAMPTZ" if t.tz else "TIMESTAMP") if pa.types.is_timestamp(t) else "VARCHAR"
+        )
+        value = f"json_extract_string({newest}, {_sql_text('$.overlay.' + c)})"
+        replaced.append(
+            f"coalesce(CAST({value} AS {sql_type}), {_sql_ident(c)}) AS {_sql_ident(c)}"
+        )
+    # DuckDB reads the partition folder as a column, as in the views of whole tables: 'all'
+    replaced.append(f"{_sql_text(WHOLE)} AS interval")
+    sort = [_sql_ident(c) for c in _texts(meta.get("sort"))]
+    return (
+        f"CREATE OR REPLACE VIEW {layer}.{_sql_ident(dataset)} AS "
+        f"WITH f AS (SELECT *, {seq} AS _delta_seq FROM read_parquet({glob}, "
+        "union_by_name = true, filename = true)), "
+        f"live AS (SELECT * FROM f WHERE _delta_seq = 0 OR _delta_seq > {through}), "
+        "cur AS (SELECT * FROM live QUALIFY _delta_seq = max(_delta_seq) OVER "
+        f"(PARTITION BY {key})) "
+        f"SELECT * EXCLUDE (filename, _delta_seq, {DELTA_DELETED})"
+        f" REPLACE ({', '.join(replaced)}) "
+        f"FROM cur WHERE NOT coalesce({DELTA_DELETED}, false)"
+        f"{' ORDER BY ' + ', '.join(sort) if sort else ''}"
+    )
 
 
 def _sql_text(value: str) -> str:

@@ -79,6 +79,8 @@ class SpineUpdate:
     changed: pl.DataFrame  # unique_id, fingerprint: entries new or changed in this run
     replaced: pl.DataFrame  # unique_id, fingerprint: the kept entries they replace or remove
     manifest: pl.DataFrame  # MANIFEST_COLUMNS, of this run
+    #: the kept spine this run started from (an ``updated`` spine is written as its delta)
+    kept: pl.DataFrame | None = None
 
     @property
     def columns(self) -> pl.DataFrame:
@@ -187,7 +189,7 @@ def update_spine(lake: Lake, subject: str, *, rebuild: bool = False) -> SpineUpd
     replaced = pl.concat([old.join(winners.select("record_id"), on="record_id", how="semi"),
                           displaced]).select("unique_id", "fingerprint").unique()  # fmt: skip
     return SpineUpdate(subject, "updated", spine, winners.select("unique_id", "fingerprint"),
-                       replaced, now)  # fmt: skip
+                       replaced, now, kept)  # fmt: skip
 
 
 def spine_tables(updates: list[SpineUpdate]) -> dict[str, pl.DataFrame]:

@@ -49,17 +49,13 @@ from pathlib import Path
 import polars as pl
 
 from etl.commit import (
-    Replace,
     StageLockedError,
     commit,
-    fsync_file,
     new_token,
     recover,
     stage_lock,
-    temporary,
-    write_point,
 )
-from etl.lake import WHOLE, Lake
+from etl.lake import Lake
 from linkage.corroborate import case_references, corroborate
 from linkage.deterministic import namesakes
 from linkage.evidence import EvidencePolicy, load_policy, policy_digest
@@ -71,6 +67,7 @@ from linkage.incremental import (
     plan,
 )
 from linkage.model import MODELS_DIR, current_model_path, load_model
+from linkage.partitions import DELTA_TABLES, stage_table, stage_whole
 from linkage.records import organisation_records, person_records, read_staged
 from linkage.representatives import (
     LEGAL_REPRESENTATIVES_COLUMNS,
@@ -81,7 +78,7 @@ from linkage.representatives import (
 from linkage.resolve import RECORD_LINK_COLUMNS, Resolution, resolve
 from linkage.review_keys import DecisionConflict, ItemChanged, ItemKey, locked_check_append
 from linkage.spine import ORGANISATION_DATASET
-from linkage.spine_store import SpineUpdate, spine_tables, update_spine
+from linkage.spine_store import MANIFEST, SpineUpdate, update_spine
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -437,11 +434,14 @@ class _Previous:
     representatives: pl.DataFrame
     queue: pl.DataFrame
     runs: pl.DataFrame
+    #: the stored tables as read (what this run's deltas are computed against)
+    stored_links: pl.DataFrame
+    stored_representatives: pl.DataFrame
 
     @classmethod
     def read(cls, lake: Lake) -> _Previous:
-        links = read_record_links(lake)
-        reps = lake.read(LAYER, LEGAL_REPRESENTATIVES)
+        links = stored_links = read_record_links(lake)
+        reps = stored_reps = lake.read(LAYER, LEGAL_REPRESENTATIVES)
         if not {"record_fingerprint", "linked_run_id", "evidence"} <= set(links.columns):
             # a lake from before fingerprints or identity evidence: link everything again
             links = pl.DataFrame(schema=RECORD_LINKS_COLUMNS)
@@ -452,6 +452,8 @@ class _Previous:
             representatives=reps,
             queue=_conform(read_review_queue(lake), REVIEW_QUEUE_COLUMNS).drop("run_id"),
             runs=read_runs(lake),
+            stored_links=stored_links,
+            stored_representatives=stored_reps,
         )
 
     def run(self, kind: str) -> dict[str, object] | None:
@@ -658,17 +660,6 @@ class LinkageLockedError(StageLockedError):
     """Another linkage run holds the lake's linkage lock and did not finish within the wait."""
 
 
-def _stage_table(lake: Lake, dataset: str, frame: pl.DataFrame, token: str) -> Replace:
-    """`frame` written whole under a temporary name beside ``linkage.<dataset>``'s file."""
-    final = lake.partition(LAYER, dataset, WHOLE)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary(final, token)
-    frame.write_parquet(tmp)
-    fsync_file(tmp)
-    write_point(LAYER, f"staged {dataset}")
-    return Replace(tmp, final)
-
-
 def _run_linkage(
     lake: Lake,
     run_id: str,
@@ -727,17 +718,28 @@ def _run_linkage(
         how="vertical_relaxed",
     )
     # One unit (etl.commit): every table staged, then one commit record, then the renames; a
-    # run killed anywhere is completed or undone by the next run's recovery.
+    # run killed anywhere is completed or undone by the next run's recovery. The big tables
+    # as deltas: only the rows this run changed (linkage.partitions).
     token = new_token()
-    tables = {
-        RECORD_LINKS: record_links,
-        LEGAL_REPRESENTATIVES: representatives,
-        REVIEW_QUEUE: queue,
-        **spine_tables(list(spines.values())),
-        RUNS: runs,
-    }
-    staged_files = [_stage_table(lake, name, frame, token) for name, frame in tables.items()]
-    commit(lake.root, LAYER, run_id, staged_files)
+    overlay = {"run_id": run_id, "logical_date": logical_date.isoformat()}
+    ops = []
+    for name, frame, before in (
+        (RECORD_LINKS, record_links, previous.stored_links),
+        (LEGAL_REPRESENTATIVES, representatives, previous.stored_representatives),
+    ):
+        ops += stage_table(lake, DELTA_TABLES[name], frame, token,
+                           previous=None if full or before.is_empty() else before,
+                           overlay=overlay)  # fmt: skip
+    ops.append(stage_whole(lake, REVIEW_QUEUE, queue, token))
+    for update in spines.values():
+        if update.mode != "unchanged":
+            kept = update.kept if update.mode == "updated" else None
+            ops += stage_table(lake, DELTA_TABLES[f"{update.subject_type}_spine"], update.spine,
+                               token, previous=kept, overlay={})  # fmt: skip
+    manifest = pl.concat([u.manifest for u in spines.values()])
+    ops.append(stage_whole(lake, MANIFEST, manifest, token))
+    ops.append(stage_whole(lake, RUNS, runs, token))
+    commit(lake.root, LAYER, run_id, ops)
     counts = _counts(record_links, runs.filter(pl.col("run_id") == run_id), queue,
                      decisions, representatives)  # fmt: skip
     log.info("linkage run %s: %s", run_id, counts)

@@ -1,8 +1,8 @@
 """Run :func:`linkage.stage.run_linkage` in a forked child, optionally killed at a write point.
 
 ``python linkfault.py --serve`` imports once, then forks one child per request line
-``LAKE RUN_ID CRASH`` (a run killed with SIGKILL after its write point CRASH, 0: not killed;
-``CREDLINK_LINKAGE_CRASH_AFTER``) and answers the child's exit status: a fresh process per
+``LAKE RUN_ID CRASH [full]`` (a run killed with SIGKILL after its write point CRASH, 0: not
+killed; ``CREDLINK_LINKAGE_CRASH_AFTER``; ``full``: a full run) and answers the child's exit status: a fresh process per
 run without paying the imports each time. The parent runs no Polars or DuckDB code.
 """
 
@@ -27,14 +27,15 @@ def _serve() -> None:
     from linkage.stage import run_linkage
 
     for line in sys.stdin:
-        lake, run_id, crash = line.split()
+        lake, run_id, crash, *mode = line.split()
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
                 os.environ[etl.commit.crash_env("linkage")] = crash
                 etl.commit._points.clear()
-                run_linkage(Lake(Path(lake)), run_id=run_id, logical_date=DAY)
+                run_linkage(Lake(Path(lake)), run_id=run_id, logical_date=DAY,
+                            full=mode == ["full"])  # fmt: skip
             except BaseException as e:
                 print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
                 code = 1
@@ -60,9 +61,9 @@ class Forker:
             text=True,
         )
 
-    def run(self, lake: Path, run_id: str, crash_after: int) -> int:
+    def run(self, lake: Path, run_id: str, crash_after: int, full: bool = False) -> int:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{lake} {run_id} {crash_after}\n")
+        self.proc.stdin.write(f"{lake} {run_id} {crash_after}{' full' if full else ''}\n")
         self.proc.stdin.flush()
         while True:
             line = self.proc.stdout.readline()

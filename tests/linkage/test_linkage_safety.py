@@ -42,6 +42,8 @@ EXECUTION = (
     "spine_mode",
     "spine_changed",
 )
+#: the delta tables (linkage.partitions): r2 wrote a delta of each
+DELTA_DATASETS = ("record_links", "legal_representatives")
 DATASETS = ("record_links", "legal_representatives", "review_queue", "person_spine",
             "organisation_spine", "spine_manifest", "runs")  # fmt: skip
 
@@ -76,7 +78,9 @@ def snapshot(lake: Lake) -> dict[str, pl.DataFrame]:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """r1 on the first day's records; r1 then r2 after a second day's record, uninterrupted."""
+    """r1 on the first day's records; r1 then r2 after a second day's record, uninterrupted
+    (r2 writes deltas of the big tables, linkage.partitions); then a full run r3 (it writes
+    new bases and removes the deltas)."""
     root = tmp_path_factory.mktemp("linkage-safety")
     first = _lake(root / "r1", second_day=False)
     run_linkage(first, run_id="r1", logical_date=DAY)
@@ -84,7 +88,13 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     shutil.copytree(first.root, both)
     after = _lake(both, second_day=True)
     run_linkage(after, run_id="r2", logical_date=DAY)
-    return {"r1": first.root, "r1r2": snapshot(after)}
+    assert list((both / "linkage" / "record_links").glob("interval=delta-*/data.parquet"))
+    r1r2 = snapshot(after)
+    third = root / "r1r2r3"
+    shutil.copytree(both, third)
+    run_linkage(Lake(third), run_id="r3", logical_date=DAY, full=True)
+    assert not list((third / "linkage").glob("*/interval=delta-*"))
+    return {"r1": first.root, "r1r2": r1r2, "r2": both, "r1r2r3": snapshot(Lake(third))}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +135,29 @@ def test_a_kill_at_any_write_point_then_the_next_run_equals_an_uninterrupted_one
         assert not list(lake.root.rglob(".*.tmp")), f"temporaries left after a kill at {k}"
     # every table staged, the commit record, every rename, the record removed
     assert len(killed_at) >= 2 * len(DATASETS) + 1, killed_at
+
+
+def test_a_kill_at_any_write_point_of_a_compaction_then_the_next_run_equals_an_uninterrupted_one(
+    base: dict[str, object], forker: Forker, tmp_path: Path
+) -> None:
+    """A full run after delta runs: new bases, then the deltas removed (each a write point)."""
+    k, killed_at = 0, []
+    while True:
+        k += 1
+        lake = Lake(tmp_path / f"k{k}")
+        shutil.copytree(base["r2"], lake.root)  # type: ignore[arg-type]
+        code = forker.run(lake.root, "r3", k, full=True)
+        if code == 0:
+            assert _same(snapshot(lake), base["r1r2r3"])
+            break
+        assert code == -9, f"run not killed at write point {k} (exit {code})"
+        killed_at.append(k)
+        run_linkage(lake, run_id="r3", logical_date=DAY, full=True)  # the retry
+        assert _same(snapshot(lake), base["r1r2r3"]), f"killed at write point {k}"
+        assert not list(lake.root.rglob(".*.tmp")), f"temporaries left after a kill at {k}"
+        assert not list((lake.root / "linkage").glob("*/interval=delta-*/data.parquet"))
+    # every table staged, the commit record, every rename and removal, the record removed
+    assert len(killed_at) >= 2 * len(DATASETS) + 1 + len(DELTA_DATASETS), killed_at
 
 
 def _same(got: dict[str, pl.DataFrame], want: object) -> bool:
