@@ -283,9 +283,10 @@ class Lake:
                 current = _sql_ident(f"{dataset}__current")
                 if not any((self.root / layer / dataset).glob("interval=*/data.parquet")):
                     continue
-                deltas = self.delta_files(layer, dataset) if layer == "linkage" else []
-                if any(d.seq for d in deltas):
-                    stmts.append(_delta_view_sql(layer, dataset, glob, deltas[-1]))
+                pattern = f"interval={DELTA_PREFIX}*/data.parquet"
+                if layer == "linkage" and any((self.root / layer / dataset).glob(pattern)):
+                    latest = self.delta_files(layer, dataset)[-1]
+                    stmts.append(_delta_view_sql(layer, dataset, glob, latest))
                     continue
                 stmts.append(
                     f"CREATE OR REPLACE VIEW {layer}.{view} AS SELECT * FROM "
@@ -323,10 +324,19 @@ def _merge_delta(files: list[DeltaFile]) -> pl.DataFrame:
     last = files[-1].meta
     key = str(last.get("key") or "unique_id")
     base_columns = [c for c in frames[0].columns if c not in ("_delta_seq", DELTA_DELETED)]
-    every = pl.concat(frames, how="diagonal_relaxed")
-    if DELTA_DELETED not in every.columns:
-        every = every.with_columns(pl.lit(False).alias(DELTA_DELETED))
-    current = every.filter(pl.col("_delta_seq") == pl.col("_delta_seq").max().over(key)).filter(
+    has_base = files[0].seq == 0
+    if has_base and len(frames) == 1:  # the deltas beside it are folded in (a compaction)
+        return frames[0].drop("_delta_seq")
+    changed = pl.concat(frames[1:] if has_base else frames, how="diagonal_relaxed")
+    if DELTA_DELETED not in changed.columns:
+        changed = changed.with_columns(pl.lit(False).alias(DELTA_DELETED))
+    # the latest row of each key the deltas name (few), then the base's other rows (many)
+    latest = changed.filter(pl.col("_delta_seq") == pl.col("_delta_seq").max().over(key))
+    parts = [latest]
+    if has_base:
+        kept = frames[0].join(latest.select(key), on=key, how="anti", maintain_order="left")
+        parts.insert(0, kept.with_columns(pl.lit(False).alias(DELTA_DELETED)))
+    current = pl.concat(parts, how="diagonal_relaxed").filter(
         ~pl.col(DELTA_DELETED).fill_null(False)
     )
     columns = base_columns + [c for c in current.columns if c not in base_columns

@@ -53,6 +53,7 @@ from typing import NamedTuple
 import polars as pl
 
 from linkage.evidence import EvidencePolicy, assess, load_policy
+from linkage.spine import derived
 
 __all__ = [
     "CONFLICT_COLUMNS",
@@ -191,9 +192,14 @@ def namesakes(spine: pl.DataFrame, subject_type: str) -> pl.DataFrame:
     """Spine entries (``unique_id``) that share their name (and, for persons, their birth
     date) with another entry: the name cannot tell them apart, only the number can."""
     key = ["name", "birth_ymd"] if subject_type == "person" else ["name"]
-    return spine.filter(
-        pl.all_horizontal([pl.col(k).is_not_null() for k in key]) & pl.struct(key).is_duplicated()
-    ).select("unique_id")
+    return derived(
+        spine,
+        f"namesakes:{subject_type}",
+        lambda: spine.filter(
+            pl.all_horizontal([pl.col(k).is_not_null() for k in key])
+            & pl.struct(key).is_duplicated()
+        ).select("unique_id"),
+    )
 
 
 class DeterministicPass(NamedTuple):

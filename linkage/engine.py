@@ -41,6 +41,7 @@ its accepted best candidate.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ import polars as pl
 import pyarrow as pa
 
 from linkage.model import LinkageModel, ModelError, load_model
+from linkage.spine import derived
 
 __all__ = [
     "BANDS",
@@ -163,6 +165,11 @@ def tf_table(spine: pl.DataFrame, column: str) -> pa.Table:
     )
 
 
+def _tf(base: pl.DataFrame, spn: pl.DataFrame, column: str, shape: str) -> pa.Table:
+    """:func:`tf_table` of the prepared spine `spn`, once per spine `base` and `shape`."""
+    return derived(base, f"tf:{column}:{shape}", lambda: tf_table(spn, column))
+
+
 def prepare_tables(
     records: Table, spine: Table, model: LinkageModel
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -189,13 +196,39 @@ def prepare_tables(
 PRE_BLOCK_RATIO = 20
 
 
-def blocked_entries(records: pl.DataFrame, spine: pl.DataFrame, rules: list[str]) -> pl.DataFrame:
+def _conjuncts(rule: str) -> set[frozenset[str]] | None:
+    """The equalities of a blocking rule ``A = B AND C = D`` as sets of sides, or None when
+    it is not such a conjunction."""
+    out = set()
+    for part in re.split(r"\s+AND\s+", rule.strip(), flags=re.IGNORECASE):
+        sides = part.split("=")
+        if len(sides) != 2 or any(c in part for c in "<>!"):
+            return None
+        out.add(frozenset(" ".join(x.split()) for x in sides))
+    return out
+
+
+def _symmetric(rule: str) -> bool:
+    """Whether swapping the records' and the spine's sides (``l.`` and ``r.``) leaves the
+    blocking rule as it is (``l.x = r.x AND SUBSTRING(l.y, 1, 2) = SUBSTRING(r.y, 1, 2)``)."""
+    swapped = re.sub(r"\b([lr])\.", lambda m: "r." if m.group(1) == "l" else "l.", rule)
+    mine = _conjuncts(rule)
+    return mine is not None and mine == _conjuncts(swapped)
+
+
+def blocked_entries(
+    records: pl.DataFrame,
+    spine: pl.DataFrame,
+    rules: list[str],
+    spine_arrow: pa.Table | None = None,
+) -> pl.DataFrame:
     """The spine entries that at least one blocking rule pairs with some record, in either
     orientation (``l`` the records and ``r`` the spine, or the other way round).
 
     Splink's blocking on these entries gives exactly the pairs it gives on the whole spine
     (every entry of a pair is among them), at the cost of one hash join per rule and
-    orientation instead of Splink's concatenation of the whole spine.
+    orientation instead of Splink's concatenation of the whole spine. `spine_arrow` is the
+    spine as Arrow when the caller has it already.
     """
     import duckdb
 
@@ -203,11 +236,18 @@ def blocked_entries(records: pl.DataFrame, spine: pl.DataFrame, rules: list[str]
     try:
         con.execute("SET autoinstall_known_extensions = false")
         con.register("credlink_records", records.to_arrow())
-        con.register("credlink_spine", spine.to_arrow())
+        con.register("credlink_spine", spine.to_arrow() if spine_arrow is None else spine_arrow)
+        # A semi join per rule and orientation; a symmetric rule (``l.x = r.x``) pairs the
+        # same entries in both orientations, so one will do.
         union = " UNION ".join(
-            f"SELECT r.unique_id FROM credlink_records AS l JOIN credlink_spine AS r ON ({rule}) "
-            f"UNION SELECT l.unique_id FROM credlink_spine AS l JOIN credlink_records AS r "
+            f"SELECT r.unique_id FROM credlink_spine AS r SEMI JOIN credlink_records AS l "
             f"ON ({rule})"
+            + (
+                ""
+                if _symmetric(rule)
+                else f" UNION SELECT l.unique_id FROM credlink_spine AS l SEMI JOIN "
+                f"credlink_records AS r ON ({rule})"
+            )
             for rule in rules
         )
         ids = pl.from_arrow(con.sql(union).to_arrow_table())
@@ -293,10 +333,16 @@ def link(
     # The prior and the term frequencies are the whole spine's; Splink sees only the entries
     # some blocking rule pairs with a record when the records are few (a daily run).
     prior = min(m.meta.linkable_share / spn.height, 0.5)
-    tf_tables = {col: tf_table(spn, col) for col in m.tf_columns}
+    # Derived from the whole spine once per spine (persons and legal representatives share
+    # the person spine in a run): the prepared spine is a function of the spine and its
+    # schema here.
+    base = spine if isinstance(spine, pl.DataFrame) else spn
+    shape = str(list(spn.schema.items()))
+    tf_tables = {col: _tf(base, spn, col, shape) for col in m.tf_columns}
     candidates = spn
     if spn.height > PRE_BLOCK_RATIO * recs.height:
-        candidates = blocked_entries(recs, spn, m.blocking_rules)
+        arrow = derived(base, f"arrow:{shape}", spn.to_arrow)
+        candidates = blocked_entries(recs, spn, m.blocking_rules, arrow)
         seconds["pre_block"] = time.perf_counter() - t
         t = time.perf_counter()
     db = DuckDBAPI()

@@ -106,8 +106,11 @@ def stage_whole(lake: Lake, dataset: str, frame: pl.DataFrame, token: str) -> Re
 
 
 def _hash(frame: pl.DataFrame, key: str, columns: list[str]) -> pl.DataFrame:
-    row = pl.struct([pl.col(c) for c in columns])
-    return frame.select(key, row.hash(seed=0).alias("_h0"), row.hash(seed=1).alias("_h1"))
+    """`key` and a 128-bit hash (two seeds) of each row's `columns`."""
+    rows = frame.select(columns)
+    return pl.DataFrame(
+        {key: frame[key], "_h0": rows.hash_rows(seed=0), "_h1": rows.hash_rows(seed=1)}
+    )
 
 
 def stage_table(

@@ -25,6 +25,10 @@ Example:
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import polars as pl
 
 from etl.lake import Lake
@@ -34,12 +38,33 @@ __all__ = [
     "PERSON_COLUMNS",
     "conform",
     "current_rows",
+    "derived",
     "organisation_spine",
     "person_spine",
     "read_organisation_spine",
     "read_person_spine",
     "surname_given_pinyin",
 ]
+
+T = TypeVar("T")
+_DERIVED: dict[tuple[int, str], tuple[weakref.ref[pl.DataFrame], Any]] = {}
+
+
+def derived(frame: pl.DataFrame, name: str, compute: Callable[[], T]) -> T:
+    """`compute()`, a value derived from the whole of `frame` (e.g. a spine's namesakes or
+    term frequencies), computed once per frame object while it lives: a daily run links
+    persons and legal representatives to the same million-entry spine. Frames are not
+    changed in place here; a new frame (a new spine) is a new object."""
+    for key in [k for k, (ref, _) in _DERIVED.items() if ref() is None]:
+        del _DERIVED[key]
+    key = (id(frame), name)
+    hit = _DERIVED.get(key)
+    if hit is not None and hit[0]() is frame:
+        return hit[1]
+    value = compute()
+    _DERIVED[key] = (weakref.ref(frame), value)
+    return value
+
 
 PERSON_DATASET = "population__person"
 ORGANISATION_DATASET = "legal_entities__legal_entity"

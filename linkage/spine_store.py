@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -82,9 +83,19 @@ class SpineUpdate:
     #: the kept spine this run started from (an ``updated`` spine is written as its delta)
     kept: pl.DataFrame | None = None
 
-    @property
+    def delta(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """An ``updated`` spine against the kept one: (entries new or changed, the unique ids
+        of the kept entries it no longer holds), without comparing a million rows."""
+        ids = self.changed.select("unique_id")
+        upserts = self.spine.join(ids, on="unique_id", how="semi", maintain_order="left")
+        gone = self.replaced.select("unique_id").unique().join(ids, on="unique_id", how="anti")
+        return upserts, gone
+
+    @cached_property
     def columns(self) -> pl.DataFrame:
-        """The spine in exactly the spine columns (what the engine links against)."""
+        """The spine in exactly the spine columns (what the engine links against); one frame
+        per run, so that what the engine derives from it is derived once
+        (:func:`linkage.spine.derived`)."""
         _, _, cols = _SUBJECTS[self.subject_type]
         return self.spine.select(list(cols))
 

@@ -735,7 +735,8 @@ def _run_linkage(
         if update.mode != "unchanged":
             kept = update.kept if update.mode == "updated" else None
             ops += stage_table(lake, DELTA_TABLES[f"{update.subject_type}_spine"], update.spine,
-                               token, previous=kept, overlay={})  # fmt: skip
+                               token, previous=kept, overlay={},
+                               changes=update.delta)  # fmt: skip
     manifest = pl.concat([u.manifest for u in spines.values()])
     ops.append(stage_whole(lake, MANIFEST, manifest, token))
     ops.append(stage_whole(lake, RUNS, runs, token))

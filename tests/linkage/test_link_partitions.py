@@ -13,7 +13,8 @@ from identities import legal_entities, masked, person_listing, population, ric, 
 from linkfault import DAY
 
 import linkage.partitions
-from etl.lake import DELTA_DELETED, Lake
+from etl.lake import DELTA_DELETED, Lake, delta_metadata
+from linkage import engine
 from linkage.stage import read_record_links, run_linkage
 
 ZHANG_SAN = ric("37082719800512001")
@@ -169,3 +170,55 @@ def test_a_full_run_compacts_every_delta_table(lakes: dict[str, Lake], tmp_path:
     links = ["unique_id", "credit_code", "band", "method"]
     assert after["record_links"].select(links).equals(before["record_links"].select(links))
     assert set(after["record_links"]["run_id"]) == {"r4"}
+
+
+def test_pre_blocking_pairs_the_same_entries_whatever_the_rule_shape() -> None:
+    """One orientation for a symmetric rule, both for a one-sided one: the entries some rule
+    pairs with some record, as a cross join finds them."""
+    records = pl.DataFrame({"unique_id": ["r1", "r2"], "a": ["x", "y"], "b": ["p", "q"]})
+    spine = pl.DataFrame(
+        {"unique_id": ["s1", "s2", "s3", "s4", "s5"], "a": ["x", "q", "z", "w", "m"],
+         "b": ["z", "z", "x", "p", "n"]}
+    )  # fmt: skip
+    rules = ["l.a = r.a", "l.b = r.a", "SUBSTRING(l.b, 1, 1) = SUBSTRING(r.b, 1, 1)"]
+    assert [engine._symmetric(r) for r in rules] == [True, False, True]
+    pairs = records.join(spine, how="cross", suffix="_s")
+    want = set(
+        pairs.filter(
+            (pl.col("a") == pl.col("a_s"))
+            | (pl.col("b") == pl.col("a_s"))  # records as l, spine as r
+            | (pl.col("b_s") == pl.col("a"))  # spine as l, records as r
+            | (pl.col("b").str.head(1) == pl.col("b_s").str.head(1))
+        )["unique_id_s"]
+    )
+    # s2 only by the one-sided rule with records as l, s3 only with the spine as l
+    assert want == {"s1", "s2", "s3", "s4"}
+    got = engine.blocked_entries(records, spine, rules)["unique_id"].to_list()
+    assert got == [u for u in spine["unique_id"] if u in want]
+    assert set(engine.blocked_entries(records, spine, rules[:1])["unique_id"]) == {"s1"}
+
+
+def test_a_base_that_folds_in_the_deltas_beside_it_hides_them(
+    lakes: dict[str, Lake], tmp_path: Path
+) -> None:
+    """Mid-compaction (the new base renamed, its deltas not yet removed), readers see the base."""
+    lake = Lake(tmp_path / "lake")
+    shutil.copytree(lakes["delta"].root, lake.root)
+    current = lake.read("linkage", "record_links")
+    folded = lake.next_delta("linkage", "record_links") - 1
+    assert folded >= 2
+    # a base that differs from base + deltas, so that a reader applying them would show it
+    base = current.with_columns(pl.lit("compacted").alias("reason"))
+    base.write_parquet(
+        lake.partition("linkage", "record_links", "all"),
+        metadata=delta_metadata("unique_id", sort=["subject_type", "unique_id"], through=folded),
+    )
+    assert lake.read("linkage", "record_links").equals(base)
+    assert lake.next_delta("linkage", "record_links") == folded + 1
+    lake.refresh_catalog()
+    con = duckdb.connect(str(lake.catalog_path), read_only=True)
+    try:
+        reasons = con.sql('SELECT DISTINCT reason FROM linkage."record_links"').fetchall()
+    finally:
+        con.close()
+    assert reasons == [("compacted",)]
