@@ -63,6 +63,12 @@ END_MARK = "<!-- operator-path:end -->"
 #: The targets of issue 13 (2 cores, 20,000 persons).
 TARGET_TASK = 3.0
 TARGET_DAY = 60.0
+#: The steps of a task that its log shows (see `log_steps`).
+STEPS = {
+    "parse": "start of the task process to its DAG parsed (task log)",
+    "body": "the task's own code (task log)",
+    "after": "XCom and state after it (task log)",
+}
 #: The empty interval: this many days after the world's end.
 EMPTY_AFTER = 7
 
@@ -113,12 +119,49 @@ RUNS_SQL = (
 )
 TASKS_SQL = (
     "SELECT ti.dag_id, ti.run_id, ti.task_id, ti.state, ti.queued_dttm, ti.start_date, "
-    "ti.end_date FROM task_instance ti JOIN dag_run dr "
+    "ti.end_date, ti.try_number, ti.map_index FROM task_instance ti JOIN dag_run dr "
     "ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id WHERE dr.start_date >= :t0"
 )
 
 
-def read_phase(engine: Any, phase: Phase, until: datetime) -> None:
+#: Task log events that mark the steps of a task (Airflow 3.3's task runner).
+LOG_MARKS = {
+    "start": "::group::Pre Execute",
+    "bundle": "DAG bundles loaded",
+    "parsed": "Worker startup parse complete",
+    "body": "::endgroup::",
+    "done": "Done. Returned value",
+}
+
+
+def log_steps(path: Path) -> dict[str, float] | None:
+    """Where a task's time went, from its log (JSON lines): `parse` (the DAG file, in the task
+    process), `body` (the task's own code) and `after` (XCom, state); None without a log."""
+    if not path.is_file():
+        return None
+    seen: dict[str, datetime] = {}
+    last: datetime | None = None
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            t = datetime.fromisoformat(str(record["timestamp"]).replace("Z", "+00:00"))
+        except (ValueError, KeyError, TypeError):
+            continue
+        last = t
+        event = str(record.get("event", ""))
+        for mark, text in LOG_MARKS.items():
+            if mark not in seen and event.startswith(text):
+                seen[mark] = t
+    if last is None or not {"start", "parsed", "body", "done"} <= set(seen):
+        return None
+    return {
+        "parse": (seen["parsed"] - seen["start"]).total_seconds(),
+        "body": (seen["done"] - seen["body"]).total_seconds(),
+        "after": (last - seen["done"]).total_seconds(),
+    }
+
+
+def read_phase(engine: Any, phase: Phase, until: datetime, logs_dir: Path | None = None) -> None:
     """Fill `phase.runs` and `phase.tasks` with the runs that started in [started, until)."""
     from sqlalchemy import text
 
@@ -136,8 +179,18 @@ def read_phase(engine: Any, phase: Phase, until: datetime) -> None:
         if (t["dag_id"], t["run_id"]) not in keep:
             continue
         q, s, e = _utc(t["queued_dttm"]), _utc(t["start_date"]), _utc(t["end_date"])
+        steps = None
+        if logs_dir is not None:
+            from credlink.demo import task_log_path
+
+            log = task_log_path(
+                logs_dir, t["dag_id"], t["run_id"], t["task_id"], int(t["try_number"] or 1),
+                int(t["map_index"] if t["map_index"] is not None else -1),
+            )  # fmt: skip
+            steps = log_steps(log)
         phase.tasks.append(
             {
+                "steps": steps,
                 "dag_id": t["dag_id"],
                 "run_id": t["run_id"],
                 "task_id": t["task_id"],
@@ -150,11 +203,11 @@ def read_phase(engine: Any, phase: Phase, until: datetime) -> None:
         )
 
 
-def read_all(engine: Any, phases: Sequence[Phase]) -> None:
+def read_all(engine: Any, phases: Sequence[Phase], logs_dir: Path | None = None) -> None:
     """Read every settled phase's runs and tasks (each up to the next phase's start)."""
     for i, phase in enumerate(phases):
         until = phases[i + 1].started if i + 1 < len(phases) else datetime.now(UTC)
-        read_phase(engine, phase, until)
+        read_phase(engine, phase, until, logs_dir)
 
 
 def summarise(phase: Phase, ingest_dags: Sequence[str]) -> dict[str, Any]:
@@ -168,6 +221,10 @@ def summarise(phase: Phase, ingest_dags: Sequence[str]) -> dict[str, Any]:
             "median": _median([t["seconds"] for t in mine]),
             "max": max((t["seconds"] or 0.0 for t in mine), default=None),
         }
+    steps = {
+        step: _median([t["steps"][step] for t in ingest if t.get("steps")])
+        for step in ("parse", "body", "after")
+    }
     backfill_runs = [
         r for r in phase.runs if r["dag_id"] in ingest_dags and r["run_type"] == "backfill"
     ]
@@ -190,6 +247,7 @@ def summarise(phase: Phase, ingest_dags: Sequence[str]) -> dict[str, Any]:
         "task_max": max((t["seconds"] or 0.0 for t in ingest), default=None),
         "queued_to_end_median": _median([t["queued_to_end"] for t in ingest]),
         "by_kind": by_kind,
+        "steps": steps,
         "ingest_runs": len(backfill_runs),
         "chain": _seconds(first, last),
         "per_day": (_seconds(first, last) or 0.0) / max(len(phase.days), 1),
@@ -197,53 +255,94 @@ def summarise(phase: Phase, ingest_dags: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _fmt(v: float | None, unit: str = "s") -> str:
+def _fmt(v: float | str | None, unit: str = "s") -> str:
+    if isinstance(v, str):
+        return v
     return "–" if v is None else f"{v:.1f} {unit}".strip()
 
 
-def markdown(res: dict[str, Any]) -> str:
-    """The section written between the markers."""
+Row = tuple[str, str, "float | str | None", str]
+
+
+def _rows(res: dict[str, Any]) -> list[Row]:
+    """(key, label, figure, target) of each figure of a run."""
     ph = {p["name"]: p for p in res["phases"]}
+    rows: list[Row] = []
+    for name, label in (("empty", "an empty interval"), ("day", "a typical day")):
+        if (p := ph.get(name)) is not None:
+            target = f"≤ {TARGET_TASK:.0f} s" if name == "empty" else ""
+            rows.append((f"{name}-task", f"median ingest task, {label}", p["task_median"], target))
+            for kind, v in p["by_kind"].items():
+                if v["n"]:
+                    rows.append((f"{name}-{kind}", f"… `{kind}_*` ({v['n']})", v["median"], ""))
+            for step, what in STEPS.items():
+                if (v := (p.get("steps") or {}).get(step)) is not None:
+                    rows.append((f"{name}-step-{step}", f"… median {what}", v, ""))
+    labels = {
+        "day": "a whole day of the chain (first ingest run's start to the last downstream end)",
+        "backfill": "an N-day backfill of every ingest DAG, per day",
+        "empty": "the chain on an empty interval",
+    }
+    for name in ("day", "backfill", "empty"):
+        if (p := ph.get(name)) is not None:
+            label = labels[name].replace("N-day", f"{len(p['days'])}-day")
+            shown = p["per_day"] if name == "backfill" else p["chain"]
+            target = f"≤ {TARGET_DAY:.0f} s" if name in ("day", "backfill") else ""
+            rows.append((f"{name}-chain", label, shown, target))
+            runs = " + ".join(str(v["runs"]) for v in p["downstream"].values())
+            dags = " + ".join(f"`{d}`" for d in p["downstream"])
+            rows.append((f"{name}-runs", f"… downstream runs ({dags})", runs, ""))
+            rows.append(
+                (
+                    f"{name}-create",
+                    "… creating the backfills (side by side)",
+                    p["create_seconds"],
+                    "",
+                )
+            )
+    return rows
+
+
+def _about(res: dict[str, Any]) -> str:
+    load = (
+        f"load average {res['loadavg_start'][0]:.1f} at start, {res['loadavg_end'][0]:.1f} at end"
+    )
+    busy = ", other work sharing the machine" if res.get("under_load") else ""
+    return f"executor `{res['executor'].rsplit('.', 1)[-1]}`, {res['started']}, {load}{busy}"
+
+
+def markdown(res: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    """The section written between the markers (with a column for `before`, when given)."""
     lines = [
         "## The operator's path (through the scheduler)",
         "",
-        f"Measured {res['started']} by `{res['command']}` ({res['persons']:,} persons, "
-        f"executor `{res['executor']}`, {res['cores']} cores, load average at start "
-        f"{res['loadavg_start'][0]:.2f}, at end {res['loadavg_end'][0]:.2f}"
-        f"{'; other work was running on the machine' if res.get('under_load') else ''}).",
-        "Task time is what the UI shows (start to end of the task instance); the chain is the "
-        "first ingest run's start to the last downstream run's end (the backfills' creation, "
-        "one `airflow` command-line start-up each, run side by side, timed apart).",
+        "Command-line backfills while the scheduler, DAG processor, triggerer and API server run, "
+        "as an operator (and `make demo`) does; `link_credit_codes` and "
+        "`publish_joint_punishment` follow through their Assets. Task time is what the UI shows "
+        "(start to end of the task instance), read from the metadata DB. Reproduce with "
+        "`.venv/bin/python bench/operator_path.py --work DIR --markdown docs/benchmarks.md` "
+        "(`--days 30`: also a 30-day backfill; `--help`).",
         "",
-        "| figure | measured | target |",
-        "|---|---|---|",
+        "Why a task is short now: the scheduler's executor "
+        "(`credlink.orchestration.executor.PreloadingLocalExecutor`, `[core] executor`) imports "
+        "the tasks' third-party modules (Great Expectations alone 5-8 s, pandas, Polars, "
+        "SQLAlchemy, pypinyin, Airflow's task runner) once before LocalExecutor forks its "
+        "workers, and every task process, forked from a worker, inherits them; the project's own "
+        "modules and the DAG file are still imported by each task. Great Expectations validates "
+        "(and writes Data Docs for) intervals with rows only.",
+        "",
+        f"Measured: `{res['command']}`; {res['persons']:,} persons, {res['cores']} cores, "
+        f"{_about(res)}.",
     ]
-    for name, label in (("empty", "an empty interval"), ("day", "a typical day")):
-        p = ph.get(name)
-        if p is None:
-            continue
-        kinds = ", ".join(f"{k} {_fmt(v['median'])}" for k, v in p["by_kind"].items() if v["n"])
-        target = f"≤ {TARGET_TASK:.0f} s" if name == "empty" else ""
-        lines.append(
-            f"| median ingest task, {label} ({p['tasks']} tasks: {kinds}; slowest "
-            f"{_fmt(p['task_max'])}) | {_fmt(p['task_median'])} | {target} |"
-        )
-    for name, p in ph.items():
-        if name == "setup":
-            continue
-        links = ", ".join(f"{d}: {v['runs']} run(s)" for d, v in p["downstream"].items())
-        label = {
-            "empty": "the chain on an empty interval",
-            "day": "a whole day of the chain",
-            "backfill": f"a {len(p['days'])}-day backfill of every ingest DAG, per day",
-        }[name]
-        shown = p["per_day"] if name == "backfill" else p["chain"]
-        target = f"≤ {TARGET_DAY:.0f} s" if name in ("day", "backfill") else ""
-        lines.append(
-            f"| {label} ({links}; creating the backfills {_fmt(p['create_seconds'])}, wall "
-            f"{_fmt(p['wall'])}) | {_fmt(shown)} | {target} |"
-        )
-    s = ph["setup"]
+    if before is not None:
+        lines.append(f"Before: `{before['command']}`; {_about(before)}.")
+    lines += ["", "| figure | " + ("before | " if before else "") + "measured | target |",
+              "|---|" + ("---|" if before else "") + "---|---|"]  # fmt: skip
+    earlier = {key: v for key, _, v, _ in _rows(before)} if before else {}
+    for key, label, value, target in _rows(res):
+        old = f"{_fmt(earlier.get(key))} | " if before else ""
+        lines.append(f"| {label} | {old}{_fmt(value)} | {target} |")
+    s = next(p for p in res["phases"] if p["name"] == "setup")
     lines += [
         "",
         f"Set-up, not a target: the initial load of every ingest DAG on {s['days'][0]} (all "
@@ -253,9 +352,9 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(path: Path, res: dict[str, Any]) -> None:
+def write_markdown(path: Path, res: dict[str, Any], before: dict[str, Any] | None = None) -> None:
     """Replace this script's section of `path` (between its markers); the rest is kept."""
-    body = f"{BEGIN_MARK}\n\n{markdown(res)}\n{END_MARK}"
+    body = f"{BEGIN_MARK}\n\n{markdown(res, before)}\n{END_MARK}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if BEGIN_MARK in text:
         head, rest = text.split(BEGIN_MARK, 1)
@@ -273,8 +372,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         epilog="Example: bench/operator_path.py --work /work/tmp-speed/op --markdown "
         "docs/benchmarks.md",
     )
-    p.add_argument("--work", type=Path, required=True,
-                   help="folder of the world, the Airflow home and the lake (reset)")  # fmt: skip
+    p.add_argument("--work", type=Path, default=None,
+                   help="(required) folder for the world, Airflow home and lake")  # fmt: skip
     p.add_argument("--persons", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1))
@@ -286,6 +385,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None, help="default: <work>/operator-path.json")
     p.add_argument("--executor", default=None,
                    help="override [core] executor (e.g. LocalExecutor, to compare)")  # fmt: skip
+    p.add_argument("--compare", type=Path, default=None,
+                   help="figures of an earlier run (its JSON) for a 'before' column")  # fmt: skip
+    p.add_argument("--report-only", type=Path, default=None, metavar="JSON",
+                   help="only write the Markdown from this run's JSON (nothing runs)")  # fmt: skip
     p.add_argument("--timeout", type=float, default=3600, help="seconds for the whole run")
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--under-load", action="store_true",
@@ -316,6 +419,15 @@ def environment(work: Path, executor: str | None) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     opts = parse_args(list(sys.argv[1:] if argv is None else argv))
+    before = json.loads(opts.compare.read_text()) if opts.compare else None
+    if opts.report_only:
+        done = json.loads(opts.report_only.read_text())
+        print(markdown(done, before))  # noqa: T201
+        if opts.markdown:
+            write_markdown(opts.markdown, done, before)
+        return dict(done)
+    if opts.work is None:
+        raise SystemExit("--work DIR is required (a folder for the world, home and lake)")
     work = opts.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     env = environment(work, opts.executor)
@@ -407,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         demo.services.stop()
         try:
             if engine is not None:
-                read_all(engine, phases)
+                read_all(engine, phases, demo.where.logs_dir)
                 engine.dispose()
         finally:
             demo.db.dispose()
@@ -426,9 +538,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     log_file.close()
     json_path = opts.json or work / "operator-path.json"
     json_path.write_text(json.dumps(res, indent=1, default=str))
-    print(markdown(res))  # noqa: T201
+    print(markdown(res, before))  # noqa: T201
     if opts.markdown:
-        write_markdown(opts.markdown, res)
+        write_markdown(opts.markdown, res, before)
     say(f"figures: {json_path}")
     return res
 

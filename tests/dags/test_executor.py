@@ -108,3 +108,17 @@ def test_forked_tasks_compute_with_preloaded_modules(tmp_path: Path) -> None:
     assert not state["stale_attribute"], "a forgotten module left on its package"
     assert "worker exit 0" in lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert len(list(tmp_path.glob("*/index.html"))) == 2, "one Data Docs site per task"
+
+
+def test_airflow_loads_the_configured_executor() -> None:
+    """airflow.cfg names it by module path; Airflow's loader makes it the default executor, a
+    local one (the scheduler treats it as the LocalExecutor it extends)."""
+    from airflow.executors.executor_loader import ExecutorLoader
+
+    from credlink.orchestration.executor import PreloadingLocalExecutor
+
+    name = ExecutorLoader.get_default_executor_name()
+    assert name.module_path == "credlink.orchestration.executor.PreloadingLocalExecutor"
+    executor = ExecutorLoader.get_default_executor()
+    assert isinstance(executor, PreloadingLocalExecutor)
+    assert executor.is_local and executor.is_mp_using_fork == (sys.platform == "linux")
