@@ -5,7 +5,9 @@ One run (:func:`run_publish`) on the run's day `as_of`:
 1. reads the listings of every source list known on that day (:mod:`publish.listings`), the
    links of the last linkage run (``linkage.record_links``), the legal representatives and the
    names of the registries, and every memorandum file (:mod:`publish.memoranda`);
-2. applies the memoranda (:mod:`publish.rules`): triggers, bound subjects, restrictions in force;
+2. applies the memoranda (:mod:`publish.rules`): triggers, bound subjects, restrictions in force
+   (recomputed for the subjects whose rows changed since the warehouse in place, the rest
+   carried over from it: :mod:`publish.carry`);
 3. compares them with the recorded history (kept in the lake, ``publish/restriction_history``)
    and appends this run's changes (:mod:`publish.history`);
 4. holds a run that would lift too many restrictions at once (:mod:`publish.guard`);
@@ -54,6 +56,7 @@ from etl.lake import WHOLE, Lake
 from linkage.evidence import EvidencePolicy, load_policy
 from linkage.spine import read_organisation_spine, read_person_spine
 from linkage.stage import read_record_links
+from publish.carry import Carry, basis_metadata, basis_path, carried_restrictions, read_carry
 from publish.commit import (
     PublishLockedError,
     Remove,
@@ -70,7 +73,7 @@ from publish.guard import LiftLimits, MassLiftHeld, approved_lifts, check_lifts,
 from publish.history import HISTORY_COLUMNS, changes, latest_state
 from publish.listings import LISTING_COLUMNS, TIMEZONE, read_listings
 from publish.memoranda import MEMORANDA_DIR, Memorandum, enforcing_agencies, load_memoranda
-from publish.rules import check_policy, restrictions, targeted, triggers
+from publish.rules import check_policy, targeted, triggers
 from publish.warehouse import (
     EXTRACTS,
     build_warehouse,
@@ -129,6 +132,10 @@ class Published:
     tables: dict[str, pl.DataFrame]
     history: pl.DataFrame
     runs: pl.DataFrame
+    #: per subject, the digest of its rows behind the restrictions (publish.carry)
+    basis: pl.DataFrame | None = None
+    #: subjects whose restrictions were recomputed (the rest carried over)
+    recomputed: int = 0
 
     def counts(self) -> dict[str, int]:
         """Small counts for logs and XCom."""
@@ -422,6 +429,7 @@ def publish_tables(
     as_of: date,
     runs: pl.DataFrame | None = None,
     policy: EvidencePolicy | None = None,
+    carry: Carry | None = None,
 ) -> Published:
     """Every warehouse table of one run, from plain frames (no I/O): the pure core of
     :func:`run_publish`, what the tests drive with hand-made listings.
@@ -430,13 +438,14 @@ def publish_tables(
     `runs` the runs recorded before (:data:`RUNS_COLUMNS`; default: those of `history`);
     `registry` gives names and regions (:func:`registry_subjects`); `legal_reps` the legal
     representatives (:func:`legal_representatives`); `policy` the identity-evidence policy
-    (default: the reviewed file).
+    (default: the reviewed file); `carry` the previous warehouse's restrictions and their
+    basis: only the subjects whose rows changed are recomputed (:mod:`publish.carry`; the
+    result is the same).
     """
     trig = triggers(listings, links, memoranda, as_of)
     bound = targeted(trig, memoranda, legal_reps, policy)
-    current = restrictions(bound).with_columns(
-        pl.lit(run_id).alias("run_id"), pl.lit(as_of).alias("as_of")
-    )
+    in_force, basis, recomputed = carried_restrictions(bound, carry)
+    current = in_force.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(as_of).alias("as_of"))
     previous_runs = _previous_runs(history, runs)
     seq = _seq(previous_runs, run_id)
     before = history.filter((pl.col("run_id") != run_id) & (pl.col("seq") < seq))
@@ -483,7 +492,8 @@ def publish_tables(
     agencies = sorted({x.enforcing_agency for m in memoranda for x in m.measures})
     for agency in agencies:
         tables[f"enforce.{agency}"] = _enforcement(current, measures, subjects, agency)
-    return Published(tables=tables, history=new_history, runs=runs)
+    return Published(tables=tables, history=new_history, runs=runs, basis=basis,
+                     recomputed=recomputed)  # fmt: skip
 
 
 def run_publish(
@@ -521,6 +531,7 @@ def run_publish(
         recover(lake.root, _strays(warehouse_path))
         remove_unused_extract_versions(warehouse_path)
         history = read_history(lake)
+        carry = read_carry(lake)
         published = publish_tables(
             read_listings(lake, as_of),
             read_record_links(lake),
@@ -532,6 +543,7 @@ def run_publish(
             as_of=as_of,
             runs=_read_runs(lake),
             policy=policy,
+            carry=carry,
         )
         seq = int(published.runs.filter(pl.col("run_id") == run_id)["seq"][0])
         before = history.filter((pl.col("run_id") != run_id) & (pl.col("seq") < seq))
@@ -560,7 +572,9 @@ def run_publish(
         commit(lake.root, run_id, ops)
         remove_unused_extract_versions(warehouse_path)
     counts = published.counts()
-    log.info("publish run %s as of %s: %s", run_id, as_of, counts)
+    log.info("publish run %s as of %s: %s (restrictions of %d subjects recomputed, %s)", run_id,
+             as_of, counts, published.recomputed,
+             "the rest carried over" if carry is not None else "no basis to carry")  # fmt: skip
     return counts
 
 
@@ -584,7 +598,8 @@ def _stage(
     """Write every file of the run under a temporary name; the operations that commit them.
 
     Write points (:func:`publish.commit.write_point`): the warehouse, the extracts, the
-    checksums, the history, the runs; then the commit record and each operation."""
+    checksums, the history, the runs, the restriction basis (:mod:`publish.carry`); then the
+    commit record and each operation."""
     tmp = temporary(warehouse_path, token)
     build_warehouse(tmp, published.tables)
     read_only(tmp)
@@ -610,13 +625,23 @@ def _stage(
     runs_final = lake.partition(LAYER, RUNS_DATASET, WHOLE)
     runs_tmp = _stage_parquet(runs_final, runs, token)
     write_point("staged runs")
-    return [
+    ops: list[Remove | Replace] = [
         *seal_ops(tmp, warehouse_path),
         *extracts.ops,
         Replace(sums_tmp, sums_final),
         Replace(history_tmp, history_final),
         Replace(runs_tmp, runs_final),
     ]
+    if published.basis is not None:
+        # the basis of the next run's carry-over, for the warehouse of this run
+        basis_final = basis_path(lake)
+        basis_final.parent.mkdir(parents=True, exist_ok=True)
+        basis_tmp = temporary(basis_final, token)
+        published.basis.write_parquet(basis_tmp, metadata=basis_metadata(run_id, seq))
+        fsync_file(basis_tmp)
+        write_point("staged restriction basis")
+        ops.append(Replace(basis_tmp, basis_final))
+    return ops
 
 
 def as_of_day(moment: datetime) -> date:

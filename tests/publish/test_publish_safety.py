@@ -23,15 +23,17 @@ import pytest
 from faultcase import DAY1, DAY2, Forker, install, run_elsewhere, tables
 
 from etl.lake import Lake
+from publish.carry import basis_path, read_carry
 from publish.commit import PublishLockedError, publish_lock
 from publish.guard import LiftLimits, MassLiftHeld, approve_mass_lift, early_ends
 from publish.history import HISTORY_COLUMNS
 from publish.stage import read_history, run_publish
 
-#: Write points of a run (publish.commit.write_point): 5 staged files, the commit record,
-#: 6 operations (stale WAL, warehouse, extracts link, checksums, history, runs), record removed.
-POINTS = 13
-COMMIT_POINT = 6
+#: Write points of a run (publish.commit.write_point): 6 staged files, the commit record,
+#: 7 operations (stale WAL, warehouse, extracts link, checksums, history, runs, restriction
+#: basis), record removed.
+POINTS = 15  # with the restriction basis (publish.carry): staged, then renamed
+COMMIT_POINT = 7
 NO_SHA = {"publish.runs": ["warehouse_sha256"]}
 
 
@@ -79,6 +81,9 @@ def snapshot(place: Place) -> dict[str, pl.DataFrame]:
         out[f"file:{f.name}"] = pl.read_parquet(f)
     out["lake:history"] = read_history(place.lake).sort("seq", "restriction_id")
     out["lake:runs"] = runs.drop("warehouse_sha256").sort("seq")
+    # the basis of the next run's carry-over belongs to this warehouse (publish.carry)
+    out["lake:restriction_basis"] = pl.read_parquet(basis_path(place.lake))
+    assert read_carry(place.lake) is not None
     return out
 
 
@@ -160,7 +165,7 @@ def test_the_wedge_of_issue_12_kill_after_history_before_runs(
 ) -> None:
     """Killed between the history and the runs renames: the next runs go on."""
     killed = base["r1"].copy(tmp_path / "killed")
-    assert forker.run(killed.lake.root, killed.warehouse, "r2", DAY2, crash_after=11) == -9
+    assert forker.run(killed.lake.root, killed.warehouse, "r2", DAY2, crash_after=12) == -9
     assert (killed.lake.root / "publish" / ".commit.json").exists()
     killed.run("r3", DAY2)
     history = read_history(killed.lake)
