@@ -25,7 +25,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from credlink import ui
-from credlink.orchestration.services import _members, free_port
+from credlink.orchestration.services import HEALTH_COMPONENTS, _members, free_port, health
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -145,6 +145,11 @@ def test_web_ui_in_headless_chromium(
         recorded = ui.running(home)  # what `make stop` finds in the home
         assert recorded is not None and (recorded.pgid, recorded.url) == (pgid, running.url)
         assert running.url.startswith("http://127.0.0.1:")
+        # The health panel is all green: the metadata DB, scheduler, DAG processor, triggerer.
+        answer = health(running.url) or {}
+        assert {c: answer.get(c, {}).get("status") for c in HEALTH_COMPONENTS} == dict.fromkeys(
+            HEALTH_COMPONENTS, "healthy"
+        ), answer
         passwords = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
         assert running.password == passwords["admin"]
         run = _run_ingest(running)
@@ -190,6 +195,7 @@ def _browse(page: Page, running: ui.RunningUi, dags: dict[str, Any], shots: list
     page.get_by_text("Welcome", exact=True).wait_for()
     page.get_by_text("Active Dags", exact=True).wait_for()  # the stats have loaded
     page.get_by_text("Dag Processor", exact=True).wait_for()  # and the health panel
+    page.get_by_text("Triggerer", exact=True).wait_for()
     shot("home")
 
     # Every DAG of dags/ is listed, unpaused, with its tags (table view: all on one screen).
