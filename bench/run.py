@@ -20,8 +20,9 @@ End to end is the sum of the stages' process wall times (imports included; an Ai
 them too); its peak is the largest stage peak. Then, per phase:
 
 ``incremental``  (``--incremental-sizes``) one day after the history: the ingest of the world's
-                 last day, the daily (incremental) linkage run and publish; the linkage layer is
-                 restored before each repetition so that each one does the same work.
+                 last day, the daily (incremental) linkage run and publish; the linkage layer,
+                 the lake's publishing state and the warehouse are restored before each
+                 repetition so that each one does the same work (a day after the history's).
 ``bare``         (``--bare-sizes``) the linkage stage in full mode against a minimal Splink
                  script on the same tables (records and spines from :mod:`linkage.records` /
                  :mod:`linkage.spine`, the legal representatives of the registry), the same
@@ -463,13 +464,25 @@ def bench_size(persons: int, opts: argparse.Namespace, say: Callable[[str], None
 
     if persons in opts.incremental_sizes and "incremental" in opts.phases:
         lake = work / "lake"
-        saved = work / "linkage-before-day"
-        shutil.rmtree(saved, ignore_errors=True)
-        shutil.copytree(lake / "linkage", saved)
+        # The state after the history that the day's stages change: the linkage layer, the
+        # publishing state of the lake (history, runs, restriction basis) and the warehouse.
+        kept = {lake / "linkage": work / "linkage-before-day",
+                lake / "publish": work / "publish-before-day",
+                work / "warehouse": work / "warehouse-before-day"}  # fmt: skip
+        for live, saved in kept.items():
+            shutil.rmtree(saved, ignore_errors=True)
+            if live.exists():
+                shutil.copytree(live, saved, symlinks=True)
 
         def restore() -> None:
-            shutil.rmtree(lake / "linkage")
-            shutil.copytree(saved, lake / "linkage")
+            for live, saved in kept.items():
+                if saved.exists():
+                    if live.exists():
+                        for p in live.rglob("*"):  # published files are read-only
+                            if not p.is_symlink():
+                                p.chmod(p.stat().st_mode | 0o200)
+                    shutil.rmtree(live, ignore_errors=True)
+                    shutil.copytree(saved, live, symlinks=True)
 
         runs: dict[str, list[Measure]] = {n: [] for n in DAY_STAGES}
         for i in range(opts.reps):
