@@ -4,8 +4,11 @@ One run (:func:`run_linkage`) reads every staged agency record and both spines f
 resolves the records that need it (:func:`linkage.resolve.resolve`: deterministic pass, then
 the current trained model of its subject type) and keeps the links of the rest: a daily run
 links only new and changed records and those a registry change concerns
-(:mod:`linkage.incremental`). Reviewer decisions override the result, and the run replaces,
-atomically, whole tables of the lake's ``linkage`` layer:
+(:mod:`linkage.incremental`). Reviewer decisions override the result, and the run commits
+the tables of the lake's ``linkage`` layer as one unit (:mod:`etl.commit`); the big ones
+(``record_links``, ``legal_representatives``, the spines) are delta tables
+(:mod:`linkage.partitions`): a daily run adds one partition holding the rows it changed, and
+every reader sees the whole current table:
 
 ``linkage.record_links``  one row per source record (:data:`RECORD_LINKS_COLUMNS`): its credit
                           code (accept band only, else null), band, probabilities, method
@@ -631,8 +634,9 @@ def run_linkage(
     full: bool = False,
     lock_timeout: float | None = 3600.0,
 ) -> dict[str, int]:
-    """Link the staged records of the lake and replace ``linkage.record_links``,
-    ``linkage.legal_representatives``, ``linkage.review_queue`` and the kept spines; append to
+    """Link the staged records of the lake and update ``linkage.record_links``,
+    ``linkage.legal_representatives`` and the kept spines (a partition of the rows this run
+    changed, :mod:`linkage.partitions`), replace ``linkage.review_queue``; append to
     ``linkage.runs`` (see the module doc); returns counts (small, for XCom).
 
     The run holds the lake's linkage lock (a second run waits for it, up to `lock_timeout`
