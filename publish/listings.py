@@ -366,26 +366,45 @@ def read_listings(lake: Lake, as_of: date) -> dict[str, pl.DataFrame]:
 
 
 def staged_through(lake: Lake) -> date | None:
-    """The last day (China time) that every staged source list has been ingested through, from
-    the ingest runs' bookkeeping (``ops/ingest_runs``); None before any ingest.
+    """The last day (China time) that every staged source list has been ingested through
+    without a gap, from the ingest runs' bookkeeping (``ops/ingest_runs``); None before any
+    ingest.
 
     The day of a run triggered by data rather than by a date (an Asset event has no logical
-    date): the lists as far as they are known, never the wall clock. Example: daily intervals
-    staged up to 2024-07-01 00:00 China time -> ``date(2024, 6, 30)``.
+    date): the lists as far as they are known, never the wall clock. Each list counts up to the
+    end of its first unbroken stretch of intervals (an initial load, with no interval start,
+    covers everything before its end): a later interval after a gap does not count, so a
+    scheduled run of today, while a backfill of last month is still going, does not make
+    publishing skip the days in between (it would publish restrictions as of a day whose
+    listings are not all in). Example: daily intervals staged up to 2024-07-01 00:00 China time
+    -> ``date(2024, 6, 30)``.
     """
     runs = lake.read_runs()
     if runs.is_empty() or "interval_end" not in runs.columns:
         return None
     datasets = {d for spec in LISTS.values() for d in spec.datasets}
-    ends = (
-        runs.filter(
-            pl.concat_str(["source", "table"], separator="__").is_in(sorted(datasets))
-            & pl.col("interval_end").is_not_null()
-        )
-        .group_by("source", "table")
-        .agg(pl.col("interval_end").max())
+    if "interval_start" not in runs.columns:
+        runs = runs.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("interval_start"))
+    staged = runs.filter(
+        pl.concat_str(["source", "table"], separator="__").is_in(sorted(datasets))
+        & pl.col("interval_end").is_not_null()
     )
-    if ends.is_empty():
+    if staged.is_empty():
         return None
-    end: datetime = ends["interval_end"].min()  # type: ignore[assignment]
+    ends = [
+        _unbroken_end(group.sort("interval_start", "interval_end", nulls_last=False))
+        for _key, group in staged.group_by("source", "table")
+    ]
+    end = min(ends)
     return (end - timedelta(microseconds=1)).astimezone(TIMEZONE).date()
+
+
+def _unbroken_end(intervals: pl.DataFrame) -> datetime:
+    """The end of the first unbroken stretch of `intervals` (sorted by start, nulls first)."""
+    rows = intervals.select("interval_start", "interval_end").iter_rows()
+    _first_start, covered = next(rows)
+    for start, end in rows:
+        if start is not None and start > covered:
+            break
+        covered = max(covered, end)
+    return covered

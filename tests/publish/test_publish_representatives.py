@@ -78,3 +78,38 @@ def test_staged_through_is_the_last_day_every_list_is_ingested_through(tmp_path:
     ran("transport", "FlightBan", datetime(2024, 6, 30, 16, tzinfo=UTC))
     ran("courts", "ZXAJ", datetime(2024, 8, 1, 16, tzinfo=UTC))  # not a list: ignored
     assert staged_through(lake) == date(2024, 6, 30)
+
+
+def test_staged_through_stops_at_a_gap(tmp_path: Path) -> None:
+    """A scheduled run of today while last month is still being backfilled: the days in between
+    are not staged, so publishing stays at the end of the unbroken stretch."""
+    from datetime import UTC, datetime, timedelta
+
+    from publish.listings import LISTS, staged_through
+
+    lake = Lake(tmp_path / "lake")
+
+    def ran(dataset: str, start: datetime | None, end: datetime) -> None:
+        source, table = dataset.split("__")
+        row = pl.DataFrame(
+            {
+                "source": [source],
+                "table": [table],
+                "interval_start": [start],
+                "interval_end": [end],
+            },
+            schema_overrides={"interval_start": pl.Datetime("us", "UTC")},
+        )
+        lake.write_run(dataset, f"{end:%Y%m%d}-{start is None}", row)
+
+    midnight = datetime(2024, 6, 30, 16, tzinfo=UTC)  # 2024-07-01 00:00 China time
+    day = timedelta(days=1)
+    for dataset in sorted({d for spec in LISTS.values() for d in spec.datasets}):
+        ran(dataset, None, midnight)  # the initial load: everything before 2024-07-01
+        ran(dataset, midnight, midnight + day)  # 2024-07-01
+        ran(dataset, midnight + 400 * day, midnight + 401 * day)  # today's scheduled run
+    assert staged_through(lake) == date(2024, 7, 1)
+    for dataset in sorted({d for spec in LISTS.values() for d in spec.datasets}):
+        for n in range(1, 400):  # the backfill fills the gap
+            ran(dataset, midnight + n * day, midnight + (n + 1) * day)
+    assert staged_through(lake) == date(2024, 7, 1) + 400 * day
