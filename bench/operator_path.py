@@ -280,12 +280,12 @@ def _rows(res: dict[str, Any]) -> list[Row]:
                     rows.append((f"{name}-step-{step}", f"… median {what}", v, ""))
     labels = {
         "day": "a whole day of the chain (first ingest run's start to the last downstream end)",
-        "backfill": "an N-day backfill of every ingest DAG, per day",
+        "backfill": "a backfill of every ingest DAG over N days, per day",
         "empty": "the chain on an empty interval",
     }
     for name in ("day", "backfill", "empty"):
         if (p := ph.get(name)) is not None:
-            label = labels[name].replace("N-day", f"{len(p['days'])}-day")
+            label = labels[name].replace("N days", f"{len(p['days'])} days")
             shown = p["per_day"] if name == "backfill" else p["chain"]
             target = f"≤ {TARGET_DAY:.0f} s" if name in ("day", "backfill") else ""
             rows.append((f"{name}-chain", label, shown, target))
