@@ -674,7 +674,7 @@ def _cell(value: object) -> Text:
 def demo(
     days: Annotated[
         int, typer.Option(help="Demo days at the world's end: the initial load, then daily runs.")
-    ] = 2,
+    ] = 30,
     world: Annotated[
         Path | None,
         typer.Option(help="The world whose last day ends the demo (default data/world)."),
