@@ -161,14 +161,22 @@ class Lake:
         path = self.root / OPS_RUNS / f"interval={interval_key}" / f"{dataset}.parquet"
         return _atomic_parquet(path, frame)
 
-    def read(self, layer: str, dataset: str) -> pl.DataFrame:
+    def read(self, layer: str, dataset: str, columns: list[str] | None = None) -> pl.DataFrame:
         """All partitions of a dataset (empty frame when there are none); of a delta table,
-        the current table (module doc)."""
+        the current table (module doc). Only `columns` (those present) when given."""
         files = sorted((self.root / layer / dataset).glob("interval=*/data.parquet"))
         if not files:
             return pl.DataFrame()
         if any(f.parent.name.startswith(f"interval={DELTA_PREFIX}") for f in files):
-            return _merge_delta(self.delta_files(layer, dataset))
+            return _merge_delta(self.delta_files(layer, dataset), columns)
+        if columns is not None:
+            import pyarrow.parquet as pq
+
+            frames = [
+                pl.read_parquet(f, columns=[c for c in pq.read_schema(f).names if c in columns])
+                for f in files
+            ]
+            return pl.concat(frames, how="diagonal_relaxed")
         return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
 
     def delta_files(self, layer: str, dataset: str) -> list[DeltaFile]:
@@ -314,34 +322,50 @@ def _texts(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def _merge_delta(files: list[DeltaFile]) -> pl.DataFrame:
-    """The current table of a delta table's partitions in force (module doc)."""
-    frames = [
-        pl.read_parquet(d.path).with_columns(pl.lit(d.seq).alias("_delta_seq")) for d in files
-    ]
-    if not frames:
+def _merge_delta(files: list[DeltaFile], columns: list[str] | None = None) -> pl.DataFrame:
+    """The current table of a delta table's partitions in force (module doc); only `columns`
+    (all when None)."""
+    import pyarrow.parquet as pq
+
+    if not files:
         return pl.DataFrame()
     last = files[-1].meta
     key = str(last.get("key") or "unique_id")
-    base_columns = [c for c in frames[0].columns if c not in ("_delta_seq", DELTA_DELETED)]
+
+    def read(d: DeltaFile) -> pl.DataFrame:
+        wanted = None
+        if columns is not None:
+            names = pq.read_schema(d.path).names
+            wanted = [c for c in names if c in {*columns, key, DELTA_DELETED}]
+        return pl.read_parquet(d.path, columns=wanted)
+
+    frames = [read(d) for d in files]
+    base_columns = [c for c in frames[0].columns if c != DELTA_DELETED]
     has_base = files[0].seq == 0
     if has_base and len(frames) == 1:  # the deltas beside it are folded in (a compaction)
-        return frames[0].drop("_delta_seq")
-    changed = pl.concat(frames[1:] if has_base else frames, how="diagonal_relaxed")
-    if DELTA_DELETED not in changed.columns:
-        changed = changed.with_columns(pl.lit(False).alias(DELTA_DELETED))
-    # the latest row of each key the deltas name (few), then the base's other rows (many)
-    latest = changed.filter(pl.col("_delta_seq") == pl.col("_delta_seq").max().over(key))
-    parts = [latest]
-    if has_base:
-        kept = frames[0].join(latest.select(key), on=key, how="anti", maintain_order="left")
-        parts.insert(0, kept.with_columns(pl.lit(False).alias(DELTA_DELETED)))
-    current = pl.concat(parts, how="diagonal_relaxed").filter(
-        ~pl.col(DELTA_DELETED).fill_null(False)
-    )
-    columns = base_columns + [c for c in current.columns if c not in base_columns
-                              and c not in ("_delta_seq", DELTA_DELETED)]  # fmt: skip
-    current = current.select(columns)
+        current = frames[0]
+    else:
+        deltas = [f.with_columns(pl.lit(d.seq).alias("_delta_seq"))
+                  for f, d in zip(frames, files, strict=True) if d.seq > 0]  # fmt: skip
+        changed = pl.concat(deltas, how="diagonal_relaxed")
+        if DELTA_DELETED not in changed.columns:
+            changed = changed.with_columns(pl.lit(False).alias(DELTA_DELETED))
+        # the latest row of each key the deltas name (few), then the base's other rows (many)
+        latest = changed.filter(pl.col("_delta_seq") == pl.col("_delta_seq").max().over(key))
+        live = latest.filter(~pl.col(DELTA_DELETED).fill_null(False))
+        extra = [c for c in live.columns if c not in base_columns
+                 and c not in ("_delta_seq", DELTA_DELETED)]  # fmt: skip
+        live = live.select(
+            *[pl.col(c) if c in live.columns else pl.lit(None).alias(c) for c in base_columns],
+            *extra,
+        )
+        if has_base:
+            kept = frames[0].join(latest.select(key), on=key, how="anti", maintain_order="left")
+            current = pl.concat([kept, live], how="diagonal_relaxed")
+        else:
+            current = live
+    if columns is not None:
+        current = current.select([c for c in current.columns if c in columns])
     overlay = last.get("overlay") or {}
     assert isinstance(overlay, dict)
     for column, value in overlay.items():

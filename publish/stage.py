@@ -151,24 +151,25 @@ class Published:
         }
 
 
-def _spine(lake: Lake, subject: str) -> pl.DataFrame:
-    """The spine the last linkage run kept (:mod:`linkage.spine_store`), else built from the
-    staged registry."""
-    kept = lake.read("linkage", f"{subject}_spine")
+def _spine(lake: Lake, subject: str, columns: list[str]) -> pl.DataFrame:
+    """`columns` of the spine the last linkage run kept (:mod:`linkage.spine_store`), else of
+    the spine built from the staged registry."""
+    kept = lake.read("linkage", f"{subject}_spine", columns=columns)
     if not kept.is_empty():
         return kept
-    return read_person_spine(lake) if subject == "person" else read_organisation_spine(lake)
+    built = read_person_spine(lake) if subject == "person" else read_organisation_spine(lake)
+    return built.select(columns) if not built.is_empty() else built
 
 
 def registry_subjects(lake: Lake) -> pl.DataFrame:
     """Names and regions of every code holder of the two registries (:data:`SUBJECT_COLUMNS`)."""
-    persons = _spine(lake, "person").select(
+    persons = _spine(lake, "person", ["unique_id", "name", "household_region", "id_region"]).select(
         pl.col("unique_id").alias("credit_code"),
         pl.lit("person").alias("subject_type"),
         "name",
         pl.coalesce("household_region", "id_region").alias("region"),
     )
-    orgs = _spine(lake, "organisation").select(
+    orgs = _spine(lake, "organisation", ["unique_id", "name", "region"]).select(
         pl.col("unique_id").alias("credit_code"),
         pl.lit("organisation").alias("subject_type"),
         "name",
