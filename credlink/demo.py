@@ -1,10 +1,11 @@
 """`credlink demo` (what `make demo` runs): the whole chain through Airflow's real components.
 
-The demo period is the last `days` days of the generated world (default 2: 2025-12-30 and
-2025-12-31 for the demo world, which ends on 2025-12-31). Why so short: every ingest task costs
-about 25 s of CPU here whatever its interval holds (process start, Great Expectations import,
-validation and Data Docs), and one day of the five ingest DAGs is 24 tasks, so each extra demo
-day adds about 2.5 minutes on 2 cores. The whole history still comes in, through the initial load.
+The demo period is the last `days` days of the generated world (default 30: 2025-12-02 to
+2025-12-31 for the demo world, which ends on 2025-12-31): the whole history before it comes in
+through the initial load on the first day, then one run per day, so publishing runs on many of
+those days and its history shows restrictions imposed, extended and lifted over the month. A
+day of the five ingest DAGs is 24 tasks of a few seconds each (the scheduler's executor imports
+the tasks' heavy modules once, `credlink.orchestration.executor`).
 
 1. **Clean demo state.** The metadata DB server is started (the embedded PostgreSQL of the
    Airflow home, :mod:`credlink.metadata_db`; the demo stops it at the end when it started
@@ -18,7 +19,8 @@ day adds about 2.5 minutes on 2 cores. The whole history still comes in, through
 3. **the initial-load backfills** can be created before the scheduler starts: for each ingest
    DAG `airflow backfill create --dag-id ingest_X --from-date D0
    --to-date D0 --dag-run-conf '{"initial_load": true}'` (D0 = the first demo day: its run
-   stages all history before D0, then D0 itself), one after the other.
+   stages all history before D0, then D0 itself), side by side (one after the other on a
+   SQLite metadata DB).
 4. **Start** the scheduler, DAG processor, triggerer and API server (`AirflowServices`,
    LocalExecutor) and wait until all report healthy.
 5. When the initial-load backfills are complete, **the daily backfills** D0+1 .. last day are
@@ -50,9 +52,9 @@ of the wall clock (catchup is off), as it would in production; it stages an empt
 is waited for like the others.
 
 Example:
-    >>> plan = DemoPlan.for_world_end(date(2025, 12, 31), days=2)
+    >>> plan = DemoPlan.for_world_end(date(2025, 12, 31), days=30)
     >>> (plan.load_date.isoformat(), plan.daily_from.isoformat(), plan.last_date.isoformat())
-    ('2025-12-30', '2025-12-31', '2025-12-31')
+    ('2025-12-02', '2025-12-03', '2025-12-31')
 """
 
 from __future__ import annotations
@@ -592,10 +594,22 @@ class Demo:
             self.dag_ids = (*CHAIN, PUBLISH_DAG)
 
     def create_backfills(self, commands: Sequence[BackfillCommand], deadline: float = 600) -> None:
-        """Run the `airflow backfill create` commands one after the other (in parallel they
-        only queue for SQLite's write lock, and some give up with "database is locked")."""
-        for cmd in commands:
-            self.create_backfill(cmd, deadline=deadline)
+        """Run the `airflow backfill create` commands side by side (each is a process that
+        imports Airflow: most of its time), or one after the other on a SQLite metadata DB (in
+        parallel they only queue for its write lock, and some give up with "database is
+        locked"). The first failure raises `DemoFailed` once all have returned."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from credlink.metadata_db import backend
+
+        if self.db.url.startswith("sqlite") or backend(self.where.env) == "sqlite":
+            for cmd in commands:
+                self.create_backfill(cmd, deadline=deadline)
+            return
+        with ThreadPoolExecutor(max(1, len(commands))) as pool:
+            futures = [pool.submit(self.create_backfill, c, deadline=deadline) for c in commands]
+        for future in futures:
+            future.result()
 
     def create_backfill(self, cmd: BackfillCommand, *, deadline: float = 600) -> None:
         """One `airflow backfill create`; retried with backoff while it meets SQLite's lock
