@@ -39,6 +39,7 @@ import importlib.util
 import os
 import pwd
 import secrets
+import signal
 import socket
 import stat
 import subprocess
@@ -304,9 +305,14 @@ class EmbeddedPostgres:
         pid = self.pid()
         if pid is None:
             return False
-        self._pg_ctl(
-            server_user(), ["stop", "-m", "fast", "-w", "-t", str(int(timeout))], timeout + 10
-        )
+        user = server_user()
+        if not user.is_caller:
+            _traversable(self.data)  # a folder above may have been made private since the start
+        try:
+            self._pg_ctl(user, ["stop", "-m", "fast", "-w", "-t", str(int(timeout))], timeout + 10)
+        except MetadataDBError:
+            # pg_ctl could not reach the cluster: SIGINT is the postmaster's own fast shutdown
+            os.kill(pid, signal.SIGINT)
         deadline = time.monotonic() + timeout
         while self.pid() is not None and time.monotonic() < deadline:
             time.sleep(0.2)

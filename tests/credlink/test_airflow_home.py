@@ -75,7 +75,7 @@ def test_airflow_reads_the_project_config(tmp_path: Path) -> None:
         timeout=120,
     )
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen["executor"] == "LocalExecutor"
+    assert seen["executor"] == "credlink.orchestration.executor.PreloadingLocalExecutor"
     assert seen["load_examples"] is False
     assert 1 <= seen["parallelism"] <= 4, "sized for a 2-core machine"
     assert seen["paused"] is False

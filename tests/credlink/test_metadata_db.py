@@ -146,3 +146,17 @@ def test_airflow_reads_the_selected_database(home: Path) -> None:
     metadata_db.prepare(home, {"CREDLINK_METADATA_DB": "sqlite"})
     assert seen({}) == f"sqlite:///{home}/airflow.db"
     assert seen({"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////x.db"}) == "sqlite:////x.db"
+
+
+def test_stop_works_after_a_folder_above_became_private(home: Path) -> None:
+    """pytest (or a user) may make a folder above the cluster private again while the server
+    runs; run as root, the server's own user then cannot reach it, and stopping must still work
+    (the folders are made traversable again, else the postmaster gets SIGINT)."""
+    server = EmbeddedPostgres(home)
+    server.start()
+    try:
+        home.parent.chmod(0o700)
+        assert server.stop() is True
+        assert processes_of(server.data) == []
+    finally:
+        server.stop()
