@@ -37,7 +37,8 @@ help:
 	@echo "              http://127.0.0.1:$(UI_PORT) (UI_PORT=...); prints the admin login"
 	@echo "make stop   - stop every Airflow process that make ui started, then the metadata DB"
 	@echo "make bench  - benchmark 10k/100k/1M-person worlds stage by stage (about an hour;"
-	@echo "              BENCH_ARGS=\"--sizes 10000 ...\"); results in docs/benchmarks.md"
+	@echo "              BENCH_ARGS=\"--sizes 10000 ...\"), then the operator's path through"
+	@echo "              the scheduler (OPERATOR_DAYS=30); results in docs/benchmarks.md"
 	@echo "make clean  - remove generated data and the Airflow home"
 
 $(ROOT)/.tools/bin/uv:
@@ -90,8 +91,16 @@ test: lint typecheck
 
 # Not part of `make test` (tests/bench runs a smoke version). See bench/run.py for the options.
 BENCH_ARGS ?=
+# The operator's path through the real scheduler (bench/operator_path.py): the median ingest
+# task on an empty interval and a typical day, a whole day of the chain and a 30-day backfill of
+# every ingest DAG with linkage and publishing following (about 15 minutes; OPERATOR_DAYS=0
+# skips the backfill). Its work folder is ignored.
+OPERATOR_DAYS ?= 30
+OPERATOR_ARGS ?=
 bench: setup
 	$(BIN)/python bench/run.py --markdown $(ROOT)/docs/benchmarks.md $(BENCH_ARGS)
+	$(BIN)/python bench/operator_path.py --work $(ROOT)/data/bench-operator \
+		--days $(OPERATOR_DAYS) --markdown $(ROOT)/docs/benchmarks.md $(OPERATOR_ARGS)
 
 clean:
 	rm -rf $(ROOT)/data $(AIRFLOW_HOME)
