@@ -3,11 +3,10 @@
 `start` starts the metadata DB (the embedded PostgreSQL server of the home, see
 :mod:`credlink.metadata_db`; migrated when new), then Airflow's own components (scheduler, DAG
 processor, triggerer, API server with the UI; LocalExecutor) in one process group bound to
-127.0.0.1, records the
-group in the Airflow home (`ui.pid` holds its id, `ui.url` the address), waits until the
-scheduler and the DAG processor report healthy and the project's DAGs are registered, and
-returns. `stop` ends the whole group (TERM, then KILL), wherever it was started from, then the
-PostgreSQL server. The login
+127.0.0.1, records the group in the Airflow home (`ui.pid` holds its id, `ui.url` the address),
+waits until the metadata DB, scheduler, DAG processor and triggerer report healthy and the
+project's DAGs are registered, and returns. `stop` ends the whole group (TERM, then KILL),
+wherever it was started from, then the PostgreSQL server. The login
 is `admin` with the password `credlink init` generated into the Airflow home (never committed).
 
 Example:
