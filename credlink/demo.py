@@ -600,9 +600,7 @@ class Demo:
         locked"). The first failure raises `DemoFailed` once all have returned."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from credlink.metadata_db import backend
-
-        if self.db.url.startswith("sqlite") or backend(self.where.env) == "sqlite":
+        if self.db.url.startswith("sqlite"):
             for cmd in commands:
                 self.create_backfill(cmd, deadline=deadline)
             return

@@ -123,7 +123,7 @@ class Lake:
         path = self.partition(layer, dataset, name)
         base = self.root / layer / dataset
         base.mkdir(parents=True, exist_ok=True)
-        with _locked(base / f".{name}.lock"):
+        with locked(base / f".{name}.lock"):
             stored = self.snapshot_as_of(layer, dataset, name)
             if stored is not None and stored > as_of:
                 return False
@@ -150,7 +150,7 @@ class Lake:
         concurrent appenders wait for each other and readers see whole files only."""
         base = self.root / layer / dataset
         base.mkdir(parents=True, exist_ok=True)
-        with _locked(base / ".append.lock"):
+        with locked(base / ".append.lock"):
             path = self.partition(layer, dataset, WHOLE)
             old = pl.read_parquet(path) if path.exists() else None
             new = frame if old is None else pl.concat([old, frame], how="diagonal_relaxed")
@@ -237,7 +237,7 @@ class Lake:
     def refresh_catalog(self) -> Path:
         """Rebuild the DuckDB catalog of views and rename it into place."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with _locked(self.root / ".catalog.lock"):
+        with locked(self.root / ".catalog.lock"):
             for stale in self.root.glob(".catalog-*.duckdb*"):
                 stale.unlink(missing_ok=True)  # left by an interrupted refresh (we hold the lock)
             tmp = self.root / f".catalog-{uuid.uuid4().hex}.duckdb"
@@ -490,7 +490,10 @@ def _atomic_parquet(
 
 
 @contextmanager
-def _locked(lock_file: Path) -> Iterator[None]:
+def locked(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive `fcntl` lock on `lock_file` (created, with its folder, when missing)
+    for the block: writers of the same file in other processes wait."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
     with lock_file.open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:

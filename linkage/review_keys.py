@@ -20,18 +20,16 @@ Example:
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from etl.lake import Lake
+from etl.lake import Lake, locked
 
 __all__ = [
     "DecisionConflict",
@@ -103,17 +101,6 @@ class ItemKey:
         return f"{self.unique_id}@{self.fingerprint}"
 
 
-@contextmanager
-def _exclusive(lock_file: Any) -> Iterator[None]:
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with lock_file.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def locked_check_append(
     lake: Lake,
     layer: str,
@@ -125,7 +112,7 @@ def locked_check_append(
     append or raises to refuse; append them with :meth:`etl.lake.Lake.append_locked`. Every
     writer of the table that checks first must go through here. Returns the appended rows."""
     lock = lake.root / layer / dataset / ".check.lock"
-    with _exclusive(lock):
+    with locked(lock):
         rows = make_rows()
         lake.append_locked(layer, dataset, rows)
     return rows
