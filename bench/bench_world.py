@@ -17,8 +17,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from world.config import WorldConfig
-from world.generate import generate_world
+from credlink.world.config import WorldConfig
+from credlink.world.generate import generate_world
 
 
 def main() -> None:

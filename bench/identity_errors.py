@@ -33,17 +33,17 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from etl.contracts import source_contracts
-from etl.ingest.extract import connect, source_url
-from etl.ingest.interval import Interval
-from etl.ingest.run import RunContext, ingest_table
-from etl.lake import Lake
-from linkage.quality import quality_table, read_truth
-from linkage.stage import read_record_links, run_linkage
-from publish.quality import ALL, read_restriction_quality
-from publish.stage import run_publish
-from world.config import IDENTITY_ERRORS, NoiseConfig, WorldConfig
-from world.generate import generate_world
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import RunContext, ingest_table
+from credlink.etl.lake import Lake
+from credlink.linkage.quality import quality_table, read_truth
+from credlink.linkage.stage import read_record_links, run_linkage
+from credlink.publish.quality import ALL, read_restriction_quality
+from credlink.publish.stage import run_publish
+from credlink.world.config import IDENTITY_ERRORS, NoiseConfig, WorldConfig
+from credlink.world.generate import generate_world
 
 START, END = date(2024, 1, 1), date(2025, 12, 31)
 LOAD_END = datetime(2026, 1, 1, tzinfo=UTC)

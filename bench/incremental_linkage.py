@@ -24,14 +24,14 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from etl.contracts import source_contracts
-from etl.ingest.extract import connect, source_url
-from etl.ingest.interval import Interval
-from etl.ingest.run import RunContext, ingest_table
-from etl.lake import Lake
-from linkage.stage import read_runs, run_linkage
-from world.config import WorldConfig
-from world.generate import generate_world
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import RunContext, ingest_table
+from credlink.etl.lake import Lake
+from credlink.linkage.stage import read_runs, run_linkage
+from credlink.world.config import WorldConfig
+from credlink.world.generate import generate_world
 
 START, END = date(2024, 1, 1), date(2025, 12, 31)
 DAY_START = datetime(2025, 12, 31, tzinfo=UTC)

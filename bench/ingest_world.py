@@ -19,11 +19,11 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from etl.contracts import source_contracts
-from etl.ingest.extract import connect, source_url
-from etl.ingest.interval import Interval
-from etl.ingest.run import RunContext, ingest_table
-from etl.lake import Lake
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import RunContext, ingest_table
+from credlink.etl.lake import Lake
 
 log = logging.getLogger("ingest_world")
 

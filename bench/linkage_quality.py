@@ -19,12 +19,13 @@ from pathlib import Path
 import polars as pl
 from rich.console import Console
 
-from etl.lake import Lake
-from linkage.model import current_model_path
-from linkage.quality import failures, quality_table, read_truth
-from linkage.records import organisation_records, person_records, read_staged
-from linkage.resolve import resolve
-from linkage.spine import read_organisation_spine, read_person_spine
+from credlink.etl.lake import Lake
+from credlink.linkage.model import current_model_path
+from credlink.linkage.quality import failures, quality_table, read_truth
+from credlink.linkage.records import organisation_records, person_records, read_staged
+from credlink.linkage.resolve import resolve
+from credlink.linkage.spine import read_organisation_spine, read_person_spine
+from credlink.settings import ACCEPT, REVIEW
 
 TARGETS = {
     "person": {"precision": 0.999, "recall": 0.99},
@@ -38,8 +39,8 @@ def main() -> None:
     parser.add_argument("--world", type=Path, default=Path("data/world"))
     parser.add_argument("--person-model", type=Path, default=None)
     parser.add_argument("--organisation-model", type=Path, default=None)
-    parser.add_argument("--accept", type=float, default=0.99)
-    parser.add_argument("--review", type=float, default=0.3)
+    parser.add_argument("--accept", type=float, default=ACCEPT)
+    parser.add_argument("--review", type=float, default=REVIEW)
     parser.add_argument("--save-links", type=Path, default=None, help="write links as Parquet")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -441,8 +441,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from sqlalchemy.pool import NullPool
 
     from credlink.demo import INGEST_DAGS, BackfillCommand, Demo, DemoPlan
-    from world.config import WorldConfig
-    from world.generate import generate_world
+    from credlink.world.config import WorldConfig
+    from credlink.world.generate import generate_world
 
     def say(msg: str) -> None:
         print(f"{datetime.now(UTC):%H:%M:%S} {msg}", flush=True)  # noqa: T201

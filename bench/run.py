@@ -67,11 +67,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from credlink.settings import ZONE
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = date(2024, 1, 1), date(2025, 12, 31)
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = ZONE
 SEED = 7
 STAGES = ("generate", "ingest", "link", "publish")
 DAY_STAGES = ("ingest_day", "link_day", "publish_day")
@@ -106,36 +107,19 @@ def _ingest(world: Path, lake_root: Path, start: datetime, end: datetime, *, ini
             run_id: str, sources: Sequence[str] | None = None) -> dict[str, Any]:  # fmt: skip
     """What the ingest DAGs' tasks do for `sources` (default all): check the source's schema,
     ingest every table over the run's intervals, refresh the catalog."""
-    from etl.contracts import source_contracts
-    from etl.ingest.extract import check_schema, connect, source_url
-    from etl.ingest.run import RunContext, ingest_table, intervals_for_run
-    from etl.lake import Lake
+    from credlink.etl.ingest.run import RunContext, ingest_sources
+    from credlink.etl.lake import Lake
 
     lake = Lake(lake_root)
     ctx = RunContext(run_id=run_id, logical_date=start, docs_root=lake_root / "docs",
                      quarantine_limit=1.0)  # fmt: skip
-    extracted = staged = quarantined = 0
-    for source, contract in sorted(source_contracts().items()):
-        if sources is not None and source not in sources:
-            continue
-        engine = connect(source_url(None, world / contract.default_database), source)
-        try:
-            check_schema(engine, contract)
-            for table in contract.tables:
-                for interval in intervals_for_run(start, end, initial):
-                    r = ingest_table(contract, table, engine, interval, lake, ctx)
-                    extracted += r.extracted
-                    staged += r.staged
-                    quarantined += r.quarantined
-        finally:
-            engine.dispose()
-        lake.refresh_catalog()
-    return {"extracted": extracted, "staged": staged, "quarantined": quarantined}
+    return asdict(ingest_sources(world, lake, start, end, initial=initial, ctx=ctx,
+                                 sources=sources))  # fmt: skip
 
 
 def stage_generate(a: dict[str, Any]) -> dict[str, Any]:
-    from world.config import WorldConfig
-    from world.generate import generate_world
+    from credlink.world.config import WorldConfig
+    from credlink.world.generate import generate_world
 
     out = Path(a["world"])
     shutil.rmtree(out, ignore_errors=True)
@@ -154,8 +138,8 @@ def stage_ingest_day(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def _link(a: dict[str, Any], run_id: str, logical_date: datetime) -> dict[str, Any]:
-    from etl.lake import Lake
-    from linkage.stage import run_linkage
+    from credlink.etl.lake import Lake
+    from credlink.linkage.stage import run_linkage
 
     counts = run_linkage(Lake(Path(a["lake"])), run_id=run_id, logical_date=logical_date,
                          full=bool(a.get("full", False)))  # fmt: skip
@@ -175,8 +159,8 @@ def stage_link_full(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def _publish(a: dict[str, Any], run_id: str, as_of: date) -> dict[str, Any]:
-    from etl.lake import Lake
-    from publish.stage import run_publish
+    from credlink.etl.lake import Lake
+    from credlink.publish.stage import run_publish
 
     counts = run_publish(Lake(Path(a["lake"])), Path(a["warehouse"]), run_id, as_of)
     return {k: v for k, v in counts.items() if isinstance(v, int)}
@@ -196,12 +180,16 @@ def stage_bare(a: dict[str, Any]) -> dict[str, Any]:
     import polars as pl
     from splink import DuckDBAPI, Linker
 
-    from etl.lake import Lake
-    from linkage.deterministic import deterministic_pass
-    from linkage.model import current_model_path, load_model
-    from linkage.records import read_organisation_records, read_person_records
-    from linkage.representatives import representative_records
-    from linkage.spine import ORGANISATION_DATASET, read_organisation_spine, read_person_spine
+    from credlink.etl.lake import Lake
+    from credlink.linkage.deterministic import deterministic_pass
+    from credlink.linkage.model import current_model_path, load_model
+    from credlink.linkage.records import read_organisation_records, read_person_records
+    from credlink.linkage.representatives import representative_records
+    from credlink.linkage.spine import (
+        ORGANISATION_DATASET,
+        read_organisation_spine,
+        read_person_spine,
+    )
 
     lake = Lake(Path(a["lake"]))
     model_bound = a["variant"] == "model"
@@ -423,7 +411,7 @@ def repeated(fn: Callable[[], Measure], reps: int, under: float,
 def publish_available() -> str | None:
     """None if the publishing stage can run, else why not."""
     try:
-        from publish.stage import run_publish  # noqa: F401
+        from credlink.publish.stage import run_publish  # noqa: F401
     except Exception as e:  # an unfinished module may fail in any way
         return f"publish.stage.run_publish not importable: {type(e).__name__}: {e}"
     return None
@@ -598,7 +586,7 @@ def bench_airflow(persons: int, opts: argparse.Namespace, say: Callable[[str], N
 def _ingest_totals(lake_root: Path) -> dict[str, int]:
     import polars as pl
 
-    from etl.lake import Lake
+    from credlink.etl.lake import Lake
 
     runs = Lake(lake_root).read_runs()
     if runs.is_empty():

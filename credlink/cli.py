@@ -2,6 +2,7 @@
 
     credlink init                      prepare the ignored Airflow home (secrets, admin password)
     credlink world --persons 10000 --seed 7 --start 2024-01-01 --end 2025-12-31 --out data/world
+    credlink ingest --through DAY      the ingest DAGs' work without Airflow: the world's sources
     credlink link [--full]             link new and changed staged records now (record_links)
     credlink review list | show ID | accept KEY | reject KEY [--reviewer NAME --note TEXT]
     credlink train person --on DAY      a new model version in data/linkage/models/
@@ -30,12 +31,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from credlink import paths
+from credlink import settings
+from credlink.settings import ACCEPT, REVIEW
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from etl.lake import Lake
+    from credlink.etl.lake import Lake
 
 app = typer.Typer(
     help="credlink: agency records linked to unified social credit codes.",
@@ -49,7 +51,7 @@ console = Console(width=None if Console().is_terminal else 120)
 def _text(value: object, style: str = "") -> Text:
     """`value` as literal text for the terminal: control characters escaped
     (:func:`publish.explain.printable`), rich markup such as ``[red]`` printed as written."""
-    from publish.explain import printable
+    from credlink.publish.explain import printable
 
     return Text(printable(value), style=style)
 
@@ -81,7 +83,7 @@ def init() -> None:
     """
     from credlink.airflow_home import prepare_airflow_home
 
-    home = prepare_airflow_home(paths.airflow_home(), paths.project_root())
+    home = prepare_airflow_home(settings.airflow_home(), settings.project_root())
     console.print(f"Airflow home ready: {home.home}")
     console.print(f"  environment: source {home.env_script}")
     console.print(f"  web UI login: admin / {home.admin_password()}")
@@ -108,10 +110,10 @@ def world(
     Example: `credlink world --persons 10000 --seed 7 --start 2024-01-01 --end 2025-12-31`;
     `--identity-errors 20` for a world with 20 times the identity errors, to test linkage.
     """
-    from world.config import NoiseConfig, WorldConfig, WorldConfigError
-    from world.generate import generate_world
+    from credlink.world.config import NoiseConfig, WorldConfig, WorldConfigError
+    from credlink.world.generate import generate_world
 
-    target = out if out is not None else paths.data_dir() / "world"
+    target = out if out is not None else settings.data_dir() / "world"
     try:
         cfg = WorldConfig(
             persons=persons,
@@ -146,6 +148,67 @@ def world(
 
 
 @app.command()
+def ingest(
+    through: Annotated[
+        str, typer.Option(help="Ingest every row up to the end of this day, YYYY-MM-DD.")
+    ],
+    day: Annotated[
+        bool,
+        typer.Option(
+            "--day",
+            help="Only the day itself (a daily run), not the initial load of all history.",
+        ),
+    ] = False,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only this source (repeatable; default every one).")
+    ] = None,
+    world: Annotated[
+        Path | None, typer.Option(help="The generated world (default data/world).")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id (default manual__<day>).")] = None,
+) -> None:
+    """Ingest the world's agency databases into the lake now, as the ingest DAGs do: an initial
+    load of all history up to the end of `--through` (or, with `--day`, that day only), then the
+    staging summary.
+
+    Example: `credlink world --persons 2000 --out data/world`, then
+    `credlink ingest --through 2025-12-31`, `credlink link`, `credlink publish --on 2025-12-31`.
+    """
+    from datetime import UTC, timedelta
+
+    from credlink.etl.ingest.run import RunContext, ingest_sources
+
+    last = _parse_day(through)
+    start = datetime(last.year, last.month, last.day, tzinfo=settings.ZONE).astimezone(UTC)
+    end = start + timedelta(days=1)
+    lake = _lake()
+    ctx = RunContext(
+        run_id=run_id or f"manual__{last.isoformat()}",
+        logical_date=start,
+        docs_root=lake.root / "docs",
+    )
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        with console.status(f"ingesting through {last}"):
+            report = ingest_sources(
+                world or settings.data_dir() / "world",
+                lake,
+                start,
+                end,
+                initial=not day,
+                ctx=ctx,
+                sources=source,
+            )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    console.print(
+        f"extracted {report.extracted:,} rows: {report.staged:,} staged, "
+        f"{report.quarantined:,} quarantined"
+    )
+    staging()
+
+
+@app.command()
 def staging() -> None:
     """Summarise what the ingest runs staged and quarantined, per source and table.
 
@@ -153,9 +216,9 @@ def staging() -> None:
     """
     import polars as pl
 
-    from etl.lake import Lake
+    from credlink.etl.lake import Lake
 
-    lake = Lake(paths.data_dir() / "lake")
+    lake = Lake(settings.lake_dir())
     runs = lake.read_runs()
     if runs.is_empty():
         console.print(f"[yellow]no ingest runs recorded under {lake.root}[/yellow]")
@@ -194,9 +257,9 @@ app.add_typer(review_app, name="review")
 
 
 def _lake() -> Lake:
-    from etl.lake import Lake
+    from credlink.etl.lake import Lake
 
-    return Lake(paths.data_dir() / "lake")
+    return Lake(settings.lake_dir())
 
 
 def _now() -> datetime:
@@ -207,8 +270,8 @@ def _now() -> datetime:
 
 @app.command()
 def link(
-    accept: Annotated[float, typer.Option(help="Link probability of the accept band.")] = 0.99,
-    review: Annotated[float, typer.Option(help="Link probability of the review band.")] = 0.3,
+    accept: Annotated[float, typer.Option(help="Link probability of the accept band.")] = ACCEPT,
+    review: Annotated[float, typer.Option(help="Link probability of the review band.")] = REVIEW,
     models_dir: Annotated[
         Path | None, typer.Option(help="Trained models (default linkage/models).")
     ] = None,
@@ -222,7 +285,7 @@ def link(
     concerns) are linked again; `--full` links everything. Example: `credlink link` after the
     ingest DAGs have run; then `credlink review list`.
     """
-    from linkage.stage import Thresholds, run_linkage
+    from credlink.linkage.stage import Thresholds, run_linkage
 
     lake = _lake()
     now = _now()
@@ -257,7 +320,7 @@ def review_list() -> None:
     Example: `credlink review list`, then `credlink review show 1`; decide by the item key
     (`credlink review accept courts/SXBZXR/7@3f2a9c1e07bd`): a number is only for looking.
     """
-    from linkage.review import open_items
+    from credlink.linkage.review import open_items
 
     items = open_items(_lake())
     if items.is_empty():
@@ -289,7 +352,7 @@ def _number(value: float | None, spec: str) -> str:
 
 
 def _item(name: str) -> dict[str, Any]:
-    from linkage.review import ReviewItemNotFound, find_item
+    from credlink.linkage.review import ReviewItemNotFound, find_item
 
     try:
         return find_item(_lake(), name)
@@ -311,9 +374,9 @@ def review_show(
     Example: `credlink review show 1`, `credlink review show courts/SXBZXR/7`; then decide by
     the item key it prints.
     """
-    from linkage.model import ModelError
-    from linkage.review import comparison_weights, consequences, side_by_side, waterfall
-    from publish.explain import printable
+    from credlink.linkage.model import ModelError
+    from credlink.linkage.review import comparison_weights, consequences, side_by_side, waterfall
+    from credlink.publish.explain import printable
 
     item = _item(item_id)
     _say("item key: ", Text(printable(item["item_key"]), style="bold"))
@@ -345,7 +408,7 @@ def review_show(
         fields.add_row(_text(name), _text(mine), _text(theirs),
                        *([_text(holder)] if conflict else []), style=style)  # fmt: skip
     console.print(fields)
-    held = consequences(paths.warehouse_path(), item["unique_id"])
+    held = consequences(settings.warehouse_path(), item["unique_id"])
     if held:
         _say(
             "accepting would impose on the candidate: ",
@@ -364,7 +427,7 @@ def review_show(
         decide += f" [--candidate {conflict}]"
     _say("to decide: ", decide, " (or reject); the key refuses the decision if the item changes")
     try:
-        path = waterfall(_lake(), item, out or paths.data_dir() / "review")
+        path = waterfall(_lake(), item, out or settings.data_dir() / "review")
     except ModelError as exc:
         _say("no waterfall chart: ", str(exc))
     except Exception as exc:  # the chart is an aid: its failure hides nothing else
@@ -382,7 +445,7 @@ def _decide(
 ) -> None:
     import getpass
 
-    from linkage.review import DecisionConflict, ItemChanged, NotAKey, decide
+    from credlink.linkage.review import DecisionConflict, ItemChanged, NotAKey, decide
 
     who = reviewer or getpass.getuser()
     try:
@@ -462,7 +525,7 @@ def train(
     Example: `credlink train person --on 2026-01-01`; review the JSON and charts, then
     `credlink models promote data/linkage/models/person-20260101-<hash>.json` and commit.
     """
-    from linkage.train import train_from_lake
+    from credlink.linkage.train import train_from_lake
 
     if subject_type not in ("person", "organisation"):
         raise typer.BadParameter(f"{subject_type!r}: say person or organisation")
@@ -472,8 +535,8 @@ def train(
             subject_type,
             _lake(),
             on=_parse_day(on),
-            models_dir=models_dir or paths.data_dir() / "linkage" / "models",
-            charts_dir=paths.data_dir() / "linkage" / "charts",
+            models_dir=models_dir or settings.data_dir() / "linkage" / "models",
+            charts_dir=settings.data_dir() / "linkage" / "charts",
         )
     console.print(f"model {result.version}: {result.model_path}")
     console.print(
@@ -512,7 +575,7 @@ def models_promote(
     """
     import getpass
 
-    from linkage.model import MODELS_DIR, ModelError, promote
+    from credlink.linkage.model import MODELS_DIR, ModelError, promote
 
     try:
         entry = promote(model_file, promoted_by=by or getpass.getuser(), promoted_at=_now(),
@@ -530,7 +593,13 @@ def models_show(models_dir: ModelsDir = None) -> None:
 
     Example: `credlink models show`.
     """
-    from linkage.model import MODELS_DIR, SUBJECT_TYPES, ModelError, current_model_path, load_model
+    from credlink.linkage.model import (
+        MODELS_DIR,
+        SUBJECT_TYPES,
+        ModelError,
+        current_model_path,
+        load_model,
+    )
 
     failed = False
     for subject in SUBJECT_TYPES:
@@ -560,15 +629,15 @@ def quality(
     """
     import polars as pl
 
-    from linkage.quality import quality_table, read_truth, who_fails
-    from linkage.stage import read_record_links
+    from credlink.linkage.quality import quality_table, read_truth, who_fails
+    from credlink.linkage.stage import read_record_links
 
     lake = _lake()
     links = read_record_links(lake)
     if links.is_empty():
         console.print(f"[yellow]no linkage run under {lake.root}: run `credlink link`[/yellow]")
         raise typer.Exit(1)
-    truth_dir = world or paths.data_dir() / "world"
+    truth_dir = world or settings.data_dir() / "world"
     truth = read_truth(truth_dir)
     table_ = quality_table(links, truth)
     reference_year = links["logical_date"].max().year  # type: ignore[union-attr]
@@ -611,9 +680,9 @@ def quality(
 def _restriction_quality(lake: Lake, world: Path) -> pl.DataFrame | None:
     """Measure and store linkage.restriction_quality for the published warehouse (None, with a
     note, when nothing is published yet)."""
-    from publish.quality import read_restriction_quality, write_restriction_quality
+    from credlink.publish.quality import read_restriction_quality, write_restriction_quality
 
-    warehouse = paths.warehouse_path()
+    warehouse = settings.warehouse_path()
     if not warehouse.exists():
         console.print(
             f"[yellow]no published warehouse at {warehouse}: run `credlink publish` to measure "
@@ -627,7 +696,7 @@ def _restriction_quality(lake: Lake, world: Path) -> pl.DataFrame | None:
 
 def _print_restriction_quality(table_: pl.DataFrame, world: Path) -> None:
     """The restriction quality table: memoranda, then agencies, then the total."""
-    from publish.quality import ALL, key_figures
+    from credlink.publish.quality import ALL, key_figures
 
     as_of = table_["as_of"][0] if table_.height else None
     table = Table(
@@ -690,7 +759,7 @@ def demo(
     """
     from credlink.demo import DemoFailed, DemoPlan, main, world_end
 
-    world_dir = world or paths.data_dir() / "world"
+    world_dir = world or settings.data_dir() / "world"
     if not (world_dir / "world.json").is_file():
         console.print(f"[red]error:[/red] no world in {world_dir}: run `make world` first")
         raise typer.Exit(2)
@@ -748,14 +817,14 @@ def ui_start(
     """
     from credlink import ui as ui_mod
 
-    already = ui_mod.running(paths.airflow_home())
+    already = ui_mod.running(settings.airflow_home())
     if already is not None:
         _show_ui(already, "Airflow is already running")
         return
     try:
         with console.status("starting Airflow") as status:
             ui = ui_mod.start(
-                paths.airflow_home(), port, timeout=timeout, progress=lambda m: status.update(m)
+                settings.airflow_home(), port, timeout=timeout, progress=lambda m: status.update(m)
             )
     except ui_mod.UiError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
@@ -772,7 +841,7 @@ def ui_stop() -> None:
     """
     from credlink import ui as ui_mod
 
-    stopped = ui_mod.stop(paths.airflow_home())
+    stopped = ui_mod.stop(settings.airflow_home())
     console.print(
         f"stopped Airflow and its metadata DB ({stopped} processes)"
         if stopped
@@ -789,7 +858,7 @@ def ui_status() -> None:
     from credlink import ui as ui_mod
     from credlink.orchestration.services import health
 
-    ui = ui_mod.running(paths.airflow_home())
+    ui = ui_mod.running(settings.airflow_home())
     if ui is None:
         console.print("Airflow is not running (start it with `make ui`)")
         raise typer.Exit(1)
@@ -818,7 +887,7 @@ def metadata_db_start(
     """
     from credlink import metadata_db
 
-    home = paths.airflow_home()
+    home = settings.airflow_home()
     try:
         url = metadata_db.prepare(home)
     except metadata_db.MetadataDBError as exc:
@@ -839,7 +908,7 @@ def metadata_db_stop() -> None:
     """
     from credlink.metadata_db import EmbeddedPostgres
 
-    stopped = EmbeddedPostgres(paths.airflow_home()).stop()
+    stopped = EmbeddedPostgres(settings.airflow_home()).stop()
     console.print(
         "stopped the metadata DB server" if stopped else "the metadata DB server is not running"
     )
@@ -853,7 +922,7 @@ def metadata_db_status() -> None:
     """
     from credlink import metadata_db
 
-    home = paths.airflow_home()
+    home = settings.airflow_home()
     chosen = metadata_db.backend()
     url = _masked(metadata_db.configured_url(home))
     console.print(f"metadata DB: {chosen}, {url}", highlight=False)
@@ -901,10 +970,10 @@ def publish(
     """
     import duckdb
 
-    from publish.guard import MassLiftHeld
-    from publish.stage import run_publish
+    from credlink.publish.guard import MassLiftHeld
+    from credlink.publish.stage import run_publish
 
-    warehouse = paths.warehouse_path()
+    warehouse = settings.warehouse_path()
     if summary:
         if not warehouse.exists():
             console.print(f"[yellow]no warehouse at {warehouse}: run `credlink publish`[/yellow]")
@@ -964,7 +1033,7 @@ def explain(
 
     Example: `credlink explain 11010519491231002X`.
     """
-    from publish.explain import (
+    from credlink.publish.explain import (
         CodeShapeError,
         check_code_shape,
         credit_record,
@@ -976,7 +1045,7 @@ def explain(
     except CodeShapeError as exc:
         _error(exc)
         raise typer.Exit(2) from exc
-    warehouse = paths.warehouse_path()
+    warehouse = settings.warehouse_path()
     if not warehouse.exists():
         console.print(f"[yellow]no warehouse at {warehouse}: run `credlink publish`[/yellow]")
         raise typer.Exit(1)

@@ -211,7 +211,7 @@ class DemoEnv:
 
     @property
     def warehouse(self) -> Path:
-        """The published warehouse (`$CREDLINK_WAREHOUSE`, as `credlink.paths` says)."""
+        """The published warehouse (`$CREDLINK_WAREHOUSE`, as `credlink.settings` says)."""
         env = self.env.get("CREDLINK_WAREHOUSE")
         return Path(env) if env else self.data_dir / "warehouse" / "credlink.duckdb"
 
@@ -839,8 +839,8 @@ def restriction_figures(where: DemoEnv) -> str:
     """The key figures of the restrictions against the world's truth (wrongful, missed, held in
     review, recall), from the lake's ``linkage.restriction_quality`` that `credlink quality`
     stores; a note when it is absent."""
-    from etl.lake import Lake
-    from publish.quality import DATASET, LAYER, key_figures
+    from credlink.etl.lake import Lake
+    from credlink.publish.quality import DATASET, LAYER, key_figures
 
     table = Lake(where.lake_dir).read(LAYER, DATASET)
     if table.is_empty():

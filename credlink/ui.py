@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from credlink import metadata_db, paths
+from credlink import metadata_db, settings
 from credlink.airflow_home import ADMIN_USER, prepare_airflow_home
 from credlink.orchestration.services import (
     HEALTH_COMPONENTS,
@@ -108,7 +108,7 @@ def start(
     `UiError` when the port is taken or Airflow does not come up within `timeout` seconds (what
     was started is stopped again).
     """
-    home = (home or paths.airflow_home()).resolve()
+    home = (home or settings.airflow_home()).resolve()
     say = progress or (lambda _msg: None)
     already = running(home)
     if already is not None:
@@ -118,7 +118,7 @@ def start(
             f"port {port} on 127.0.0.1 is in use: stop what listens there, or choose another "
             f"port (`make ui UI_PORT={port + 1}` or `credlink ui start --port {port + 1}`)"
         )
-    root = paths.project_root()
+    root = settings.project_root()
     prepare_airflow_home(home, root)  # keeps existing secrets and the password
     full_env = {
         **os.environ,
@@ -163,7 +163,7 @@ def stop(home: Path | None = None, timeout: float = 30) -> int:
     """Stop the UI recorded in `home` (every process of its group), then the embedded
     PostgreSQL server of the home if one runs; return how many processes were stopped (0 when
     none was running; the server counts as one)."""
-    home = (home or paths.airflow_home()).resolve()
+    home = (home or settings.airflow_home()).resolve()
     ui = running(home)
     stopped = 0
     if ui is not None:

@@ -30,7 +30,8 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
+from credlink.settings import SCHEMAS_DIR, TIMEZONE
+
 SOURCES_DIR = SCHEMAS_DIR / "sources"
 VOCABULARIES_DIR = SCHEMAS_DIR / "vocabularies"
 #: strftime directives whose values sort like time when written zero-padded, year first.
@@ -145,7 +146,7 @@ class Incremental(Strict):
     #: `strftime` format of a text column, or `epoch_seconds` for Unix time integers.
     format: str
     #: the zone the values are written in (epoch seconds are always UTC).
-    timezone: str = "Asia/Shanghai"
+    timezone: str = TIMEZONE
 
     @model_validator(mode="after")
     def _sortable(self) -> Incremental:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from etl.contracts import Table
+from credlink.etl.contracts import Table
 
 KEEP_HEAD = 6
 KEEP_TAIL = 2

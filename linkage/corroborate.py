@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from linkage.evidence import Rule, meets, shortfall
+from credlink.linkage.evidence import Rule, meets, shortfall
 
 __all__ = ["CASE_COLUMN", "SAME_CASE", "case_references", "corroborate"]
 

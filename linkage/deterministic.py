@@ -52,8 +52,8 @@ from typing import NamedTuple
 
 import polars as pl
 
-from linkage.evidence import EvidencePolicy, assess, load_policy
-from linkage.spine import derived
+from credlink.linkage.evidence import EvidencePolicy, assess, load_policy
+from credlink.linkage.spine import derived
 
 __all__ = [
     "CONFLICT_COLUMNS",

@@ -50,8 +50,9 @@ from typing import Any, TypeAlias
 import polars as pl
 import pyarrow as pa
 
-from linkage.model import LinkageModel, ModelError, load_model
-from linkage.spine import derived
+from credlink.linkage.model import LinkageModel, ModelError, load_model
+from credlink.linkage.spine import derived
+from credlink.settings import ACCEPT, REVIEW
 
 __all__ = [
     "BANDS",
@@ -273,8 +274,8 @@ def link(
     spine: Table,
     model: Path | str | LinkageModel,
     *,
-    accept: float = 0.99,
-    review: float = 0.3,
+    accept: float = ACCEPT,
+    review: float = REVIEW,
     pair_threshold: float | None = None,
     count_blocking_pairs: bool = True,
 ) -> LinkResult:

@@ -54,9 +54,9 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pypinyin import lazy_pinyin
 
-from etl.contracts import SCHEMAS_DIR, load_reviewed_yaml
-from etl.reference.lookalikes import lookalike
-from etl.standardise.names import region_words
+from credlink.etl.contracts import SCHEMAS_DIR, load_reviewed_yaml
+from credlink.etl.reference.lookalikes import lookalike
+from credlink.etl.standardise.names import region_words
 
 __all__ = [
     "EVIDENCE_COLUMNS",

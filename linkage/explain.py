@@ -18,8 +18,8 @@ from pathlib import Path
 
 import polars as pl
 
-from linkage.engine import RECORDS, SPINE, prepare_tables, tf_table
-from linkage.model import LinkageModel, ModelError, load_model
+from credlink.linkage.engine import RECORDS, SPINE, prepare_tables, tf_table
+from credlink.linkage.model import LinkageModel, ModelError, load_model
 
 __all__ = ["waterfall_html"]
 

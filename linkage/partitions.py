@@ -34,8 +34,8 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.commit import Op, Remove, Replace, fsync_file, temporary, write_point
-from etl.lake import DELTA_DELETED, DELTA_PREFIX, WHOLE, Lake, delta_metadata
+from credlink.etl.commit import Op, Remove, Replace, fsync_file, temporary, write_point
+from credlink.etl.lake import DELTA_DELETED, DELTA_PREFIX, WHOLE, Lake, delta_metadata
 
 __all__ = [
     "DELTA_TABLES",

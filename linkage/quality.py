@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.reference.divisions import region_names
+from credlink.etl.reference.divisions import region_names
 
 __all__ = ["failures", "quality_table", "read_truth", "who_fails"]
 

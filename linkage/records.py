@@ -39,10 +39,10 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from etl.lake import Lake
-from etl.reference.divisions import PROVINCE_ABBR
-from etl.standardise.identifiers import organisation_ids
-from linkage.spine import (
+from credlink.etl.lake import Lake
+from credlink.etl.reference.divisions import PROVINCE_ABBR
+from credlink.etl.standardise.identifiers import organisation_ids
+from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
     ORGANISATION_DATASET,
     PERSON_COLUMNS,

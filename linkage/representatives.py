@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from linkage.records import person_records
-from linkage.resolve import RECORD_LINK_COLUMNS
-from linkage.spine import PERSON_COLUMNS, conform, current_rows
+from credlink.linkage.records import person_records
+from credlink.linkage.resolve import RECORD_LINK_COLUMNS
+from credlink.linkage.spine import PERSON_COLUMNS, conform, current_rows
 
 __all__ = [
     "LEGAL_REPRESENTATIVES_COLUMNS",

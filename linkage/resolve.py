@@ -37,10 +37,11 @@ from pathlib import Path
 
 import polars as pl
 
-from linkage.deterministic import deterministic_pass, namesakes
-from linkage.engine import LinkResult, link
-from linkage.evidence import EvidencePolicy, assess, load_policy, meets, shortfall
-from linkage.model import LinkageModel, current_model_path, load_model
+from credlink.linkage.deterministic import deterministic_pass, namesakes
+from credlink.linkage.engine import LinkResult, link
+from credlink.linkage.evidence import EvidencePolicy, assess, load_policy, meets, shortfall
+from credlink.linkage.model import LinkageModel, current_model_path, load_model
+from credlink.settings import ACCEPT, REVIEW
 
 __all__ = ["RECORD_LINK_COLUMNS", "Resolution", "resolve"]
 
@@ -84,8 +85,8 @@ def resolve(
     subject_type: str,
     model: Path | str | LinkageModel | None = None,
     *,
-    accept: float = 0.99,
-    review: float = 0.3,
+    accept: float = ACCEPT,
+    review: float = REVIEW,
     count_blocking_pairs: bool = True,
     policy: EvidencePolicy | None = None,
 ) -> Resolution:

@@ -25,18 +25,18 @@ from typing import Any
 
 import polars as pl
 
-from etl.lake import Lake
-from linkage.explain import waterfall_html
-from linkage.model import MODELS_DIR, ModelError, load_model
-from linkage.review_keys import DecisionConflict, ItemChanged, ItemKey
-from linkage.spine import (
+from credlink.etl.lake import Lake
+from credlink.linkage.explain import waterfall_html
+from credlink.linkage.model import MODELS_DIR, ModelError, load_model
+from credlink.linkage.review_keys import DecisionConflict, ItemChanged, ItemKey
+from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
     PERSON_COLUMNS,
     conform,
     read_organisation_spine,
     read_person_spine,
 )
-from linkage.stage import read_decisions, read_review_queue, record_decision
+from credlink.linkage.stage import read_decisions, read_review_queue, record_decision
 
 __all__ = [
     "DecisionConflict",

@@ -29,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from etl.lake import Lake, locked
+from credlink.etl.lake import Lake, locked
 
 __all__ = [
     "DecisionConflict",

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from etl.lake import Lake
+from credlink.etl.lake import Lake
 
 __all__ = [
     "ORGANISATION_COLUMNS",

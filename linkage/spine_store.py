@@ -36,9 +36,9 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.lake import Lake
-from linkage.incremental import FINGERPRINT_SCHEME, fingerprints
-from linkage.spine import (
+from credlink.etl.lake import Lake
+from credlink.linkage.incremental import FINGERPRINT_SCHEME, fingerprints
+from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
     ORGANISATION_DATASET,
     PERSON_COLUMNS,

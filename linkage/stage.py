@@ -51,37 +51,38 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.commit import (
+from credlink.etl.commit import (
     StageLockedError,
     commit,
     new_token,
     recover,
     stage_lock,
 )
-from etl.lake import Lake
-from linkage.corroborate import case_references, corroborate
-from linkage.deterministic import namesakes
-from linkage.evidence import EvidencePolicy, load_policy, policy_digest
-from linkage.incremental import (
+from credlink.etl.lake import Lake
+from credlink.linkage.corroborate import case_references, corroborate
+from credlink.linkage.deterministic import namesakes
+from credlink.linkage.evidence import EvidencePolicy, load_policy, policy_digest
+from credlink.linkage.incremental import (
     FINGERPRINT_SCHEME,
     Plan,
     fingerprints,
     full_reason,
     plan,
 )
-from linkage.model import MODELS_DIR, current_model_path, load_model
-from linkage.partitions import DELTA_TABLES, stage_table, stage_whole
-from linkage.records import organisation_records, person_records, read_staged
-from linkage.representatives import (
+from credlink.linkage.model import MODELS_DIR, current_model_path, load_model
+from credlink.linkage.partitions import DELTA_TABLES, stage_table, stage_whole
+from credlink.linkage.records import organisation_records, person_records, read_staged
+from credlink.linkage.representatives import (
     LEGAL_REPRESENTATIVES_COLUMNS,
     REPRESENTATIVE_KIND,
     representative_records,
     with_organisations,
 )
-from linkage.resolve import RECORD_LINK_COLUMNS, Resolution, resolve
-from linkage.review_keys import DecisionConflict, ItemChanged, ItemKey, locked_check_append
-from linkage.spine import ORGANISATION_DATASET
-from linkage.spine_store import MANIFEST, SpineUpdate, update_spine
+from credlink.linkage.resolve import RECORD_LINK_COLUMNS, Resolution, resolve
+from credlink.linkage.review_keys import DecisionConflict, ItemChanged, ItemKey, locked_check_append
+from credlink.linkage.spine import ORGANISATION_DATASET
+from credlink.linkage.spine_store import MANIFEST, SpineUpdate, update_spine
+from credlink.settings import ACCEPT, REVIEW
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -187,8 +188,8 @@ DECISION_KINDS = ("accept", "reject")
 class Thresholds:
     """Link probability bands: ``accept`` from `accept`, ``review`` from `review`."""
 
-    accept: float = 0.99
-    review: float = 0.3
+    accept: float = ACCEPT
+    review: float = REVIEW
 
     def __post_init__(self) -> None:
         if not 0 <= self.review <= self.accept <= 1:

@@ -45,12 +45,12 @@ from typing import Any
 
 import polars as pl
 
-from etl.lake import Lake
-from linkage.deterministic import deterministic_pass
-from linkage.engine import prepare_tables, tf_table
-from linkage.model import MODELS_DIR, ModelMeta, load_model
-from linkage.records import read_organisation_records, read_person_records
-from linkage.spine import read_organisation_spine, read_person_spine
+from credlink.etl.lake import Lake
+from credlink.linkage.deterministic import deterministic_pass
+from credlink.linkage.engine import prepare_tables, tf_table
+from credlink.linkage.model import MODELS_DIR, ModelMeta, load_model
+from credlink.linkage.records import read_organisation_records, read_person_records
+from credlink.linkage.spine import read_organisation_spine, read_person_spine
 
 __all__ = [
     "TrainResult",

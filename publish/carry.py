@@ -34,8 +34,8 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.lake import WHOLE, Lake
-from publish.rules import RESTRICTION_COLUMNS, TARGETED_COLUMNS, restrictions
+from credlink.etl.lake import WHOLE, Lake
+from credlink.publish.rules import RESTRICTION_COLUMNS, TARGETED_COLUMNS, restrictions
 
 __all__ = ["BASIS_DATASET", "BASIS_SCHEME", "Carry", "carried_restrictions", "digests",
            "read_carry"]  # fmt: skip

@@ -21,8 +21,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from etl import commit as _unit
-from etl.commit import (
+from credlink.etl import commit as _unit
+from credlink.etl.commit import (
     Op,
     Remove,
     Replace,

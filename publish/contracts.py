@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
-from etl.contracts import SCHEMAS_DIR, load_reviewed_yaml
+from credlink.etl.contracts import SCHEMAS_DIR, load_reviewed_yaml
 
 __all__ = [
     "TABLES_DIR",

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.lake import Lake
-from publish.commit import fsync_file, new_token, temporary
+from credlink.etl.lake import Lake
+from credlink.publish.commit import fsync_file, new_token, temporary
 
 __all__ = [
     "LiftLimits",

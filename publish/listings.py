@@ -40,13 +40,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from etl.lake import Lake
-from etl.standardise.vocabularies import load_vocabulary, map_values
-from linkage.spine import current_rows
+from credlink.etl.lake import Lake
+from credlink.etl.standardise.vocabularies import load_vocabulary, map_values
+from credlink.linkage.spine import current_rows
+from credlink.settings import ZONE
 
 __all__ = [
     "LISTING_COLUMNS",
@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 #: The agencies' day: a run's `as_of` day ends at midnight in China.
-TIMEZONE = ZoneInfo("Asia/Shanghai")
+TIMEZONE = ZONE
 
 #: Why a listing left its list: the ``listing_removal_reason`` vocabulary and the transport ends.
 REMOVAL_REASONS: tuple[str, ...] = (

@@ -37,8 +37,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from etl.contracts import SCHEMAS_DIR, load_reviewed_yaml, strict_yaml_load
-from publish.listings import LISTS, REMOVAL_REASONS
+from credlink.etl.contracts import SCHEMAS_DIR, load_reviewed_yaml, strict_yaml_load
+from credlink.publish.listings import LISTS, REMOVAL_REASONS
 
 __all__ = [
     "AGENCIES_FILE",

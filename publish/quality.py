@@ -56,14 +56,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from etl.contracts import SCHEMAS_DIR
-from etl.lake import Lake
-from linkage.evidence import FACTS
-from publish.contracts import TableContract, check_table, table_contracts
-from publish.listings import read_listings
-from publish.memoranda import MEMORANDA_DIR, Memorandum, load_memoranda
-from publish.rules import restrictions as restrictions_in_force
-from publish.rules import targeted, triggers
+from credlink.etl.contracts import SCHEMAS_DIR
+from credlink.etl.lake import Lake
+from credlink.linkage.evidence import FACTS
+from credlink.publish.contracts import TableContract, check_table, table_contracts
+from credlink.publish.listings import read_listings
+from credlink.publish.memoranda import MEMORANDA_DIR, Memorandum, load_memoranda
+from credlink.publish.rules import restrictions as restrictions_in_force
+from credlink.publish.rules import targeted, triggers
 
 __all__ = [
     "ALL",
@@ -444,7 +444,7 @@ def read_restriction_quality(
     and pending links, the listings of its day from the lake (those of ``publish.listings``),
     the representatives awaiting review (``linkage.legal_representatives``), the memoranda it
     applied, and the truth of `world`."""
-    from linkage.quality import read_truth
+    from credlink.linkage.quality import read_truth
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

@@ -35,8 +35,8 @@ from datetime import date
 
 import polars as pl
 
-from linkage.evidence import EvidencePolicy, MemorandumRule, Rule, load_policy, meets
-from publish.memoranda import Duration, FieldTest, Memorandum, MemorandumError, Target
+from credlink.linkage.evidence import EvidencePolicy, MemorandumRule, Rule, load_policy, meets
+from credlink.publish.memoranda import Duration, FieldTest, Memorandum, MemorandumError, Target
 
 __all__ = [
     "RESTRICTION_COLUMNS",

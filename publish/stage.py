@@ -52,12 +52,18 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.lake import WHOLE, Lake
-from linkage.evidence import EvidencePolicy, load_policy
-from linkage.spine import read_organisation_spine, read_person_spine
-from linkage.stage import read_record_links
-from publish.carry import Carry, basis_metadata, basis_path, carried_restrictions, read_carry
-from publish.commit import (
+from credlink.etl.lake import WHOLE, Lake
+from credlink.linkage.evidence import EvidencePolicy, load_policy
+from credlink.linkage.spine import read_organisation_spine, read_person_spine
+from credlink.linkage.stage import read_record_links
+from credlink.publish.carry import (
+    Carry,
+    basis_metadata,
+    basis_path,
+    carried_restrictions,
+    read_carry,
+)
+from credlink.publish.commit import (
     PublishLockedError,
     Remove,
     Replace,
@@ -69,12 +75,18 @@ from publish.commit import (
     temporary,
     write_point,
 )
-from publish.guard import LiftLimits, MassLiftHeld, approved_lifts, check_lifts, record_hold
-from publish.history import HISTORY_COLUMNS, changes, latest_state
-from publish.listings import LISTING_COLUMNS, TIMEZONE, read_listings
-from publish.memoranda import MEMORANDA_DIR, Memorandum, enforcing_agencies, load_memoranda
-from publish.rules import check_policy, targeted, triggers
-from publish.warehouse import (
+from credlink.publish.guard import (
+    LiftLimits,
+    MassLiftHeld,
+    approved_lifts,
+    check_lifts,
+    record_hold,
+)
+from credlink.publish.history import HISTORY_COLUMNS, changes, latest_state
+from credlink.publish.listings import LISTING_COLUMNS, TIMEZONE, read_listings
+from credlink.publish.memoranda import MEMORANDA_DIR, Memorandum, enforcing_agencies, load_memoranda
+from credlink.publish.rules import check_policy, targeted, triggers
+from credlink.publish.warehouse import (
     EXTRACTS,
     build_warehouse,
     read_only,

@@ -48,7 +48,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from publish.commit import (
+from credlink.publish.commit import (
     Remove,
     Replace,
     fsync_dir,
@@ -57,8 +57,8 @@ from publish.commit import (
     temporary,
     write_point,
 )
-from publish.contracts import TABLES_DIR, check_warehouse, contract_for
-from publish.history import IN_FORCE_ON_SQL
+from credlink.publish.contracts import TABLES_DIR, check_warehouse, contract_for
+from credlink.publish.history import IN_FORCE_ON_SQL
 
 __all__ = [
     "EXTRACTS",

@@ -40,9 +40,9 @@ METADATA_SERVER = EmbeddedPostgres(SESSION_DIR / "airflow")
 METADATA_SERVER.start()
 atexit.register(METADATA_SERVER.stop)  # runs before the rmtree above (last in, first out)
 
-from credlink import paths  # noqa: E402 - after the environment is set
-from world.config import WorldConfig  # noqa: E402
-from world.generate import WorldSummary, generate_world  # noqa: E402
+from credlink import settings  # noqa: E402 - after the environment is set
+from credlink.world.config import WorldConfig  # noqa: E402
+from credlink.world.generate import WorldSummary, generate_world  # noqa: E402
 
 SMALL_WORLD = {"persons": 5000, "seed": 11, "start": date(2024, 1, 1), "end": date(2025, 6, 30)}
 
@@ -65,7 +65,7 @@ def airflow_db() -> None:
 @pytest.fixture(scope="session")
 def dag_world() -> Path:
     """A small world at the default location the DAGs read (`$CREDLINK_DATA/world`)."""
-    out = paths.data_dir() / "world"
+    out = settings.data_dir() / "world"
     cfg = WorldConfig(persons=3000, seed=21, start=date(2024, 1, 1), end=date(2024, 6, 30), out=out)
     generate_world(cfg)
     return out

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from etl.identifiers import (
+from credlink.etl.identifiers import (
     USCC_CHARSET,
     from_char_matrix,
     mod_11_10_check_digits,

@@ -48,11 +48,11 @@ from types import ModuleType
 import numpy as np
 import polars as pl
 
-from world import registries
-from world.agencies import courts, food, tax, transport
-from world.agencies.common import write_sqlite
-from world.config import WorldConfig, WorldConfigError, check_output_folder
-from world.registries import Registries
+from credlink.world import registries
+from credlink.world.agencies import courts, food, tax, transport
+from credlink.world.agencies.common import write_sqlite
+from credlink.world.config import WorldConfig, WorldConfigError, check_output_folder
+from credlink.world.registries import Registries
 
 log = logging.getLogger(__name__)
 

@@ -49,11 +49,11 @@ import polars as pl
 from faker.providers.lorem.zh_CN import Provider as _Lorem
 from faker.providers.person.zh_CN import Provider as _Person
 
-from etl.reference.divisions import _code_table
-from etl.reference.lookalikes import LOOKALIKE_GROUPS
-from etl.reference.pinyin import SURNAME_READINGS, surname_pinyin, syllables
-from world import places
-from world.places import _concat, _where, _words, to_str_array
+from credlink.etl.reference.divisions import _code_table
+from credlink.etl.reference.lookalikes import LOOKALIKE_GROUPS
+from credlink.etl.reference.pinyin import SURNAME_READINGS, surname_pinyin, syllables
+from credlink.world import places
+from credlink.world.places import _concat, _where, _words, to_str_array
 
 StrArray = npt.NDArray[np.str_]
 IntArray = npt.NDArray[np.int64]

@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from world import codes, names
-from world.config import NoiseConfig
+from credlink.world import codes, names
+from credlink.world.config import NoiseConfig
 
 BoolArray = npt.NDArray[np.bool_]
 #: String arrays are kept as object arrays here: a fixed-width numpy string array would

@@ -43,7 +43,7 @@ import numpy.typing as npt
 import polars as pl
 
 # Division names live with the pipeline (etl/reference); re-exported for the generator.
-from etl.reference.divisions import (
+from credlink.etl.reference.divisions import (
     _lookup,
     load_divisions,
     region_names,

@@ -36,9 +36,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from world import codes, names, noise, places
-from world.config import WorldConfig
-from world.timeline import ONE_DAY, day, office_stamps
+from credlink.world import codes, names, noise, places
+from credlink.world.config import WorldConfig
+from credlink.world.timeline import ONE_DAY, day, office_stamps
 
 #: Birth cohorts (first year, last year, share) roughly following China's 2020 census pyramid.
 BIRTH_COHORTS: tuple[tuple[int, int, float], ...] = (

@@ -36,7 +36,6 @@ import importlib
 import logging
 import sys
 import time
-from pathlib import Path
 
 from airflow.executors.local_executor import LocalExecutor
 
@@ -69,16 +68,12 @@ PRELOAD = (
     "jinja2",
     "duckdb",
 )
-#: Where the project's own modules live (they are re-imported by each task, not preloaded).
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _is_project_module(module: object) -> bool:
-    file = getattr(module, "__file__", None)
-    if not file:
-        return False
-    path = Path(file).resolve()
-    return path.is_relative_to(PROJECT_ROOT) and ".venv" not in path.relative_to(PROJECT_ROOT).parts
+def _is_project_module(name: str) -> bool:
+    """The project's own modules are the `credlink` package and everything in it (the layers
+    are inside it: `credlink.etl`, `credlink.linkage`, ...)."""
+    return name == "credlink" or name.startswith("credlink.")
 
 
 def preload(modules: tuple[str, ...] = PRELOAD) -> dict[str, float]:
@@ -105,7 +100,7 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> dict[str, float]:
     finally:
         gx_log.setLevel(level)
     for name in set(sys.modules) - before:
-        if _is_project_module(sys.modules[name]):
+        if _is_project_module(name):
             _forget(name)
     return took
 

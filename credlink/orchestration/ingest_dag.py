@@ -15,13 +15,13 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context, task
 
+from credlink.etl.contracts import source_contracts
 from credlink.orchestration.assets import staging_asset
-from etl.contracts import source_contracts
+from credlink.settings import TIMEZONE
 
 #: The first day of the scheduled period: the demo world starts here. Everything before it
 #: comes in through one initial-load run (param `initial_load`).
-START = pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai")
-TIMEZONE = "Asia/Shanghai"
+START = pendulum.datetime(2024, 1, 1, tz=TIMEZONE)
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "credlink",

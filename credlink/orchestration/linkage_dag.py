@@ -19,6 +19,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 
 from credlink.orchestration.assets import LINKED_SOURCES, record_links_asset, staging_asset
 from credlink.orchestration.ingest_dag import DEFAULT_ARGS, START, TIMEZONE
+from credlink.settings import ACCEPT, REVIEW
 
 
 @task
@@ -71,14 +72,14 @@ def link_dag(dag_id: str, doc_md: str) -> DAG:
         tags=["linkage"],
         params={
             "accept": Param(
-                0.99,
+                ACCEPT,
                 type="number",
                 minimum=0,
                 maximum=1,
                 description="Link probability from which a link is accepted.",
             ),
             "review": Param(
-                0.3,
+                REVIEW,
                 type="number",
                 minimum=0,
                 maximum=1,

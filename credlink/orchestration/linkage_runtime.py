@@ -9,10 +9,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from credlink.linkage.model import MODELS_DIR
+from credlink.linkage.stage import Thresholds, run_linkage
+from credlink.linkage.train import train_from_lake
 from credlink.orchestration.runtime import lake
-from linkage.model import MODELS_DIR
-from linkage.stage import Thresholds, run_linkage
-from linkage.train import train_from_lake
 
 
 def link(

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from credlink import paths
+from credlink import settings
 from credlink.orchestration.runtime import lake
-from publish.listings import staged_through
-from publish.stage import as_of_day, run_publish
+from credlink.publish.listings import staged_through
+from credlink.publish.stage import as_of_day, run_publish
 
 
 def publish(
@@ -21,7 +21,7 @@ def publish(
     approve_mass_lift: bool = False,
 ) -> dict[str, int]:
     """Publish the restrictions in force on the run's day into the warehouse
-    (`credlink.paths.warehouse_path`); returns the counts (small, for XCom).
+    (`credlink.settings.warehouse_path`); returns the counts (small, for XCom).
 
     The day: the run's logical date (China time) when it has one (manual, backfill); a run
     triggered by the linkage Asset has none, so the last day the lists are staged through
@@ -33,6 +33,6 @@ def publish(
     day = as_of_day(logical_date) if logical_date else staged_through(the_lake)
     day = day or as_of_day(run_after)
     counts = run_publish(
-        the_lake, paths.warehouse_path(), run_id, day, approve_mass_lift=approve_mass_lift
+        the_lake, settings.warehouse_path(), run_id, day, approve_mass_lift=approve_mass_lift
     )
     return {**counts, "as_of": int(day.strftime("%Y%m%d"))}

@@ -10,29 +10,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from credlink import paths
-from etl.contracts import SourceContract, source_contracts
-from etl.ingest.extract import (
+from credlink import settings
+from credlink.etl.contracts import SourceContract, source_contracts
+from credlink.etl.ingest.extract import (
     ConnectionSpec,
     SourceUnreachableError,
     check_schema,
     connect,
     source_url,
 )
-from etl.ingest.run import RunContext, ingest_table, intervals_for_run
-from etl.lake import Lake
+from credlink.etl.ingest.run import RunContext, ingest_table, intervals_for_run
+from credlink.etl.lake import Lake
 
 log = logging.getLogger(__name__)
 
 
 def lake() -> Lake:
     """The lake under the data folder (`$CREDLINK_DATA`, default `<root>/data`)."""
-    return Lake(paths.data_dir() / "lake")
+    return Lake(settings.data_dir() / "lake")
 
 
 def world_dir() -> Path:
     """The generated world the default connections point at."""
-    return paths.data_dir() / "world"
+    return settings.data_dir() / "world"
 
 
 def connection_spec(conn_id: str) -> ConnectionSpec | None:

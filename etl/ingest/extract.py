@@ -24,8 +24,8 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from etl.contracts import SOURCES_DIR, ColumnType, SourceContract, Table
-from etl.ingest.interval import Interval, bound_value
+from credlink.etl.contracts import SOURCES_DIR, ColumnType, SourceContract, Table
+from credlink.etl.ingest.interval import Interval, bound_value
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Literal
 
 import polars as pl
 
-from etl.contracts import Column, SourceContract, Table
-from etl.standardise import identifiers, names, values, vocabularies
+from credlink.etl.contracts import Column, SourceContract, Table
+from credlink.etl.standardise import identifiers, names, values, vocabularies
 
 PERSON = "person"
 ORGANISATION = "organisation"

@@ -14,10 +14,10 @@ Example:
     ['11010519491231002X']
 """
 
-from etl.standardise.identifiers import organisation_ids, person_ids
-from etl.standardise.names import organisation_names, person_names
-from etl.standardise.values import amounts, dates, text, timestamps
-from etl.standardise.vocabularies import Vocabulary, load_vocabulary, map_values
+from credlink.etl.standardise.identifiers import organisation_ids, person_ids
+from credlink.etl.standardise.names import organisation_names, person_names
+from credlink.etl.standardise.values import amounts, dates, text, timestamps
+from credlink.etl.standardise.vocabularies import Vocabulary, load_vocabulary, map_values
 
 __all__ = [
     "Vocabulary",

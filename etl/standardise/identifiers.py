@@ -59,7 +59,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from etl.identifiers import (
+from credlink.etl.identifiers import (
     mod_11_10_check_digits,
     org_code_check_chars,
     ric_check_chars,

@@ -35,9 +35,9 @@ from pypinyin import Style, lazy_pinyin
 from pypinyin.contrib.tone_convert import to_normal
 from pypinyin.pinyin_dict import pinyin_dict
 
-from etl.reference.divisions import load_divisions, region_names, short_region_name
-from etl.reference.pinyin import COMPOUND_SURNAMES, passport_syllable, surname_pinyin
-from etl.standardise.values import text
+from credlink.etl.reference.divisions import load_divisions, region_names, short_region_name
+from credlink.etl.reference.pinyin import COMPOUND_SURNAMES, passport_syllable, surname_pinyin
+from credlink.etl.standardise.values import text
 
 __all__ = [
     "BRANCH_SUFFIXES",

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 
 import polars as pl
 
+from credlink.settings import TIMEZONE
+
 __all__ = ["EPOCH_SECONDS", "amounts", "dates", "text", "timestamps"]
 
 #: The `format` of :func:`timestamps` (and of the contracts' incremental columns) for Unix time.
@@ -74,7 +76,7 @@ def dates(s: pl.Series, formats: Sequence[str]) -> pl.Series:
     return _per_unique(cleaned, parse).cast(pl.Date)
 
 
-def timestamps(s: pl.Series, format: str, timezone: str = "Asia/Shanghai") -> pl.Series:
+def timestamps(s: pl.Series, format: str, timezone: str = TIMEZONE) -> pl.Series:
     """Instants as ``Datetime("us", "UTC")``.
 
     ``format`` is :data:`EPOCH_SECONDS` for Unix time integers (always UTC), or a ``strptime``

@@ -27,8 +27,8 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from etl.contracts import SCHEMAS_DIR, load_reviewed_yaml
-from etl.standardise.values import text
+from credlink.etl.contracts import SCHEMAS_DIR, load_reviewed_yaml
+from credlink.etl.standardise.values import text
 
 __all__ = [
     "VOCABULARIES_DIR",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from credlink.airflow_home import prepare_airflow_home
-from credlink.paths import project_root
+from credlink.settings import project_root
 
 ROOT = project_root()
 

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 
 from credlink.airflow_home import prepare_airflow_home
 from credlink.orchestration import services
-from credlink.paths import project_root
+from credlink.settings import project_root
 
 ROOT = project_root()
 

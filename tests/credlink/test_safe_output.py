@@ -12,10 +12,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-import publish.explain
+import credlink.publish.explain
 from credlink import cli
 from credlink.cli import app
-from publish.explain import (
+from credlink.publish.explain import (
     CodeShapeError,
     CreditRecord,
     check_code_shape,
@@ -81,8 +81,8 @@ def test_explain_output_is_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     warehouse = tmp_path / "warehouse" / "credlink.duckdb"
     warehouse.parent.mkdir()
     warehouse.touch()
-    monkeypatch.setattr(cli.paths, "warehouse_path", lambda: warehouse)
-    monkeypatch.setattr(publish.explain, "credit_record", lambda path, code: _record())
+    monkeypatch.setattr(cli.settings, "warehouse_path", lambda: warehouse)
+    monkeypatch.setattr(credlink.publish.explain, "credit_record", lambda path, code: _record())
     result = CliRunner().invoke(app, ["explain", CODE.lower()])
     assert result.exit_code == 0, result.output
     assert not any(c in result.output for c in RAW)
@@ -93,7 +93,7 @@ def test_explain_refuses_a_huge_code_at_once(monkeypatch: pytest.MonkeyPatch) ->
     def no_lookup(*args: object) -> None:
         raise AssertionError("looked up before the code was checked")
 
-    monkeypatch.setattr(publish.explain, "credit_record", no_lookup)
+    monkeypatch.setattr(credlink.publish.explain, "credit_record", no_lookup)
     started = time.perf_counter()
     result = CliRunner().invoke(app, ["explain", "9" * 100_000])
     assert time.perf_counter() - started < 5

@@ -25,14 +25,14 @@ from credlink.demo import (
     source_counts,
     world_end,
 )
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, extract, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.lake import Lake
 from credlink.metadata_db import EmbeddedPostgres
 from credlink.orchestration.services import _members
-from etl.contracts import source_contracts
-from etl.ingest.extract import connect, extract, source_url
-from etl.ingest.interval import Interval
-from etl.lake import Lake
-from world.config import WorldConfig
-from world.generate import generate_world
+from credlink.world.config import WorldConfig
+from credlink.world.generate import generate_world
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -40,7 +40,7 @@ SCRIPT = textwrap.dedent(
         import duckdb
         import polars as pl
 
-        from etl.validate import Rule, validate
+        from credlink.etl.validate import Rule, validate
 
         frame = pl.DataFrame({"k": [str(i % 5000) for i in range(200_000)], "v": range(200_000)})
         groups = frame.lazy().group_by("k").agg(pl.col("v").sum()).collect().height

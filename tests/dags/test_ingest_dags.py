@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from credlink import paths
-from etl.contracts import source_contracts
-from etl.ingest.interval import Interval
-from etl.lake import Lake
+from credlink import settings
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.lake import Lake
 
 pytestmark = pytest.mark.slow
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -28,7 +28,7 @@ SOURCES = {
 
 
 def lake() -> Lake:
-    return Lake(paths.data_dir() / "lake")
+    return Lake(settings.data_dir() / "lake")
 
 
 def task_states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]

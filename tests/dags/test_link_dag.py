@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from credlink import paths
+from credlink import settings
+from credlink.etl.lake import Lake
+from credlink.linkage.quality import quality_table, read_truth
+from credlink.linkage.records import read_organisation_records, read_person_records
+from credlink.linkage.stage import read_record_links, read_review_queue
 from credlink.orchestration.assets import LINKED_SOURCES
-from etl.lake import Lake
-from linkage.quality import quality_table, read_truth
-from linkage.records import read_organisation_records, read_person_records
-from linkage.stage import read_record_links, read_review_queue
 
 pytestmark = pytest.mark.slow
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -46,7 +46,7 @@ def test_link_credit_codes_after_initial_loads(dagbag, dag_world: Path) -> None:
     run = dagbag.dags["link_credit_codes"].test(logical_date=day)
     assert str(run.state) == "success", task_states(run)
 
-    lake = Lake(paths.data_dir() / "lake")
+    lake = Lake(settings.data_dir() / "lake")
     links = read_record_links(lake)
     staged = {
         *read_person_records(lake)["unique_id"],
@@ -75,7 +75,7 @@ def test_link_credit_codes_after_initial_loads(dagbag, dag_world: Path) -> None:
 def test_train_linkage_models(dagbag, dag_world: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Manual training writes a new model version per subject type, with its charts."""
     day = datetime(2024, 7, 1, tzinfo=SHANGHAI)
-    lake = Lake(paths.data_dir() / "lake")
+    lake = Lake(settings.data_dir() / "lake")
     if not lake.datasets("staging"):  # run alone: stage the world first
         for dag_id in INGEST:
             run = dagbag.dags[dag_id].test(logical_date=day, run_conf={"initial_load": True})
@@ -91,7 +91,7 @@ def test_train_linkage_models(dagbag, dag_world: Path, tmp_path: Path) -> None: 
         ["person", "20240701"],
     ]
     for name in written:
-        charts = paths.data_dir() / "linkage" / "charts" / name.removesuffix(".json")
+        charts = settings.data_dir() / "linkage" / "charts" / name.removesuffix(".json")
         assert {p.name for p in charts.glob("*.html")} == {
             "match_weights.html",
             "m_u_parameters.html",

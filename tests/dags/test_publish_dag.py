@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from credlink import paths
-from etl.lake import Lake
-from linkage.stage import read_record_links
-from publish.contracts import check_warehouse
+from credlink import settings
+from credlink.etl.lake import Lake
+from credlink.linkage.stage import read_record_links
+from credlink.publish.contracts import check_warehouse
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 INGEST = ("ingest_courts", "ingest_tax", "ingest_transport", "ingest_food", "ingest_registries")
@@ -34,7 +34,7 @@ def test_publish_dag_is_scheduled_on_record_links(dagbag) -> None:  # type: igno
 @pytest.mark.slow
 def test_publish_joint_punishment_after_linkage(dagbag, dag_world: Path) -> None:  # type: ignore[no-untyped-def]
     day = datetime(2024, 7, 1, tzinfo=SHANGHAI)
-    lake = Lake(paths.data_dir() / "lake")
+    lake = Lake(settings.data_dir() / "lake")
     if read_record_links(lake).is_empty():  # run alone: stage and link the world first
         for dag_id in INGEST:
             run = dagbag.dags[dag_id].test(logical_date=day, run_conf={"initial_load": True})
@@ -45,7 +45,7 @@ def test_publish_joint_punishment_after_linkage(dagbag, dag_world: Path) -> None
     run = dagbag.dags["publish_joint_punishment"].test(logical_date=day)
     assert str(run.state) == "success", task_states(run)
 
-    con = duckdb.connect(str(paths.warehouse_path()), read_only=True)
+    con = duckdb.connect(str(settings.warehouse_path()), read_only=True)
     try:
         assert check_warehouse(con) == []
         runs = con.execute("SELECT run_id, as_of FROM publish.runs").fetchall()

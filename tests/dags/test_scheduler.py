@@ -14,7 +14,11 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from credlink import paths
+from credlink import settings
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, extract, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.lake import Lake
 from credlink.metadata_db import configured_url
 from credlink.orchestration.services import (
     HEALTH_COMPONENTS,
@@ -23,10 +27,6 @@ from credlink.orchestration.services import (
     _members,
     free_port,
 )
-from etl.contracts import source_contracts
-from etl.ingest.extract import connect, extract, source_url
-from etl.ingest.interval import Interval
-from etl.lake import Lake
 
 pytestmark = pytest.mark.slow
 DAGS = ("ingest_courts", "ingest_tax", "ingest_food")
@@ -112,7 +112,7 @@ def test_backfills_created_while_the_scheduler_runs(
     assert not _members(pgid), "Airflow processes left behind"
 
     # Each day was staged once; together they equal one extract of the whole range.
-    lake = Lake(paths.data_dir() / "lake")
+    lake = Lake(settings.data_dir() / "lake")
     start = datetime(2024, 1, 31, 16, tzinfo=UTC)  # 2024-02-01 00:00 Asia/Shanghai
     end = datetime(2024, 2, 3, 16, tzinfo=UTC)
     for source in ("courts", "tax", "food"):

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from etl.contracts import (
+from credlink.etl.contracts import (
     SOURCES_DIR,
     ContractError,
     Incremental,
@@ -27,7 +27,7 @@ from etl.contracts import (
     load_source_contract,
     source_contracts,
 )
-from world.generate import WorldSummary
+from credlink.world.generate import WorldSummary
 
 EXPECTED_SOURCES = ("courts", "food", "legal_entities", "population", "tax", "transport")
 #: The naming habit of each agency database (see `naming_style`); food's lower-case English

@@ -9,7 +9,7 @@ from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import ValidationError
 from stdnum.iso7064 import mod_11_10
 
-from etl.identifiers import (
+from credlink.etl.identifiers import (
     ORG_CODE_WEIGHTS,
     RIC_CHECK_CHARS,
     RIC_WEIGHTS,

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from etl.lake import CatalogError, Lake
+from credlink.etl.lake import CatalogError, Lake
 
 
 def test_a_folder_named_o_brien_does_not_break_the_catalog(tmp_path: Path) -> None:

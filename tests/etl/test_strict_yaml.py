@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from etl.contracts import (
+from credlink.etl.contracts import (
     Column,
     ContractError,
     StrictYamlError,

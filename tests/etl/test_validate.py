@@ -20,7 +20,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from etl.validate import ROW_COLUMN, Rule, RuleError, ValidationResult, validate
+from credlink.etl.validate import ROW_COLUMN, Rule, RuleError, ValidationResult, validate
 
 
 def run(frame: pl.DataFrame, rules: list[Rule], **kwargs: Any) -> ValidationResult:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from etl.contracts import source_contracts
-from etl.ingest.extract import connect, source_url
-from etl.ingest.interval import Interval
-from etl.ingest.run import RunContext, ingest_table
-from etl.lake import Lake
-from world.generate import WorldSummary
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import RunContext, ingest_table
+from credlink.etl.lake import Lake
+from credlink.world.generate import WorldSummary
 
 #: the day after the small world ends (2025-06-30): the initial load stages everything.
 LOAD_END = datetime(2025, 7, 1, tzinfo=UTC)

@@ -15,10 +15,10 @@ from typing import Any
 
 import polars as pl
 
-from etl.identifiers import org_code_check_chars, ric_check_chars, uscc_check_chars
-from etl.lake import Lake
-from etl.standardise.identifiers import organisation_ids, person_ids
-from etl.standardise.names import organisation_names, person_names
+from credlink.etl.identifiers import org_code_check_chars, ric_check_chars, uscc_check_chars
+from credlink.etl.lake import Lake
+from credlink.etl.standardise.identifiers import organisation_ids, person_ids
+from credlink.etl.standardise.names import organisation_names, person_names
 
 INTERVAL = "history_20250701T000000Z"
 UPDATED = datetime(2025, 6, 1, tzinfo=UTC)

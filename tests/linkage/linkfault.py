@@ -22,9 +22,9 @@ DAY = datetime(2025, 7, 1, tzinfo=UTC)
 def _serve() -> None:
     import splink  # noqa: F401  - imported once, for every child
 
-    import etl.commit
-    from etl.lake import Lake
-    from linkage.stage import run_linkage
+    import credlink.etl.commit
+    from credlink.etl.lake import Lake
+    from credlink.linkage.stage import run_linkage
 
     for line in sys.stdin:
         lake, run_id, crash, *mode = line.split()
@@ -32,8 +32,8 @@ def _serve() -> None:
         if pid == 0:
             code = 0
             try:
-                os.environ[etl.commit.crash_env("linkage")] = crash
-                etl.commit._points.clear()
+                os.environ[credlink.etl.commit.crash_env("linkage")] = crash
+                credlink.etl.commit._points.clear()
                 run_linkage(Lake(Path(lake)), run_id=run_id, logical_date=DAY,
                             full=mode == ["full"])  # fmt: skip
             except BaseException as e:

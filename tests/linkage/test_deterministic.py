@@ -7,15 +7,15 @@ from typing import Any
 import polars as pl
 import pytest
 
-from etl.identifiers import mod_11_10_check_digits, org_code_check_chars, ric_check_chars
-from etl.identifiers import uscc_check_chars as uscc_chars
-from etl.standardise.identifiers import organisation_ids, person_ids
-from linkage.deterministic import (
+from credlink.etl.identifiers import mod_11_10_check_digits, org_code_check_chars, ric_check_chars
+from credlink.etl.identifiers import uscc_check_chars as uscc_chars
+from credlink.etl.standardise.identifiers import organisation_ids, person_ids
+from credlink.linkage.deterministic import (
     deterministic_organisation_links,
     deterministic_pass,
     deterministic_person_links,
 )
-from linkage.spine import ORGANISATION_COLUMNS, PERSON_COLUMNS, conform
+from credlink.linkage.spine import ORGANISATION_COLUMNS, PERSON_COLUMNS, conform
 
 
 def ric(body17: str) -> str:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from etl.lake import Lake
-from linkage.deterministic import deterministic_pass
-from linkage.engine import best_candidates, link
-from linkage.model import current_model_path
-from linkage.quality import quality_table, read_truth
-from linkage.records import read_organisation_records, read_person_records
-from linkage.resolve import RECORD_LINK_COLUMNS, resolve
-from linkage.spine import read_organisation_spine, read_person_spine
-from world.generate import WorldSummary
+from credlink.etl.lake import Lake
+from credlink.linkage.deterministic import deterministic_pass
+from credlink.linkage.engine import best_candidates, link
+from credlink.linkage.model import current_model_path
+from credlink.linkage.quality import quality_table, read_truth
+from credlink.linkage.records import read_organisation_records, read_person_records
+from credlink.linkage.resolve import RECORD_LINK_COLUMNS, resolve
+from credlink.linkage.spine import read_organisation_spine, read_person_spine
+from credlink.world.generate import WorldSummary
 
 
 def pairs(rows: list[tuple[str, str, float]]) -> pl.DataFrame:
@@ -152,7 +152,7 @@ def test_engine_pairs_blocking_counts_and_look_alikes(
 def test_pre_blocking_gives_the_same_pairs(
     small_lake: Lake, subject: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import linkage.engine as engine
+    import credlink.linkage.engine as engine
 
     read = read_person_records if subject == "person" else read_organisation_records
     spine = (read_person_spine if subject == "person" else read_organisation_spine)(small_lake)

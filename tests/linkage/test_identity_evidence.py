@@ -26,20 +26,20 @@ from identities import (
 from typer.testing import CliRunner
 
 from credlink.cli import app
-from etl.lake import Lake
-from linkage.deterministic import deterministic_pass
-from linkage.evidence import (
+from credlink.etl.lake import Lake
+from credlink.linkage.deterministic import deterministic_pass
+from credlink.linkage.evidence import (
     EvidencePolicyError,
     assess,
     load_policy,
     one_character_variant,
     organisation_variant,
 )
-from linkage.records import organisation_records, person_records
-from linkage.resolve import resolve
-from linkage.review_keys import ItemKey
-from linkage.spine import organisation_spine, person_spine
-from linkage.stage import (
+from credlink.linkage.records import organisation_records, person_records
+from credlink.linkage.resolve import resolve
+from credlink.linkage.review_keys import ItemKey
+from credlink.linkage.spine import organisation_spine, person_spine
+from credlink.linkage.stage import (
     read_record_links,
     read_review_queue,
     read_runs,

@@ -21,13 +21,13 @@ from identities import (
     uscc,
 )
 
-from linkage.records import organisation_records, person_records
-from linkage.resolve import resolve
-from linkage.spine import organisation_spine, person_spine
-from publish.history import HISTORY_COLUMNS
-from publish.listings import build_listings
-from publish.memoranda import load_memoranda
-from publish.stage import Published, publish_tables
+from credlink.linkage.records import organisation_records, person_records
+from credlink.linkage.resolve import resolve
+from credlink.linkage.spine import organisation_spine, person_spine
+from credlink.publish.history import HISTORY_COLUMNS
+from credlink.publish.listings import build_listings
+from credlink.publish.memoranda import load_memoranda
+from credlink.publish.stage import Published, publish_tables
 
 ZHANG_SAN = ric("37082719800512001")
 ZHANG_WEIHUA = ric("37082719900101003")  # his relative: same surname, same county

@@ -8,15 +8,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from etl.contracts import source_contracts
-from etl.ingest.extract import connect, source_url
-from etl.ingest.interval import Interval
-from etl.ingest.run import RunContext, ingest_table
-from etl.lake import Lake
-from linkage.incremental import FINGERPRINT_SCHEME, fingerprints, full_reason, plan
-from linkage.spine_store import update_spine
-from linkage.stage import Thresholds, read_record_links, read_runs, run_linkage
-from world.generate import WorldSummary
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import RunContext, ingest_table
+from credlink.etl.lake import Lake
+from credlink.linkage.incremental import FINGERPRINT_SCHEME, fingerprints, full_reason, plan
+from credlink.linkage.spine_store import update_spine
+from credlink.linkage.stage import Thresholds, read_record_links, read_runs, run_linkage
+from credlink.world.generate import WorldSummary
 
 SPLIT = datetime(2025, 6, 1, tzinfo=UTC)
 END = datetime(2025, 7, 1, tzinfo=UTC)

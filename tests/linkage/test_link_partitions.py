@@ -12,10 +12,10 @@ import pytest
 from identities import legal_entities, masked, person_listing, population, ric, stage, uscc
 from linkfault import DAY
 
-import linkage.partitions
-from etl.lake import DELTA_DELETED, Lake, delta_metadata
-from linkage import engine
-from linkage.stage import read_record_links, run_linkage
+import credlink.linkage.partitions
+from credlink.etl.lake import DELTA_DELETED, Lake, delta_metadata
+from credlink.linkage import engine
+from credlink.linkage.stage import read_record_links, run_linkage
 
 ZHANG_SAN = ric("37082719800512001")
 LI_SI = ric("11010519491231002")
@@ -88,7 +88,7 @@ def lakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Lake]:
     _days(delta)
     whole = Lake(root / "whole")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(linkage.partitions, "MAX_DELTAS", 0)  # every run compacts: whole tables
+        mp.setattr(credlink.linkage.partitions, "MAX_DELTAS", 0)  # every run compacts: whole tables
         _days(whole)
     return {"delta": delta, "whole": whole}
 

@@ -13,9 +13,9 @@ import pytest
 from identities import legal_entities, masked, person_listing, population, ric, stage, uscc
 from linkfault import DAY, Forker
 
-from etl.commit import stage_lock
-from etl.lake import Lake
-from linkage.stage import LinkageLockedError, run_linkage
+from credlink.etl.commit import stage_lock
+from credlink.etl.lake import Lake
+from credlink.linkage.stage import LinkageLockedError, run_linkage
 
 ZHANG_SAN = ric("37082719800512001")
 LI_SI = ric("11010519491231002")

@@ -10,17 +10,17 @@ from typing import Any
 import polars as pl
 import pytest
 
-import linkage.engine
-from linkage.engine import link
-from linkage.model import (
+import credlink.linkage.engine
+from credlink.linkage.engine import link
+from credlink.linkage.model import (
     MODELS_DIR,
     ModelColumnsError,
     ModelError,
     current_model_path,
     load_model,
 )
-from linkage.spine import ORGANISATION_COLUMNS, PERSON_COLUMNS, conform
-from linkage.train import floor_probabilities, model_version
+from credlink.linkage.spine import ORGANISATION_COLUMNS, PERSON_COLUMNS, conform
+from credlink.linkage.train import floor_probabilities, model_version
 
 
 @pytest.mark.parametrize("subject", ["person", "organisation"])
@@ -73,7 +73,7 @@ def test_a_model_naming_a_missing_column_fails_before_any_work(
         raise AssertionError("linkage work started before the columns were checked")
 
     monkeypatch.setattr("splink.DuckDBAPI", no_work)
-    monkeypatch.setattr(linkage.engine, "tf_table", no_work)
+    monkeypatch.setattr(credlink.linkage.engine, "tf_table", no_work)
     frame = conform(pl.DataFrame({"unique_id": ["a"]}), PERSON_COLUMNS)
     with pytest.raises(ModelColumnsError) as err:
         link(frame, frame, path)

@@ -11,9 +11,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-import linkage.engine
-from linkage.engine import link
-from linkage.model import (
+import credlink.linkage.engine
+from credlink.linkage.engine import link
+from credlink.linkage.model import (
     MODELS_DIR,
     PRODUCTION_FILE,
     ModelError,
@@ -24,7 +24,7 @@ from linkage.model import (
     promote,
     read_production,
 )
-from linkage.spine import PERSON_COLUMNS, conform
+from credlink.linkage.spine import PERSON_COLUMNS, conform
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -86,7 +86,7 @@ def test_a_malicious_model_never_reaches_the_engine(
         raise AssertionError("linkage work started with an unchecked model")
 
     monkeypatch.setattr("splink.DuckDBAPI", no_work)
-    monkeypatch.setattr(linkage.engine, "tf_table", no_work)
+    monkeypatch.setattr(credlink.linkage.engine, "tf_table", no_work)
     frame = conform(pl.DataFrame({"unique_id": ["a"]}), PERSON_COLUMNS)
     with pytest.raises(UnsafeModelError, match="read_text"):
         link(frame, frame, _write(tmp_path, settings))

@@ -8,10 +8,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from etl.identifiers import ric_check_chars
-from etl.lake import Lake
-from linkage.quality import read_truth
-from linkage.records import (
+from credlink.etl.identifiers import ric_check_chars
+from credlink.etl.lake import Lake
+from credlink.linkage.quality import read_truth
+from credlink.linkage.records import (
     court_region,
     licence_region,
     organisation_records,
@@ -19,7 +19,7 @@ from linkage.records import (
     read_organisation_records,
     read_person_records,
 )
-from linkage.spine import (
+from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
     PERSON_COLUMNS,
     current_rows,
@@ -27,7 +27,7 @@ from linkage.spine import (
     read_organisation_spine,
     read_person_spine,
 )
-from world.generate import WorldSummary
+from credlink.world.generate import WorldSummary
 
 T1 = datetime(2024, 1, 1, tzinfo=UTC)
 T2 = datetime(2025, 1, 1, tzinfo=UTC)

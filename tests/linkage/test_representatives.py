@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from etl.lake import Lake
-from linkage.representatives import representative_records
-from linkage.spine import ORGANISATION_DATASET, PERSON_COLUMNS, PERSON_DATASET
-from linkage.stage import read_runs, run_linkage
+from credlink.etl.lake import Lake
+from credlink.linkage.representatives import representative_records
+from credlink.linkage.spine import ORGANISATION_DATASET, PERSON_COLUMNS, PERSON_DATASET
+from credlink.linkage.stage import read_runs, run_linkage
 
 DAY = datetime(2025, 7, 1, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from credlink.cli import app
-from etl.lake import Lake
-from linkage.review import open_items
-from linkage.stage import read_decisions, read_record_links
-from world.generate import WorldSummary
+from credlink.etl.lake import Lake
+from credlink.linkage.review import open_items
+from credlink.linkage.stage import read_decisions, read_record_links
+from credlink.world.generate import WorldSummary
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

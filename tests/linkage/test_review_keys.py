@@ -19,8 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from credlink.cli import app
-from etl.lake import Lake
-from linkage.review import (
+from credlink.etl.lake import Lake
+from credlink.linkage.review import (
     DecisionConflict,
     ItemChanged,
     ItemKey,
@@ -28,7 +28,7 @@ from linkage.review import (
     decide,
     open_items,
 )
-from linkage.stage import (
+from credlink.linkage.stage import (
     DECISION_COLUMNS,
     REVIEW_QUEUE_COLUMNS,
     apply_decisions,
@@ -153,8 +153,8 @@ CHILD = """
 import sys, time
 from datetime import UTC, datetime
 from pathlib import Path
-from etl.lake import Lake
-from linkage.review import DecisionConflict, decide
+from credlink.etl.lake import Lake
+from credlink.linkage.review import DecisionConflict, decide
 root, key, who, go = sys.argv[1:]
 while not Path(go).exists():
     time.sleep(0.005)

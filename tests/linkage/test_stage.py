@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from etl.lake import Lake
-from linkage.review_keys import ItemKey
-from linkage.stage import (
+from credlink.etl.lake import Lake
+from credlink.linkage.review_keys import ItemKey
+from credlink.linkage.stage import (
     DECISION_COLUMNS,
     RECORD_LINKS_COLUMNS,
     REVIEW_QUEUE_COLUMNS,

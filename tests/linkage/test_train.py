@@ -10,12 +10,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from etl.lake import Lake
-from linkage.engine import link
-from linkage.model import current_model_path, load_model, promote
-from linkage.records import read_person_records
-from linkage.spine import read_person_spine
-from linkage.train import train_from_lake
+from credlink.etl.lake import Lake
+from credlink.linkage.engine import link
+from credlink.linkage.model import current_model_path, load_model, promote
+from credlink.linkage.records import read_person_records
+from credlink.linkage.spine import read_person_spine
+from credlink.linkage.train import train_from_lake
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from linkage.quality import who_fails
+from credlink.linkage.quality import who_fails
 
 # Two persons from Anhui (34...): a man born 1990 linked, a woman born 1950 missed (in review);
 # one from Beijing (11...), a man born 1980, linked. One organisation (91, Shanghai) linked.

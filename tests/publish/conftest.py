@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from publish.memoranda import Memorandum, load_memoranda
+from credlink.publish.memoranda import Memorandum, load_memoranda
 
 
 @pytest.fixture(scope="session")
@@ -18,12 +18,12 @@ def published_lake(small_world, tmp_path_factory: pytest.TempPathFactory):  # ty
     """The session's small world staged into `<data>/lake` and linked (about 15 s)."""
     from datetime import UTC, datetime
 
-    from etl.contracts import source_contracts
-    from etl.ingest.extract import connect, source_url
-    from etl.ingest.interval import Interval
-    from etl.ingest.run import RunContext, ingest_table
-    from etl.lake import Lake
-    from linkage.stage import run_linkage
+    from credlink.etl.contracts import source_contracts
+    from credlink.etl.ingest.extract import connect, source_url
+    from credlink.etl.ingest.interval import Interval
+    from credlink.etl.ingest.run import RunContext, ingest_table
+    from credlink.etl.lake import Lake
+    from credlink.linkage.stage import run_linkage
 
     end = datetime(2025, 7, 1, tzinfo=UTC)  # the day after the small world ends
     data = tmp_path_factory.mktemp("publish-data")
@@ -45,7 +45,7 @@ def lake_copy(published_lake, tmp_path):  # type: ignore[no-untyped-def]
     their history in the lake, so tests do not see each other's runs."""
     import shutil
 
-    from etl.lake import Lake
+    from credlink.etl.lake import Lake
 
     root = tmp_path / "data" / "lake"
     shutil.copytree(published_lake.root, root)

@@ -54,8 +54,8 @@ def install() -> None:
     """Patch the readers of :mod:`publish.stage` with the hand-made scenario."""
     from handmade import LEGAL_REPS, ORG, PERSON, PERSON_2, REGISTRY, link, links
 
-    import publish.stage as stage
-    from publish.listings import build_listings
+    import credlink.publish.stage as stage
+    from credlink.publish.listings import build_listings
 
     lk = links(
         link("courts/SXBZXR/1", PERSON),
@@ -115,8 +115,8 @@ def tables(path: Path, drop: Mapping[str, list[str]] | None = None) -> dict[str,
 
 
 def _run(lake: str, warehouse: str, run_id: str, day: str) -> None:
-    from etl.lake import Lake
-    from publish.stage import run_publish
+    from credlink.etl.lake import Lake
+    from credlink.publish.stage import run_publish
 
     install()
     counts = run_publish(Lake(Path(lake)), Path(warehouse), run_id, date.fromisoformat(day))
@@ -128,9 +128,9 @@ def _serve() -> None:
     (a run killed after write point CRASH, 0: not killed) and answer its exit status: a
     fresh process per run without paying the imports each time. The parent runs no Polars
     or DuckDB code (no threads to fork)."""
-    import etl.commit
-    import publish.commit
-    import publish.stage
+    import credlink.etl.commit
+    import credlink.publish.commit
+    import credlink.publish.stage
 
     for line in sys.stdin:
         lake, warehouse, run_id, day, crash = line.split()
@@ -138,8 +138,8 @@ def _serve() -> None:
         if pid == 0:
             code = 0
             try:
-                os.environ[publish.commit.CRASH_ENV] = crash
-                etl.commit._points.clear()
+                os.environ[credlink.publish.commit.CRASH_ENV] = crash
+                credlink.etl.commit._points.clear()
                 _run(lake, warehouse, run_id, day)
             except BaseException as e:
                 print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)

@@ -8,9 +8,9 @@ from typing import Any
 
 import polars as pl
 
-from publish.listings import build_listings
-from publish.memoranda import Memorandum
-from publish.stage import Published, publish_tables
+from credlink.publish.listings import build_listings
+from credlink.publish.memoranda import Memorandum
+from credlink.publish.stage import Published, publish_tables
 
 PERSON = "11010519491231002X"
 PERSON_2 = "360426199101010071"
@@ -137,7 +137,7 @@ def publish(
     legal_reps: pl.DataFrame | None = None,
 ) -> Published:
     """:func:`publish.stage.publish_tables` on hand-made staged tables."""
-    from publish.history import HISTORY_COLUMNS
+    from credlink.publish.history import HISTORY_COLUMNS
 
     return publish_tables(
         build_listings(tables, as_of),

@@ -9,9 +9,9 @@ import duckdb
 import polars as pl
 from handmade import PERSON, court, link, links, publish, staged
 
-from publish.history import in_force_on
-from publish.memoranda import Memorandum
-from publish.warehouse import write_warehouse
+from credlink.publish.history import in_force_on
+from credlink.publish.memoranda import Memorandum
+from credlink.publish.warehouse import write_warehouse
 
 FLIGHTS = "court_defaulters_2016:no_flights:" + PERSON
 

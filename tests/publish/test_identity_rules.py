@@ -26,12 +26,12 @@ from handmade import (
     tax_case,
 )
 
-from linkage.evidence import EvidencePolicy, MemorandumRule, Rule, load_policy
-from publish.history import HISTORY_COLUMNS
-from publish.listings import build_listings
-from publish.memoranda import Memorandum, MemorandumError
-from publish.rules import check_policy
-from publish.stage import publish_tables
+from credlink.linkage.evidence import EvidencePolicy, MemorandumRule, Rule, load_policy
+from credlink.publish.history import HISTORY_COLUMNS
+from credlink.publish.listings import build_listings
+from credlink.publish.memoranda import Memorandum, MemorandumError
+from credlink.publish.rules import check_policy
+from credlink.publish.stage import publish_tables
 
 
 def _reps(method: str, evidence: list[str]) -> pl.DataFrame:

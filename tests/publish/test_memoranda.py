@@ -10,8 +10,8 @@ import pytest
 import yaml
 from handmade import PERSON, in_force, link, links, publish, staged
 
-from publish.listings import LISTS
-from publish.memoranda import MEMORANDA_DIR, Memorandum, MemorandumError, load_memoranda
+from credlink.publish.listings import LISTS
+from credlink.publish.memoranda import MEMORANDA_DIR, Memorandum, MemorandumError, load_memoranda
 
 
 def test_the_shipped_memoranda(memoranda: list[Memorandum]) -> None:

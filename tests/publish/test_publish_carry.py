@@ -11,13 +11,13 @@ import polars as pl
 import pytest
 from faultcase import tables
 
-from etl.lake import Lake
-from linkage.evidence import load_policy
-from linkage.stage import read_record_links
-from publish.carry import basis_path, read_carry
-from publish.listings import read_listings
-from publish.memoranda import Memorandum
-from publish.stage import (
+from credlink.etl.lake import Lake
+from credlink.linkage.evidence import load_policy
+from credlink.linkage.stage import read_record_links
+from credlink.publish.carry import basis_path, read_carry
+from credlink.publish.listings import read_listings
+from credlink.publish.memoranda import Memorandum
+from credlink.publish.stage import (
     Published,
     _read_runs,
     legal_representatives,

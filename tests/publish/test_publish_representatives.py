@@ -8,11 +8,11 @@ from pathlib import Path
 import polars as pl
 from handmade import ORG, REGISTRY, REP, court, in_force, link, links, staged
 
-from etl.lake import Lake
-from publish.history import HISTORY_COLUMNS
-from publish.listings import build_listings
-from publish.memoranda import Memorandum
-from publish.stage import legal_representatives, publish_tables
+from credlink.etl.lake import Lake
+from credlink.publish.history import HISTORY_COLUMNS
+from credlink.publish.listings import build_listings
+from credlink.publish.memoranda import Memorandum
+from credlink.publish.stage import legal_representatives, publish_tables
 
 OTHER_ORG = "91110000600037342J"
 OTHER_REP = "360426199101010071"
@@ -63,7 +63,7 @@ def test_only_accepted_representative_links_bind(
 def test_staged_through_is_the_last_day_every_list_is_ingested_through(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from publish.listings import staged_through
+    from credlink.publish.listings import staged_through
 
     lake = Lake(tmp_path / "lake")
     assert staged_through(lake) is None
@@ -85,7 +85,7 @@ def test_staged_through_stops_at_a_gap(tmp_path: Path) -> None:
     are not staged, so publishing stays at the end of the unbroken stretch."""
     from datetime import UTC, datetime, timedelta
 
-    from publish.listings import LISTS, staged_through
+    from credlink.publish.listings import LISTS, staged_through
 
     lake = Lake(tmp_path / "lake")
 

@@ -22,12 +22,12 @@ import polars as pl
 import pytest
 from faultcase import DAY1, DAY2, Forker, install, run_elsewhere, tables
 
-from etl.lake import Lake
-from publish.carry import basis_path, read_carry
-from publish.commit import PublishLockedError, publish_lock
-from publish.guard import LiftLimits, MassLiftHeld, approve_mass_lift, early_ends
-from publish.history import HISTORY_COLUMNS
-from publish.stage import read_history, run_publish
+from credlink.etl.lake import Lake
+from credlink.publish.carry import basis_path, read_carry
+from credlink.publish.commit import PublishLockedError, publish_lock
+from credlink.publish.guard import LiftLimits, MassLiftHeld, approve_mass_lift, early_ends
+from credlink.publish.history import HISTORY_COLUMNS
+from credlink.publish.stage import read_history, run_publish
 
 #: Write points of a run (publish.commit.write_point): 6 staged files, the commit record,
 #: 7 operations (stale WAL, warehouse, extracts link, checksums, history, runs, restriction
@@ -95,7 +95,7 @@ def assert_same(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) -> 
 
 @pytest.fixture(autouse=True)
 def _scenario(monkeypatch: pytest.MonkeyPatch) -> None:
-    import publish.stage as stage
+    import credlink.publish.stage as stage
 
     for name in ("read_listings", "read_record_links", "legal_representatives"):
         monkeypatch.setattr(stage, name, getattr(stage, name))
@@ -106,7 +106,7 @@ def _scenario(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """r1 published; and the uninterrupted states r1+r2, r1+r3, r1+r2+r3."""
-    import publish.stage as stage
+    import credlink.publish.stage as stage
 
     saved = {n: getattr(stage, n) for n in ("read_listings", "read_record_links",
                                              "legal_representatives", "registry_subjects")}  # fmt: skip
@@ -311,7 +311,7 @@ def test_an_expiry_on_its_recorded_day_is_not_a_lift() -> None:
 
 
 def test_an_approval_covers_only_as_many_lifts_as_were_held() -> None:
-    from publish.guard import check_lifts
+    from credlink.publish.guard import check_lifts
 
     day = date(2025, 1, 1)
     previous = pl.DataFrame(
@@ -333,7 +333,7 @@ def test_an_approval_covers_only_as_many_lifts_as_were_held() -> None:
 
 
 def test_write_warehouse_removes_a_stale_wal(tmp_path: Path) -> None:
-    from publish.warehouse import write_warehouse
+    from credlink.publish.warehouse import write_warehouse
 
     path = tmp_path / "w.duckdb"
     contracts = tmp_path / "contracts"

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from credlink.cli import app
-from etl.lake import Lake
-from publish.contracts import check_warehouse
-from publish.stage import read_history, run_publish
+from credlink.etl.lake import Lake
+from credlink.publish.contracts import check_warehouse
+from credlink.publish.stage import read_history, run_publish
 
 pytestmark = pytest.mark.slow
 

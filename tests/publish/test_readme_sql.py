@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from etl.lake import Lake
-from publish.stage import run_publish
+from credlink.etl.lake import Lake
+from credlink.publish.stage import run_publish
 
 ROOT = Path(__file__).resolve().parents[2]
 DUCKDB = Path(sys.executable).parent / "duckdb"

@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 
 from credlink.cli import app
 from credlink.demo import DemoEnv, restriction_figures
-from etl.lake import Lake
-from publish.history import HISTORY_COLUMNS
-from publish.listings import build_listings
-from publish.memoranda import Memorandum
-from publish.quality import (
+from credlink.etl.lake import Lake
+from credlink.publish.history import HISTORY_COLUMNS
+from credlink.publish.listings import build_listings
+from credlink.publish.memoranda import Memorandum
+from credlink.publish.quality import (
     RESTRICTION_QUALITY_COLUMNS,
     RestrictionQualityContractError,
     check_restriction_quality,
@@ -33,8 +33,8 @@ from publish.quality import (
     truth_links,
     write_restriction_quality,
 )
-from publish.stage import publish_tables
-from world.generate import WorldSummary
+from credlink.publish.stage import publish_tables
+from credlink.world.generate import WorldSummary
 
 AS_OF = date(2024, 6, 1)
 OTHER = "130100198502020021"  # a person who is nobody's legal representative

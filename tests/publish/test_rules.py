@@ -19,7 +19,7 @@ from handmade import (
     tax_case,
 )
 
-from publish.memoranda import Memorandum
+from credlink.publish.memoranda import Memorandum
 
 
 def _row(frame: pl.DataFrame, **where: str) -> dict:

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from handmade import ORG, PERSON, court, link, links, publish, staged
 
-from publish.contracts import check_warehouse, contract_for, table_contracts
-from publish.memoranda import Memorandum
-from publish.warehouse import WarehouseContractError, write_warehouse
+from credlink.publish.contracts import check_warehouse, contract_for, table_contracts
+from credlink.publish.memoranda import Memorandum
+from credlink.publish.warehouse import WarehouseContractError, write_warehouse
 
 
 def _hand_made_warehouse(path: Path, memoranda: list[Memorandum]) -> dict[str, pl.DataFrame]:

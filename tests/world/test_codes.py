@@ -13,7 +13,7 @@ from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.iso7064 import mod_11_10
 
-from etl.identifiers import (
+from credlink.etl.identifiers import (
     USCC_CHARSET,
     is_valid_food_licence,
     is_valid_org_code,
@@ -23,7 +23,7 @@ from etl.identifiers import (
     org_code_check_chars,
     uscc_check_chars,
 )
-from world.codes import (
+from credlink.world.codes import (
     PASSPORT_FORMATS,
     citizen_ids,
     food_licence_numbers,

@@ -14,10 +14,10 @@ from stdnum.cn import ric
 from typer.testing import CliRunner
 
 from credlink.cli import app
-from etl.identifiers import is_valid_ric, is_valid_uscc
-from world import names
-from world.config import EventRates, NoiseConfig, WorldConfig, WorldConfigError
-from world.generate import WorldSummary, generate_world
+from credlink.etl.identifiers import is_valid_ric, is_valid_uscc
+from credlink.world import names
+from credlink.world.config import EventRates, NoiseConfig, WorldConfig, WorldConfigError
+from credlink.world.generate import WorldSummary, generate_world
 
 AGENCY_DBS = ("courts", "tax", "transport", "food")
 ID_COLUMN = {

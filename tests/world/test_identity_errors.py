@@ -21,11 +21,17 @@ import pytest
 from typer.testing import CliRunner
 
 from credlink.cli import app
-from etl.identifiers import is_valid_ric, is_valid_uscc
-from world import codes, names, registries
-from world.config import IDENTITY_ERRORS, EventRates, NoiseConfig, WorldConfig, WorldConfigError
-from world.generate import generate_world, world_registries
-from world.registries import Registries
+from credlink.etl.identifiers import is_valid_ric, is_valid_uscc
+from credlink.world import codes, names, registries
+from credlink.world.config import (
+    IDENTITY_ERRORS,
+    EventRates,
+    NoiseConfig,
+    WorldConfig,
+    WorldConfigError,
+)
+from credlink.world.generate import generate_world, world_registries
+from credlink.world.registries import Registries
 
 RAISED = NoiseConfig(
     other_person_id=0.05,
@@ -524,8 +530,8 @@ def test_identity_errors_off_make_no_lookalikes(tmp_path: Path) -> None:
 def test_truth_codes_may_start_with_a_subject_in_no_registry() -> None:
     """A table whose first record is a foreigner's (true code None) gets its truth (numpy object
     arrays starting with None are not read as text by polars)."""
-    from world.agencies.common import AgencyTables
-    from world.noise import NoiseLog
+    from credlink.world.agencies.common import AgencyTables
+    from credlink.world.noise import NoiseLog
 
     out = AgencyTables(name="transport", ddl="")
     codes_ = np.array([None] * 3 + ["110105194912310029"], dtype=object)

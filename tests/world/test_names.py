@@ -10,7 +10,7 @@ import pytest
 from faker.providers.person.zh_CN import Provider as FakerPerson
 from pypinyin import lazy_pinyin
 
-from world import names, places
+from credlink.world import names, places
 
 MILLION = 1_000_000
 ORG_TYPES = np.array(list(names.ORG_ENTITY_TYPES))

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from stdnum import numdb
 
-from world import places
+from credlink.world import places
 
 N = 200_000
 

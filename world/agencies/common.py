@@ -20,11 +20,11 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from etl.reference.divisions import PROVINCE_ABBR
-from world import noise, registries
-from world.config import WorldConfig
-from world.noise import BoolArray, NoiseLog, StrArray
-from world.registries import Registries
+from credlink.etl.reference.divisions import PROVINCE_ABBR
+from credlink.world import noise, registries
+from credlink.world.config import WorldConfig
+from credlink.world.noise import BoolArray, NoiseLog, StrArray
+from credlink.world.registries import Registries
 
 PERSON = "person"
 ORGANISATION = "organisation"

@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from etl.identifiers import USCC_CHARSET, uscc_check_chars
-from world import codes, noise, places
-from world.agencies.common import (
+from credlink.etl.identifiers import USCC_CHARSET, uscc_check_chars
+from credlink.world import codes, noise, places
+from credlink.world.agencies.common import (
     ORGANISATION,
     PERSON,
     AgencyTables,
@@ -34,10 +34,10 @@ from world.agencies.common import (
     sample_organisations,
     sample_persons,
 )
-from world.config import WorldConfig
-from world.noise import NoiseLog
-from world.registries import Registries
-from world.timeline import day, entry_stamps, office_stamps, random_days
+from credlink.world.config import WorldConfig
+from credlink.world.noise import NoiseLog
+from credlink.world.registries import Registries
+from credlink.world.timeline import day, entry_stamps, office_stamps, random_days
 
 DDL = """
 CREATE TABLE ZXAJ (            -- 执行案件 enforcement cases

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from world import codes, noise
-from world.agencies.common import (
+from credlink.world import codes, noise
+from credlink.world.agencies.common import (
     ORGANISATION,
     AgencyTables,
     as_subjects,
@@ -30,11 +30,11 @@ from world.agencies.common import (
     province_abbr,
     sample_organisations,
 )
-from world.agencies.courts import _org_identifiers
-from world.config import WorldConfig
-from world.noise import NoiseLog
-from world.registries import Registries
-from world.timeline import day, entry_stamps, random_days
+from credlink.world.agencies.courts import _org_identifiers
+from credlink.world.config import WorldConfig
+from credlink.world.noise import NoiseLog
+from credlink.world.registries import Registries
+from credlink.world.timeline import day, entry_stamps, random_days
 
 DDL = """
 CREATE TABLE licences (

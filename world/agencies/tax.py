@@ -24,19 +24,19 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from world import noise, places
-from world.agencies.common import (
+from credlink.world import noise, places
+from credlink.world.agencies.common import (
     ORGANISATION,
     PERSON,
     AgencyTables,
     as_subjects,
     province_abbr,
 )
-from world.agencies.courts import _org_identifiers
-from world.config import WorldConfig
-from world.noise import NoiseLog
-from world.registries import Registries
-from world.timeline import day, entry_stamps, office_stamps, random_days
+from credlink.world.agencies.courts import _org_identifiers
+from credlink.world.config import WorldConfig
+from credlink.world.noise import NoiseLog
+from credlink.world.registries import Registries
+from credlink.world.timeline import day, entry_stamps, office_stamps, random_days
 
 DDL = """
 CREATE TABLE nsrxx (              -- 纳税人信息 taxpayer register

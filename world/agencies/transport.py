@@ -20,18 +20,18 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from world import names, noise
-from world.agencies.common import (
+from credlink.world import names, noise
+from credlink.world.agencies.common import (
     PERSON,
     AgencyTables,
     mark_subjects,
     person_id_errors,
     sample_persons,
 )
-from world.config import WorldConfig
-from world.noise import NoiseLog
-from world.registries import Registries
-from world.timeline import day, office_stamps, random_days
+from credlink.world.config import WorldConfig
+from credlink.world.noise import NoiseLog
+from credlink.world.registries import Registries
+from credlink.world.timeline import day, office_stamps, random_days
 
 DDL = """
 CREATE TABLE FlightBan (

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from etl.contracts import source_contracts
-from etl.ingest.extract import connect, source_url
-from etl.ingest.interval import Interval
-from etl.ingest.run import RunContext, TableReport, ingest_table
-from etl.lake import Lake
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import RunContext, TableReport, ingest_table
+from credlink.etl.lake import Lake
 
 if TYPE_CHECKING:
-    from world.generate import WorldSummary
+    from credlink.world.generate import WorldSummary
 
 END = datetime(2025, 7, 1, tzinfo=UTC)  # after the small world's last day
 HISTORY = Interval(None, END)

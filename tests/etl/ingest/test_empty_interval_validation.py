@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-import etl.ingest.run as ingest_run
-from etl.contracts import source_contracts
-from etl.ingest.extract import connect, source_url
-from etl.ingest.interval import Interval
-from etl.ingest.run import RunContext, ingest_table
-from etl.lake import Lake
-from world.generate import WorldSummary
+import credlink.etl.ingest.run as ingest_run
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import RunContext, ingest_table
+from credlink.etl.lake import Lake
+from credlink.world.generate import WorldSummary
 
 
 def _run(world: Path, lake: Lake, source: str, table: str, interval: Interval):  # type: ignore[no-untyped-def]

@@ -15,11 +15,11 @@ import polars as pl
 import pytest
 from ingest_faults import DS, END, HISTORY, ingest, some_ids, sql, unconstrained_courts
 
-from etl.ingest.extract import SourceUnreachableError, connect, source_url
-from etl.ingest.interval import Interval
-from etl.ingest.run import INCREMENTAL_CHECK, QuarantineLimitExceeded
-from etl.lake import Lake
-from world.generate import WorldSummary
+from credlink.etl.ingest.extract import SourceUnreachableError, connect, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import INCREMENTAL_CHECK, QuarantineLimitExceeded
+from credlink.etl.lake import Lake
+from credlink.world.generate import WorldSummary
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ def test_a_later_failing_version_leaves_the_earlier_one_in_force(
 def test_an_unexpected_failure_names_the_table_with_identifiers_masked(
     world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import etl.ingest.run as run_module
+    import credlink.etl.ingest.run as run_module
 
     def broken(*_: object) -> pl.DataFrame:
         raise pl.exceptions.ComputeError("could not parse '342301196405183224' as i64")
@@ -214,7 +214,7 @@ def test_an_unexpected_failure_names_the_table_with_identifiers_masked(
 
 
 def test_mask_text_masks_identifiers_only() -> None:
-    from etl.redact import mask_text
+    from credlink.etl.redact import mask_text
 
     text = "ids 342301196405183224, 3423011964****3224, 91340100MA2N0L1X2K, 12345678-X; row 17"
     masked = mask_text(text)

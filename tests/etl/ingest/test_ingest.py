@@ -10,18 +10,23 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from etl.contracts import source_contracts
-from etl.ingest.extract import (
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import (
     SchemaDriftError,
     SourceUnreachableError,
     check_schema,
     connect,
     source_url,
 )
-from etl.ingest.interval import Interval
-from etl.ingest.run import QuarantineLimitExceeded, RunContext, ingest_table, intervals_for_run
-from etl.lake import Lake
-from world.generate import WorldSummary
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import (
+    QuarantineLimitExceeded,
+    RunContext,
+    ingest_table,
+    intervals_for_run,
+)
+from credlink.etl.lake import Lake
+from credlink.world.generate import WorldSummary
 
 #: the test world's period starts 2024-01-01 (Asia/Shanghai): midnight there in UTC.
 DAY0 = datetime(2023, 12, 31, 16, tzinfo=UTC)
@@ -251,8 +256,8 @@ def test_unreachable_sources(tmp_path: Path) -> None:
 def garbled_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from datetime import date
 
-    from world.config import EventRates, NoiseConfig, WorldConfig
-    from world.generate import generate_world
+    from credlink.world.config import EventRates, NoiseConfig, WorldConfig
+    from credlink.world.generate import generate_world
 
     out = tmp_path_factory.mktemp("garbled")
     cfg = WorldConfig(

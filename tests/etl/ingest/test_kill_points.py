@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 from ingest_faults import DS, ingest, some_ids, sql, unconstrained_courts
 
-from etl.lake import Lake
-from world.generate import WorldSummary
+from credlink.etl.lake import Lake
+from credlink.world.generate import WorldSummary
 
 pytestmark = pytest.mark.slow  # four child processes, each importing Great Expectations
 KILLED = 17
@@ -25,7 +25,7 @@ WRITES = 4
 CHILD = """
 import os, sys
 from pathlib import Path
-import etl.lake as lake_module
+import credlink.etl.lake as lake_module
 from ingest_faults import ingest
 
 kill_after = int(sys.argv[3])

@@ -12,12 +12,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from etl.contracts import source_contracts
-from etl.ingest.extract import connect, source_url
-from etl.ingest.interval import Interval
-from etl.ingest.run import RunContext, ingest_table
-from etl.lake import Lake
-from world.generate import WorldSummary
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import RunContext, ingest_table
+from credlink.etl.lake import Lake
+from credlink.world.generate import WorldSummary
 
 pytestmark = pytest.mark.slow
 DAY0 = datetime(2023, 12, 31, 16, tzinfo=UTC)

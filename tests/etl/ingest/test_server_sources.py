@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from etl.contracts import source_contracts
-from etl.ingest.extract import ConnectionSpec, check_schema, connect, extract, source_url
-from etl.ingest.interval import Interval
-from world.export import copy_database
-from world.generate import WorldSummary
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import ConnectionSpec, check_schema, connect, extract, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.world.export import copy_database
+from credlink.world.generate import WorldSummary
 
 SERVERS = {
     "postgres": ConnectionSpec(

@@ -11,7 +11,7 @@ import pytest
 from stdnum.cn import ric as stdnum_ric
 from stdnum.exceptions import ValidationError
 
-from etl.identifiers import (
+from credlink.etl.identifiers import (
     USCC_CHARSET,
     is_valid_org_code,
     is_valid_registration_number,
@@ -19,13 +19,13 @@ from etl.identifiers import (
     org_code_check_chars,
     uscc_check_chars,
 )
-from etl.standardise.identifiers import (
+from credlink.etl.standardise.identifiers import (
     ORGANISATION_ID_CLASSES,
     PERSON_ID_CLASSES,
     organisation_ids,
     person_ids,
 )
-from world import codes, places
+from credlink.world import codes, places
 
 # (raw, id_class, id_citizen, id_birth_date, id_birth_year, id_sex, id_region, id_tail)
 PERSON_CASES = [

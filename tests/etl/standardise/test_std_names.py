@@ -7,13 +7,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from etl.standardise.names import (
+from credlink.etl.standardise.names import (
     NAME_SCRIPTS,
     is_pinyin,
     organisation_names,
     person_names,
 )
-from world import names, places
+from credlink.world import names, places
 
 # (raw, name, name_script, name_pinyin, surname, given_name)
 PERSON_CASES = [

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 import pytest
 
-from etl.standardise.values import EPOCH_SECONDS, amounts, dates, text, timestamps
+from credlink.etl.standardise.values import EPOCH_SECONDS, amounts, dates, text, timestamps
 
 COURTS = ["%Y年%m月%d日", "%Y-%m-%d"]
 

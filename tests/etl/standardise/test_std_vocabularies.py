@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from etl.contracts import source_contracts
-from etl.standardise.vocabularies import (
+from credlink.etl.contracts import source_contracts
+from credlink.etl.standardise.vocabularies import (
     VOCABULARIES_DIR,
     Vocabulary,
     VocabularyError,
@@ -21,8 +21,8 @@ from etl.standardise.vocabularies import (
     map_values,
     vocabulary_names,
 )
-from world.agencies import courts, food, tax, transport
-from world.generate import WorldSummary
+from credlink.world.agencies import courts, food, tax, transport
+from credlink.world.generate import WorldSummary
 
 EXPECTED = {
     "court_case_status",

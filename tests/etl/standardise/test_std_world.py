@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from etl.standardise import organisation_ids, organisation_names, person_ids, person_names
-from world.generate import WorldSummary
+from credlink.etl.standardise import organisation_ids, organisation_names, person_ids, person_names
+from credlink.world.generate import WorldSummary
 
 pytestmark = pytest.mark.slow
 
