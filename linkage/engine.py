@@ -8,11 +8,22 @@ Usable without Airflow and on any two tables that carry the columns a model read
     ...                                                                 # doctest: +SKIP
     ('courts/SXBZXR/1', '131103197603120674', 0.99998, 'accept')
 
+**Ids.** Both tables identify their rows by the model's ``unique_id_column_name`` (any
+name; ``unique_id`` in the credit-code models), of any scalar type: integers, strings, dates
+... (nested and object columns are refused). The same id value may occur in both tables. The
+results name the record's id by that column, in the records' type, and the spine entry's
+``spine_id``, in the spine's type: with a model whose id column is ``client_no`` (integers),
+:attr:`LinkResult.best` has ``client_no`` (Int64), ``spine_id`` (Int64), ``band`` ... When the
+two tables type their ids differently, Splink sees them as one type (integers as Int64, else
+strings; other mixes are refused) and the results are cast back.
+
 How it works (Splink 5, DuckDB backend, ``link_only`` between the two tables):
 
 1. The model file is read and every column it uses (comparisons, term-frequency columns,
    blocking rules) is checked against both tables **before any work**
-   (:class:`linkage.model.ModelColumnsError` names what is missing).
+   (:class:`linkage.model.ModelColumnsError` names what is missing), and so is the id
+   column of each table (present, no nulls, no duplicates, a usable type:
+   :class:`linkage.model.ModelError` names the table and the column).
 2. Only those columns go to DuckDB. Term frequencies come from the **spine** (how common a
    name is in the registry), not from the batch of records, so a name's weight does not
    depend on which records happen to arrive together.
@@ -56,12 +67,15 @@ from credlink.settings import ACCEPT, REVIEW
 
 __all__ = [
     "BANDS",
+    "RESULT_COLUMNS",
+    "IdColumn",
     "LinkResult",
     "band_of",
     "best_candidates",
     "blocked_entries",
     "link",
     "prepare_tables",
+    "prepare_with_ids",
     "tf_table",
 ]
 
@@ -78,12 +92,14 @@ SPINE = "spine"
 
 @dataclass
 class LinkResult:
-    """What :func:`link` returns."""
+    """What :func:`link` returns. ``<id>`` is the model's id column (:attr:`id_column`,
+    ``unique_id`` in the credit-code models), typed as in the records; ``spine_id`` is
+    typed as the spine's id column."""
 
-    #: one row per scored candidate pair: ``unique_id`` (record), ``spine_id``,
+    #: one row per scored candidate pair: ``<id>`` (record), ``spine_id``,
     #: ``match_probability``, ``match_weight``, ``mw_<comparison>`` for every comparison
     pairs: pl.DataFrame
-    #: one row per record: ``unique_id``, ``spine_id`` (null without candidates),
+    #: one row per record: ``<id>``, ``spine_id`` (null without candidates),
     #: ``match_probability``, ``match_weight`` (of the best pair), ``link_probability``,
     #: ``runner_up_weight``, ``candidates``, ``band``
     best: pl.DataFrame
@@ -92,6 +108,98 @@ class LinkResult:
     model_version: str
     #: wall time of each step, seconds
     seconds: dict[str, float] = field(default_factory=dict)
+    #: the name of the records' id column in :attr:`pairs` and :attr:`best`
+    id_column: str = "unique_id"
+
+
+#: The columns :func:`link` returns beside the record's id: a model's id column may not bear
+#: one of these names (nor ``mw_<comparison>``).
+RESULT_COLUMNS = ("spine_id", "match_probability", "match_weight", "link_probability",
+                  "runner_up_weight", "candidates", "band")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IdColumn:
+    """The id column of a link: its name (the model's ``unique_id_column_name``), its type in
+    each table as the caller gave it, and the one type both tables go to Splink in."""
+
+    name: str
+    records: pl.DataType
+    spine: pl.DataType
+    internal: pl.DataType
+
+    def restore(self, frame: pl.DataFrame, spine_column: str = "spine_id") -> pl.DataFrame:
+        """`frame` (pairs or best candidates) with the record ids (column :attr:`name`) and
+        the spine ids (`spine_column`) back in the caller's types."""
+        casts = [
+            pl.col(col).cast(dtype)
+            for col, dtype in ((self.name, self.records), (spine_column, self.spine))
+            if frame.schema[col] != dtype
+        ]
+        return frame.with_columns(casts) if casts else frame
+
+
+def _id_type_error(name: str, col: str, dtype: pl.DataType) -> ModelError:
+    return ModelError(
+        f"table {name!r}: id column {col!r} (the model's unique_id_column_name) is of type "
+        f"{dtype}, which cannot identify rows: use integers or strings"
+    )
+
+
+def _id_column(model: LinkageModel, recs: pl.DataFrame, spn: pl.DataFrame) -> IdColumn:
+    """Check the id column of both tables (the columns are there) and choose its type for
+    Splink; raises :class:`~linkage.model.ModelError` naming the table and the column."""
+    uid = model.unique_id_column
+    comparisons = [c.get("output_column_name") for c in model.settings.get("comparisons", [])]
+    if uid in RESULT_COLUMNS or uid in {f"mw_{c}" for c in comparisons} or uid == "_wmax":
+        raise ModelError(
+            f"model {model.path.name}: id column {uid!r} (unique_id_column_name) has the name "
+            f"of a result column ({', '.join(RESULT_COLUMNS)}, mw_<comparison>): rename it"
+        )
+    if uid == model.settings.get("source_dataset_column_name", "source_dataset"):
+        raise ModelError(
+            f"model {model.path.name}: id column {uid!r} is Splink's source dataset column"
+        )
+    for name, frame in ((RECORDS, recs), (SPINE, spn)):
+        nulls = frame[uid].null_count()
+        if nulls:
+            raise ModelError(
+                f"table {name!r}: id column {uid!r} (the model's unique_id_column_name) has "
+                f"nulls ({nulls} of {frame.height} rows): every row needs an id"
+            )
+        if frame[uid].n_unique() != frame.height:
+            twice = frame[uid].filter(frame[uid].is_duplicated()).unique().sort()
+            raise ModelError(
+                f"table {name!r}: id column {uid!r} (the model's unique_id_column_name) is not "
+                f"unique: {twice.len()} id(s) on more than one row, e.g. {twice.head(3).to_list()}"
+            )
+    types = {RECORDS: recs.schema[uid], SPINE: spn.schema[uid]}
+    # An empty table's column may be typed Null: it takes the other table's type.
+    if types[RECORDS] == pl.Null:
+        types[RECORDS] = types[SPINE] if types[SPINE] != pl.Null else pl.String()
+    if types[SPINE] == pl.Null:
+        types[SPINE] = types[RECORDS]
+    for name, dtype in types.items():
+        if dtype.is_nested() or dtype == pl.Object:
+            raise _id_type_error(name, uid, dtype)
+    a, b = types[RECORDS], types[SPINE]
+    textual = (pl.String, pl.Categorical, pl.Enum)
+    internal: pl.DataType
+    if a == b and not isinstance(a, textual[1:]):
+        internal = a
+    elif a.is_integer() and b.is_integer():
+        # (no nulls here: a null after the cast is a UInt64 beyond Int64)
+        fits = not any(f[uid].cast(pl.Int64, strict=False).null_count() for f in (recs, spn))
+        internal = pl.Int64() if fits else pl.String()
+    elif all(d.is_integer() or isinstance(d, textual) for d in (a, b)):
+        internal = pl.String()
+    else:
+        raise ModelError(
+            f"id column {uid!r} (the model's unique_id_column_name) is of type {a} in table "
+            f"{RECORDS!r} and {b} in table {SPINE!r}: give both tables one type (or integers "
+            "and strings)"
+        )
+    return IdColumn(uid, a, b, internal)
 
 
 def _to_polars(table: Table, name: str) -> pl.DataFrame:
@@ -116,19 +224,26 @@ def band_of(probability: pl.Expr, accept: float, review: float) -> pl.Expr:
 
 
 def best_candidates(
-    pairs: pl.DataFrame, record_ids: pl.Series, *, accept: float, review: float
+    pairs: pl.DataFrame,
+    record_ids: pl.Series,
+    *,
+    accept: float,
+    review: float,
+    id_column: str = "unique_id",
 ) -> pl.DataFrame:
     """The best candidate of each record in `record_ids`, its link probability and band.
 
-    `pairs` has ``unique_id``, ``spine_id``, ``match_probability``, ``match_weight``. See
-    the module doc (step 6). Example: one record with candidates of weight 20 and 19 gets
+    `pairs` has `id_column` (the record), ``spine_id``, ``match_probability``,
+    ``match_weight``; `record_ids` are cast to the type of `id_column` in `pairs`. See the
+    module doc (step 6). Example: one record with candidates of weight 20 and 19 gets
     link probability 2^20 / (1 + 2^20 + 2^19) = 0.667: 'review', not 'accept'.
     """
+    uid = id_column
     # Odds relative to the best candidate keep 2^w finite for any weight.
-    ranked = pairs.with_columns(pl.col("match_weight").max().over("unique_id").alias("_wmax"))
+    ranked = pairs.with_columns(pl.col("match_weight").max().over(uid).alias("_wmax"))
     per_record = (
-        ranked.sort(["unique_id", "match_weight", "spine_id"], descending=[False, True, False])
-        .group_by("unique_id", maintain_order=True)
+        ranked.sort([uid, "match_weight", "spine_id"], descending=[False, True, False])
+        .group_by(uid, maintain_order=True)
         .agg(
             pl.col("spine_id").first(),
             pl.col("match_probability").first(),
@@ -145,10 +260,9 @@ def best_candidates(
             ).alias("link_probability"),
         )
     )
-    everyone = pl.DataFrame({"unique_id": record_ids.cast(pl.String).unique(maintain_order=True)})
-    return everyone.join(
-        per_record, on="unique_id", how="left", maintain_order="left"
-    ).with_columns(
+    ids = record_ids.cast(pairs.schema[uid]).unique(maintain_order=True)
+    everyone = pl.DataFrame({uid: ids})
+    return everyone.join(per_record, on=uid, how="left", maintain_order="left").with_columns(
         pl.col("candidates").fill_null(0).cast(pl.UInt32),
         band_of(pl.col("link_probability"), accept, review).alias("band"),
     )
@@ -175,21 +289,26 @@ def prepare_tables(
     records: Table, spine: Table, model: LinkageModel
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Both tables as Polars, checked against the model and cut to the columns it reads
-    (same types on both sides); raises :class:`~linkage.model.ModelColumnsError` first."""
+    (same types on both sides, the id column in :attr:`IdColumn.internal`); raises
+    :class:`~linkage.model.ModelColumnsError` or :class:`~linkage.model.ModelError` first."""
+    recs, spn, _ = prepare_with_ids(records, spine, model)
+    return recs, spn
+
+
+def prepare_with_ids(
+    records: Table, spine: Table, model: LinkageModel
+) -> tuple[pl.DataFrame, pl.DataFrame, IdColumn]:
+    """:func:`prepare_tables`, and the id column (its types as given, for the results)."""
     recs, spn = _to_polars(records, RECORDS), _to_polars(spine, SPINE)
     model.check_columns(RECORDS, recs.columns)
     model.check_columns(SPINE, spn.columns)
     cols = model.required_columns()
-    uid = model.unique_id_column
     recs, spn = recs.select(cols), spn.select(cols)
-    for name, frame in ((RECORDS, recs), (SPINE, spn)):
-        if frame[uid].null_count():
-            raise ModelError(f"table {name!r}: column {uid!r} has nulls")
-        if frame[uid].n_unique() != frame.height:
-            raise ModelError(f"table {name!r}: column {uid!r} is not unique")
+    ids = _id_column(model, recs, spn)
     # The same type on both sides (a column all null in one table would be typed Null).
     schema = {c: spn.schema[c] if spn.schema[c] != pl.Null else recs.schema[c] for c in cols}
-    return recs.cast(schema), spn.cast(schema)  # type: ignore[arg-type]
+    schema[ids.name] = ids.internal
+    return recs.cast(schema), spn.cast(schema), ids  # type: ignore[arg-type]
 
 
 #: Pre-block (:func:`blocked_entries`) when the spine has this many times more rows than the
@@ -222,6 +341,8 @@ def blocked_entries(
     spine: pl.DataFrame,
     rules: list[str],
     spine_arrow: pa.Table | None = None,
+    *,
+    id_column: str = "unique_id",
 ) -> pl.DataFrame:
     """The spine entries that at least one blocking rule pairs with some record, in either
     orientation (``l`` the records and ``r`` the spine, or the other way round).
@@ -229,9 +350,11 @@ def blocked_entries(
     Splink's blocking on these entries gives exactly the pairs it gives on the whole spine
     (every entry of a pair is among them), at the cost of one hash join per rule and
     orientation instead of Splink's concatenation of the whole spine. `spine_arrow` is the
-    spine as Arrow when the caller has it already.
+    spine as Arrow when the caller has it already; `id_column` identifies the spine's rows.
     """
     import duckdb
+
+    uid = '"' + id_column.replace('"', '""') + '"'
 
     con = duckdb.connect()
     try:
@@ -241,12 +364,12 @@ def blocked_entries(
         # A semi join per rule and orientation; a symmetric rule (``l.x = r.x``) pairs the
         # same entries in both orientations, so one will do.
         union = " UNION ".join(
-            f"SELECT r.unique_id FROM credlink_spine AS r SEMI JOIN credlink_records AS l "
+            f"SELECT r.{uid} FROM credlink_spine AS r SEMI JOIN credlink_records AS l "
             f"ON ({rule})"
             + (
                 ""
                 if _symmetric(rule)
-                else f" UNION SELECT l.unique_id FROM credlink_spine AS l SEMI JOIN "
+                else f" UNION SELECT l.{uid} FROM credlink_spine AS l SEMI JOIN "
                 f"credlink_records AS r ON ({rule})"
             )
             for rule in rules
@@ -255,13 +378,13 @@ def blocked_entries(
     finally:
         con.close()
     assert isinstance(ids, pl.DataFrame)
-    return spine.join(ids, on="unique_id", how="semi", maintain_order="left")
+    return spine.join(ids, on=id_column, how="semi", maintain_order="left")
 
 
-def _empty_pairs(comparisons: list[str]) -> pl.DataFrame:
+def _empty_pairs(comparisons: list[str], ids: IdColumn) -> pl.DataFrame:
     schema: dict[str, Any] = {
-        "unique_id": pl.String,
-        "spine_id": pl.String,
+        ids.name: ids.internal,
+        "spine_id": ids.internal,
         "match_probability": pl.Float64,
         "match_weight": pl.Float64,
     }
@@ -284,7 +407,8 @@ def link(
     Args:
         records: the rows to link (Polars DataFrame or Arrow Table), one per record.
         spine: the entries to link to, in the same columns (at least those the model reads);
-            the model's ``unique_id_column_name`` (``unique_id``) identifies rows of both.
+            the model's ``unique_id_column_name`` (``unique_id`` in the credit-code models;
+            any name, of any scalar type, see the module doc) identifies rows of both.
         model: a trained model file (or a loaded :class:`~linkage.model.LinkageModel`).
         accept: link probability from which the best candidate is accepted.
         review: link probability from which it goes to review (below: rejected). The
@@ -299,13 +423,14 @@ def link(
 
     Returns:
         :class:`LinkResult`: scored pairs, the best candidate and band of every record, the
-        blocking counts, the model version and timings.
+        blocking counts, the model version and timings; the record's id in the model's id
+        column (the records' type), the entry's in ``spine_id`` (the spine's type).
 
     Raises:
-        linkage.model.ModelColumnsError: a table lacks a column the model reads (raised
-            before any linkage work).
-        linkage.model.ModelError: an unreadable or untrained model, or a ``unique_id``
-            column with nulls or duplicates.
+        linkage.model.ModelColumnsError: a table lacks a column the model reads, the id
+            column included (raised before any linkage work).
+        linkage.model.ModelError: an unreadable or untrained model, or an id column with
+            nulls, duplicates or an unusable type (raised before any linkage work).
     """
     from splink import DuckDBAPI, Linker
 
@@ -313,7 +438,8 @@ def link(
         raise ValueError(f"need 0 <= review <= accept <= 1, got review={review}, accept={accept}")
     t0 = time.perf_counter()
     m = model if isinstance(model, LinkageModel) else load_model(model)
-    recs, spn = prepare_tables(records, spine, m)
+    recs, spn, ids = prepare_with_ids(records, spine, m)
+    uid = ids.name
     if not m.is_trained:
         raise ModelError(
             f"model {m.path.name} has untrained levels (no m or u probability): train it "
@@ -323,12 +449,12 @@ def link(
     seconds: dict[str, float] = {"prepare": time.perf_counter() - t0}
 
     if recs.is_empty() or spn.is_empty():
-        pairs = _empty_pairs(comparisons)
-        best = best_candidates(pairs, recs["unique_id"], accept=accept, review=review)
+        pairs = _empty_pairs(comparisons, ids)
+        best = best_candidates(pairs, recs[uid], accept=accept, review=review, id_column=uid)
         blocking = pl.DataFrame(
             {"rule": m.blocking_rules, "pairs": [0] * len(m.blocking_rules)}
         ).with_columns(pl.col("pairs").cum_sum().alias("cumulative_pairs"))
-        return LinkResult(pairs, best, blocking, m.version, seconds)
+        return LinkResult(ids.restore(pairs), ids.restore(best), blocking, m.version, seconds, uid)
 
     t = time.perf_counter()
     # The prior and the term frequencies are the whole spine's; Splink sees only the entries
@@ -343,7 +469,7 @@ def link(
     candidates = spn
     if spn.height > PRE_BLOCK_RATIO * recs.height:
         arrow = derived(base, f"arrow:{shape}", spn.to_arrow)
-        candidates = blocked_entries(recs, spn, m.blocking_rules, arrow)
+        candidates = blocked_entries(recs, spn, m.blocking_rules, arrow, id_column=uid)
         seconds["pre_block"] = time.perf_counter() - t
         t = time.perf_counter()
     db = DuckDBAPI()
@@ -382,8 +508,12 @@ def link(
     # Only the columns used below leave DuckDB: with every intermediate column (gammas, Bayes
     # factors, term frequencies, both records' fields) the pairs of a 1M-person world took
     # several GiB more in Arrow and Polars (docs/benchmarks.md).
-    used = ["source_dataset_l", "unique_id_l", "unique_id_r", "match_probability",
-            "match_weight", *[f"mw_{c}" for c in comparisons]]  # fmt: skip
+    # Splink names its columns after the model's settings (the id column, the source
+    # dataset column, the match weight prefix).
+    sds = str(m.settings.get("source_dataset_column_name", "source_dataset"))
+    mw = str(m.settings.get("match_weight_column_prefix", "mw_"))
+    used = [f"{sds}_l", f"{uid}_l", f"{uid}_r", "match_probability",
+            "match_weight", *[f"{mw}{c}" for c in comparisons]]  # fmt: skip
     select = ", ".join(f'"{c}"' for c in used)
     raw = pl.from_arrow(
         db.duckdb_con.sql(f"SELECT {select} FROM {predictions.physical_name}").to_arrow_table()
@@ -392,21 +522,22 @@ def link(
     predictions.drop_table_from_database_and_remove_from_cache()
     seconds["predict"] = time.perf_counter() - t
 
-    left_is_records = pl.col("source_dataset_l") == RECORDS
+    left_is_records = pl.col(f"{sds}_l") == RECORDS
     pairs = raw.select(
-        pl.when(left_is_records).then("unique_id_l").otherwise("unique_id_r").alias("unique_id"),
-        pl.when(left_is_records).then("unique_id_r").otherwise("unique_id_l").alias("spine_id"),
+        pl.when(left_is_records).then(f"{uid}_l").otherwise(f"{uid}_r").alias(uid),
+        pl.when(left_is_records).then(f"{uid}_r").otherwise(f"{uid}_l").alias("spine_id"),
         "match_probability",
         "match_weight",
-        *[pl.col(f"mw_{c}") for c in comparisons],
-    ).sort("unique_id", "match_weight", descending=[False, True])
+        *[pl.col(f"{mw}{c}").alias(f"mw_{c}") for c in comparisons],
+    ).sort(uid, "match_weight", descending=[False, True])
     if pairs.is_empty():
-        pairs = _empty_pairs(comparisons)
-    best = best_candidates(pairs, recs["unique_id"], accept=accept, review=review)
+        pairs = _empty_pairs(comparisons, ids)
+    best = best_candidates(pairs, recs[uid], accept=accept, review=review, id_column=uid)
+    pairs, best = ids.restore(pairs), ids.restore(best)
     seconds["total"] = time.perf_counter() - t0
     log.info(
         "linked %d records to a spine of %d with %s: %d pairs; bands %s (%.1f s)",
         recs.height, spn.height, m.version, pairs.height,
         dict(best.group_by("band").len().iter_rows()), seconds["total"],
     )  # fmt: skip
-    return LinkResult(pairs, best, blocking, m.version, seconds)
+    return LinkResult(pairs, best, blocking, m.version, seconds, uid)

@@ -27,12 +27,13 @@ __all__ = ["waterfall_html"]
 def waterfall_html(
     record: pl.DataFrame,
     spine: pl.DataFrame,
-    candidate_code: str,
+    candidate_code: object,
     model: Path | str | LinkageModel,
     out: Path,
 ) -> Path:
     """Write the waterfall chart of (the one row of `record`, spine entry `candidate_code`)
-    under `model` to `out` (self-contained HTML); returns `out`.
+    under `model` to `out` (self-contained HTML); returns `out`. The spine entry is the one
+    whose id (the model's ``unique_id_column_name``, any type) is `candidate_code`.
 
     Raises :class:`~linkage.model.ModelError` when the candidate is not in the spine.
     """
@@ -40,7 +41,9 @@ def waterfall_html(
 
     m = model if isinstance(model, LinkageModel) else load_model(model)
     recs, spn = prepare_tables(record, spine, m)
-    one = spn.filter(pl.col(m.unique_id_column) == candidate_code)
+    uid = m.unique_id_column
+    # the id as the caller wrote it, whatever type the prepared spine holds it in
+    one = spn.filter(pl.col(uid).cast(pl.String) == str(candidate_code))
     if one.is_empty():
         raise ModelError(f"candidate {candidate_code!r} is not in the spine")
     db = DuckDBAPI()

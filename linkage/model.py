@@ -4,7 +4,10 @@ A model file is a Splink 5 settings dictionary (comparisons, blocking rules, and
 the m and u probabilities) with one extra top-level key, ``credlink``, that Splink does not
 know and that :func:`load_model` removes before Splink sees the settings:
 
-``subject_type``         'person' or 'organisation'
+``subject_type``         what the model links, any label (``person`` and ``organisation``
+                         for the credit-code pipeline; ``customer``, ``patient`` ...
+                         elsewhere): one or more letters, digits, ``_``, ``.`` or ``-``,
+                         starting with a letter or digit (it names the model's files)
 ``model_version``        null in the untrained settings (``person.json``); in a trained model
                          ``<subject>-<yyyymmdd>-<hash of the parameters>``
 ``linkable_share``       the share of records that have an entry in the spine; with the
@@ -34,6 +37,9 @@ the u's of each comparison sum to 1.
 (reviewed and committed, written by :func:`promote`, i.e. ``credlink models promote FILE``)
 names per subject type the model file in force and its SHA-256; :func:`current_model_path`
 reads it and refuses a file whose hash differs. A file dropped beside it is never used.
+Training (:mod:`linkage.train`) writes new versions into the work folder
+:func:`work_models_dir` (``<data>/linkage/models``, ignored by git), never into the tracked
+``linkage/models/``: a trained model reaches production only by being promoted.
 
 Example:
     >>> model = load_model(Path("linkage/models/person.json"))
@@ -69,16 +75,44 @@ __all__ = [
     "ModelError",
     "ModelMeta",
     "UnsafeModelError",
+    "check_subject_label",
     "current_model_path",
     "file_sha256",
     "load_model",
     "promote",
     "read_production",
+    "work_models_dir",
 ]
 
-#: Where the reviewed settings and trained models live.
+#: Where the reviewed settings and the promoted (production) models live, tracked by git.
 MODELS_DIR = Path(__file__).resolve().parent / "models"
+#: The subject types of the credit-code pipeline (its records, spines and evidence rules).
+#: A model may carry any other label (:func:`check_subject_label`).
 SUBJECT_TYPES = ("person", "organisation")
+_SUBJECT_LABEL = re.compile(r"[^\W_][\w.-]{0,63}")
+
+
+def check_subject_label(label: object, where: str = "subject type") -> str:
+    """`label` if it is a usable subject label (see the module doc), else :class:`ModelError`.
+
+    Example: ``check_subject_label('customer') -> 'customer'``; ``''``, ``'../x'`` or
+    ``'a b'`` are refused (the label is part of the model's version and file name).
+    """
+    if not isinstance(label, str) or not _SUBJECT_LABEL.fullmatch(label):
+        raise ModelError(
+            f"{where} must be a non-empty label of letters, digits, '_', '.' or '-' "
+            f"(at most 64, starting with a letter or digit), got {label!r}"
+        )
+    return label
+
+
+def work_models_dir() -> Path:
+    """Where training writes new model versions: ``<data>/linkage/models``
+    (:func:`credlink.settings.data_dir`, ignored by git). Nothing there is used until
+    promoted (:func:`promote`)."""
+    from credlink import settings
+
+    return settings.data_dir() / "linkage" / "models"
 
 
 class ModelError(ValueError):
@@ -114,10 +148,17 @@ class ModelMeta:
         unknown = set(raw) - known
         if unknown:
             raise ModelError(f"{path}: unknown key(s) in 'credlink': {sorted(unknown)}")
-        if raw.get("subject_type") not in SUBJECT_TYPES:
+        subject = check_subject_label(raw.get("subject_type"), f"{path}: credlink.subject_type")
+        version = raw.get("model_version")
+        # A trained model is promoted into its subject's slot: a version of another subject
+        # (a file relabelled by hand) would put one subject's model in another's place.
+        if version is not None and not (
+            isinstance(version, str) and version.startswith(f"{subject}-")
+        ):
             raise ModelError(
-                f"{path}: credlink.subject_type must be one of {SUBJECT_TYPES}, "
-                f"got {raw.get('subject_type')!r}"
+                f"{path}: credlink.model_version {version!r} is not a version of "
+                f"credlink.subject_type {subject!r} (trained versions are "
+                f"'{subject}-<yyyymmdd>-<hash>')"
             )
         share = float(raw.get("linkable_share", 0.95))
         if not 0 < share <= 1:
@@ -555,8 +596,7 @@ def current_model_path(subject_type: str, models_dir: Path = MODELS_DIR) -> Path
     until someone promotes it (:func:`promote`). Raises :class:`ModelError` without a record,
     for a file missing or changed since its promotion.
     """
-    if subject_type not in SUBJECT_TYPES:
-        raise ModelError(f"subject type must be one of {SUBJECT_TYPES}, got {subject_type!r}")
+    check_subject_label(subject_type)
     record = read_production(models_dir)
     entry = record["models"].get(subject_type)
     where = models_dir / PRODUCTION_FILE

@@ -14,16 +14,21 @@ Splink 5 with DuckDB:
    below ``u_floor`` (a level never seen among the sampled non-matches has no u at all).
    Probabilities are rounded to 10 significant digits (DuckDB sums in parallel, so the last
    digits vary) and training runs on one DuckDB thread, so the same data gives the same file;
-4. the trained model is written to ``<models_dir>/<subject>-<yyyymmdd>-<hash>.json`` (``credlink
-   train`` and this module's command line: the work folder ``data/linkage/models/``), where
-   the date is the training date given (no wall clock unless none is given) and the hash is
+4. the trained model is written to ``<models_dir>/<subject>-<yyyymmdd>-<hash>.json``, by
+   default (here, ``credlink train``, the training DAG and this module's command line) the
+   work folder :func:`linkage.model.work_models_dir`, ``<data>/linkage/models/``, which git
+   ignores; never the tracked ``linkage/models/`` (refused: it holds only what was promoted).
+   The date is the training date given (no wall clock unless none is given) and the hash is
    the first 8 hex digits of SHA-256 over the trained settings: the version names exactly
-   these parameters. The ``credlink`` block records the version and what it was trained on;
+   these parameters. The ``credlink`` block records the version and what it was trained on.
    A trained file is not used until it is reviewed and promoted (``credlink models promote
    FILE``, :func:`linkage.model.promote`), which copies it into ``linkage/models/`` and records
    it in ``production.json``;
 5. charts as self-contained offline HTML (the chart library inlined, no CDN at view time) in
    ``<charts_dir>/<version>/``: ``match_weights.html``, ``m_u_parameters.html``.
+
+:func:`train` works on any two tables and any model (any id column, any subject label);
+:func:`train_from_lake` reads the credit-code pipeline's person or organisation tables.
 
 Command line (the demo lake):
 
@@ -48,7 +53,7 @@ import polars as pl
 from credlink.etl.lake import Lake
 from credlink.linkage.deterministic import deterministic_pass
 from credlink.linkage.engine import prepare_tables, tf_table
-from credlink.linkage.model import MODELS_DIR, ModelMeta, load_model
+from credlink.linkage.model import MODELS_DIR, ModelError, ModelMeta, load_model, work_models_dir
 from credlink.linkage.records import read_organisation_records, read_person_records
 from credlink.linkage.spine import read_organisation_spine, read_person_spine
 
@@ -111,16 +116,20 @@ def train(
     settings: Path | str,
     *,
     on: date,
-    models_dir: Path = MODELS_DIR,
+    models_dir: Path | None = None,
     charts_dir: Path | None = None,
 ) -> TrainResult:
     """Train the model in `settings` on `records` (those left for the model) against `spine`.
 
-    Returns the path of the new model file (see the module doc), its version and charts.
+    Returns the path of the new model file (see the module doc), written to `models_dir`
+    (default: the work folder :func:`linkage.model.work_models_dir`), its version and charts.
+    Raises :class:`~linkage.model.ModelError` for `models_dir` the tracked production folder
+    ``linkage/models/`` (promote a model to put it there).
     """
     from splink import DuckDBAPI, Linker
 
     t0 = time.perf_counter()
+    models_dir = _work_folder(models_dir)
     base = load_model(settings)
     recs, spn = prepare_tables(records, spine, base)
     if recs.is_empty():
@@ -182,17 +191,31 @@ def train(
     return TrainResult(path, version, charts, recs.height, spn.height, seconds)
 
 
+def _work_folder(models_dir: Path | None) -> Path:
+    """Where a trained model goes: `models_dir`, by default the work folder; never the
+    tracked production folder (where only :func:`linkage.model.promote` writes)."""
+    out = work_models_dir() if models_dir is None else models_dir
+    if out.resolve() == MODELS_DIR.resolve():
+        raise ModelError(
+            f"{out} holds the promoted production models: train into a work folder (the "
+            f"default, {work_models_dir()}) and promote the reviewed file with "
+            "`credlink models promote FILE`"
+        )
+    return out
+
+
 def train_from_lake(
     subject_type: str,
     lake: Lake,
     *,
     on: date,
     settings: Path | None = None,
-    models_dir: Path = MODELS_DIR,
+    models_dir: Path | None = None,
     charts_dir: Path | None = None,
 ) -> TrainResult:
     """:func:`train` on the lake's staged records of one subject type, deterministic pass
-    removed, with the reviewed settings ``linkage/models/<subject>.json`` by default."""
+    removed, with the reviewed settings ``linkage/models/<subject>.json`` by default, into
+    `models_dir` (default: the work folder :func:`linkage.model.work_models_dir`)."""
     if subject_type == "person":
         records, spine = read_person_records(lake), read_person_spine(lake)
     elif subject_type == "organisation":
@@ -217,8 +240,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--date", type=date.fromisoformat, default=None,
                         help="training date in the version (default: today)")  # fmt: skip
     parser.add_argument("--settings", type=Path, default=None)
-    parser.add_argument("--models-dir", type=Path, default=Path("data/linkage/models"),
-                        help="where to write the model (promote it to use it)")  # fmt: skip
+    parser.add_argument("--models-dir", type=Path, default=None,
+                        help="where to write the model (default: <data>/linkage/models; "
+                        "promote it to use it)")  # fmt: skip
     parser.add_argument("--charts-dir", type=Path, default=Path("data/linkage/charts"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -9,7 +9,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from credlink.linkage.model import MODELS_DIR
 from credlink.linkage.stage import Thresholds, run_linkage
 from credlink.linkage.train import train_from_lake
 from credlink.orchestration.runtime import lake
@@ -36,14 +35,15 @@ def publish() -> str:
 
 def train(subject_type: str, *, on: date, models_dir: str = "") -> dict[str, Any]:
     """Train a new model version of `subject_type` on the lake, written to `models_dir`
-    (default ``linkage/models``) with its charts under ``<data>/linkage/charts/<version>/``;
-    returns its version and files."""
+    (default: the work folder ``<data>/linkage/models``, never the tracked ``linkage/models``:
+    promote a reviewed file with ``credlink models promote FILE``) with its charts under
+    ``<data>/linkage/charts/<version>/``; returns its version and files."""
     the_lake = lake()
     result = train_from_lake(
         subject_type,
         the_lake,
         on=on,
-        models_dir=Path(models_dir) if models_dir else MODELS_DIR,
+        models_dir=Path(models_dir) if models_dir else None,
         charts_dir=the_lake.root.parent / "linkage" / "charts",
     )
     return {
