@@ -39,7 +39,8 @@ from credlink.etl.ingest.interval import Interval
 from credlink.etl.ingest.run import RunContext, ingest_table
 from credlink.etl.lake import Lake
 from credlink.linkage.quality import quality_table, read_truth
-from credlink.linkage.stage import read_record_links, run_linkage
+from credlink.linkage.stage import run_linkage
+from credlink.linkage.tables import read_record_links
 from credlink.publish.quality import ALL, read_restriction_quality
 from credlink.publish.stage import run_publish
 from credlink.world.config import IDENTITY_ERRORS, NoiseConfig, WorldConfig

@@ -29,7 +29,8 @@ from credlink.etl.ingest.extract import connect, source_url
 from credlink.etl.ingest.interval import Interval
 from credlink.etl.ingest.run import RunContext, ingest_table
 from credlink.etl.lake import Lake
-from credlink.linkage.stage import read_runs, run_linkage
+from credlink.linkage.runs import read_runs
+from credlink.linkage.stage import run_linkage
 from credlink.world.config import WorldConfig
 from credlink.world.generate import generate_world
 

@@ -630,7 +630,7 @@ def quality(
     import polars as pl
 
     from credlink.linkage.quality import quality_table, read_truth, who_fails
-    from credlink.linkage.stage import read_record_links
+    from credlink.linkage.tables import read_record_links
 
     lake = _lake()
     links = read_record_links(lake)

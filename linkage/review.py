@@ -1,11 +1,11 @@
 """The clerical review of the review band: what `credlink review` lists, shows and decides.
 
-A review item is a row of ``linkage.review_queue`` (:mod:`linkage.stage`) not yet decided.
-To look at one, name it by its **item key** (``courts/SXBZXR/7@3f2a9c1e07bd``, see
+A review item is a row of ``linkage.review_queue`` (:mod:`linkage.review_queue`) not yet
+decided. To look at one, name it by its **item key** (``courts/SXBZXR/7@3f2a9c1e07bd``, see
 :mod:`linkage.review_keys`), its record's ``unique_id`` ('courts/SXBZXR/7') or its 1-based
 position in :func:`open_items` ('3'). A **decision** names the item by its key only: the key
-says what the reviewer was shown, and :func:`linkage.stage.record_decision` refuses it when the
-item has changed since or was decided already; a list number or a record id may point to
+says what the reviewer was shown, and :func:`linkage.decisions.record_decision` refuses it when
+the item has changed since or was decided already; a list number or a record id may point to
 another item by the time one decides. A decision is appended to ``linkage.decisions`` and takes
 effect on the next linkage run (:func:`linkage.stage.run_linkage`), and on every run after.
 
@@ -26,9 +26,11 @@ from typing import Any
 import polars as pl
 
 from credlink.etl.lake import Lake
+from credlink.linkage.decisions import read_decisions, record_decision
 from credlink.linkage.explain import waterfall_html
 from credlink.linkage.model import MODELS_DIR, ModelError, load_model
 from credlink.linkage.review_keys import DecisionConflict, ItemChanged, ItemKey
+from credlink.linkage.review_queue import read_review_queue
 from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
     PERSON_COLUMNS,
@@ -36,7 +38,6 @@ from credlink.linkage.spine import (
     read_organisation_spine,
     read_person_spine,
 )
-from credlink.linkage.stage import read_decisions, read_review_queue, record_decision
 
 __all__ = [
     "DecisionConflict",

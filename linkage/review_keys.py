@@ -8,9 +8,9 @@ conflict's holder, the model version, the reason and evidence, and the fields of
 candidate and the holder). The key stays the same across linkage runs while the item does not
 change, and changes with any of it.
 
-:func:`locked_check_append` is the primitive :func:`linkage.stage.record_decision` uses: under
-an exclusive file lock of its own it reads the table, lets a check refuse, and appends, so two
-reviewers deciding one item at once get one decision and one clear conflict.
+:func:`locked_check_append` is the primitive :func:`linkage.decisions.record_decision` uses:
+under an exclusive file lock of its own it reads the table, lets a check refuse, and appends, so
+two reviewers deciding one item at once get one decision and one clear conflict.
 
 Example:
     >>> key = ItemKey.of(queue_row)                                         # doctest: +SKIP

@@ -4,19 +4,17 @@ One run (:func:`run_linkage`) reads every staged agency record and both spines f
 resolves the records that need it (:func:`linkage.resolve.resolve`: deterministic pass, then
 the current trained model of its subject type) and keeps the links of the rest: a daily run
 links only new and changed records and those a registry change concerns
-(:mod:`linkage.incremental`). Reviewer decisions override the result, and the run commits
-the tables of the lake's ``linkage`` layer as one unit (:mod:`etl.commit`); the big ones
-(``record_links``, ``legal_representatives``, the spines) are delta tables
-(:mod:`linkage.partitions`): a daily run adds one partition holding the rows it changed, and
-every reader sees the whole current table:
+(:mod:`linkage.incremental`). Reviewer decisions override the result
+(:mod:`linkage.decisions`), and the run commits the tables of the lake's ``linkage`` layer as
+one unit (:mod:`etl.commit`); the big ones (``record_links``, ``legal_representatives``, the
+spines) are delta tables (:mod:`linkage.partitions`): a daily run adds one partition holding the
+rows it changed, and every reader sees the whole current table. The tables and their columns
+are in :mod:`linkage.tables`:
 
-``linkage.record_links``  one row per source record (:data:`RECORD_LINKS_COLUMNS`): its credit
-                          code (accept band only, else null), band, probabilities, method
-                          (``deterministic`` / ``probabilistic`` / ``clerical``, or ``none`` for
-                          records never modelled: passports), the model version and the run.
-``linkage.review_queue``  one row per open review-band record (:data:`REVIEW_QUEUE_COLUMNS`):
-                          its best candidate and the evidence, both records' fields (JSON) and
-                          the match weight of each comparison (JSON).
+``linkage.record_links``  one row per source record: its credit code (accept band only, else
+                          null), band, probabilities, method, the model version and the run.
+``linkage.review_queue``  replaced: one row per open review-band record, with its evidence
+                          (:mod:`linkage.review_queue`).
 ``linkage.legal_representatives``
                           one row per organisation of the legal-entity registry: its legal
                           representative linked to the population registry like a record
@@ -25,14 +23,11 @@ every reader sees the whole current table:
                           the spines kept between runs and the registry partitions behind
                           them: a daily run merges the registries' new rows only
                           (:mod:`linkage.spine_store`).
-``linkage.runs``          appended: one row per run and subject type (:data:`RUNS_COLUMNS`),
-                          full or incremental and why, records linked again and kept, seconds.
+``linkage.runs``          appended: one row per run and subject type, full or incremental and
+                          why, records linked again and kept, seconds (:mod:`linkage.runs`).
 
-Reviewer decisions live in ``linkage.decisions`` (:data:`DECISION_COLUMNS`, one row per
-decision, appended under a file lock by :func:`record_decision`). On every run a decided record
-gets ``method='clerical'`` and the decided outcome, whatever the model says: accepted onto the
-candidate a reviewer accepted (latest decision per candidate), else rejected. A candidate a
-reviewer rejected is never linked to that record, and a decided record leaves the queue.
+This module is the orchestration only: it reads what the previous run left, links each kind of
+record (:func:`_link_kind`, given its model) and commits the run's tables.
 
 Example:
     >>> counts = run_linkage(Lake(Path("data/lake")), run_id="manual__2026-01-01",
@@ -60,6 +55,7 @@ from credlink.etl.commit import (
 )
 from credlink.etl.lake import Lake
 from credlink.linkage.corroborate import case_references, corroborate
+from credlink.linkage.decisions import apply_decisions, read_decisions
 from credlink.linkage.deterministic import namesakes
 from credlink.linkage.evidence import EvidencePolicy, load_policy, policy_digest
 from credlink.linkage.incremental import (
@@ -69,7 +65,7 @@ from credlink.linkage.incremental import (
     full_reason,
     plan,
 )
-from credlink.linkage.model import MODELS_DIR, current_model_path, load_model
+from credlink.linkage.model import MODELS_DIR, LinkageModel, current_model_path, load_model
 from credlink.linkage.partitions import DELTA_TABLES, stage_table, stage_whole
 from credlink.linkage.records import organisation_records, person_records, read_staged
 from credlink.linkage.representatives import (
@@ -78,110 +74,32 @@ from credlink.linkage.representatives import (
     representative_records,
     with_organisations,
 )
-from credlink.linkage.resolve import RECORD_LINK_COLUMNS, Resolution, resolve
-from credlink.linkage.review_keys import DecisionConflict, ItemChanged, ItemKey, locked_check_append
+from credlink.linkage.resolve import RECORD_LINK_COLUMNS, resolve
+from credlink.linkage.review_queue import OPEN_ITEM_COLUMNS, read_review_queue, review_queue
+from credlink.linkage.runs import LinkageRun, read_runs, runs_frame
 from credlink.linkage.spine import ORGANISATION_DATASET
 from credlink.linkage.spine_store import MANIFEST, SpineUpdate, update_spine
+from credlink.linkage.tables import (
+    LAYER,
+    LEGAL_REPRESENTATIVES,
+    RECORD_LINKS,
+    RECORD_LINKS_COLUMNS,
+    REVIEW_QUEUE,
+    REVIEW_QUEUE_COLUMNS,
+    RUNS,
+    conform,
+    read_record_links,
+)
 from credlink.settings import ACCEPT, REVIEW
 
-__all__ = [
-    "DECISION_COLUMNS",
-    "RECORD_LINKS_COLUMNS",
-    "REVIEW_QUEUE_COLUMNS",
-    "RUNS_COLUMNS",
-    "LinkageLockedError",
-    "Thresholds",
-    "apply_decisions",
-    "read_decisions",
-    "read_record_links",
-    "read_review_queue",
-    "read_runs",
-    "record_decision",
-    "review_queue",
-    "run_linkage",
-]
+__all__ = ["LinkageLockedError", "Thresholds", "run_linkage"]
 
 log = logging.getLogger(__name__)
 
-LAYER = "linkage"
-RECORD_LINKS = "record_links"
-REVIEW_QUEUE = "review_queue"
-DECISIONS = "decisions"
-RUNS = "runs"
-LEGAL_REPRESENTATIVES = "legal_representatives"
-
-#: ``linkage.record_links``: one row per source record.
-RECORD_LINKS_COLUMNS: dict[str, pl.DataType] = {
-    **RECORD_LINK_COLUMNS,  # method: deterministic / probabilistic / clerical / none
-    "record_fingerprint": pl.UInt64(),  # of the record's linkage fields (incremental runs)
-    "linked_run_id": pl.String(),  # the run that computed this link
-    "run_id": pl.String(),  # the run that wrote the table
-    "logical_date": pl.Datetime("us", "UTC"),
+SUBJECTS = {
+    "person": person_records,
+    "organisation": organisation_records,
 }
-
-#: ``linkage.runs``: one row per run and subject type: what it linked again and why.
-RUNS_COLUMNS: dict[str, pl.DataType] = {
-    "run_id": pl.String(),
-    "logical_date": pl.Datetime("us", "UTC"),
-    "subject_type": pl.String(),
-    "mode": pl.String(),  # full / incremental
-    "full_reason": pl.String(),
-    "model_version": pl.String(),
-    "accept": pl.Float64(),
-    "review": pl.Float64(),
-    "evidence_policy": pl.String(),  # digest of the identity-evidence policy (linkage.evidence)
-    "fingerprint_scheme": pl.String(),
-    "records": pl.Int64(),
-    "spine_entries": pl.Int64(),
-    "spine_mode": pl.String(),  # unchanged / updated / rebuilt (linkage.spine_store)
-    "spine_changed": pl.Int64(),  # spine entries new or changed since the last run
-    "relinked": pl.Int64(),
-    "kept": pl.Int64(),
-    "relinked_new": pl.Int64(),
-    "relinked_changed": pl.Int64(),
-    "relinked_spine_changed": pl.Int64(),
-    "relinked_not_accepted": pl.Int64(),
-    "seconds": pl.Float64(),
-}
-
-#: ``linkage.review_queue``: one row per open review-band record and its best candidate.
-REVIEW_QUEUE_COLUMNS: dict[str, pl.DataType] = {
-    "unique_id": pl.String(),
-    "subject_type": pl.String(),
-    "source": pl.String(),
-    "table": pl.String(),
-    "record_id": pl.String(),
-    "candidate_code": pl.String(),
-    "link_probability": pl.Float64(),
-    "match_probability": pl.Float64(),
-    "match_weight": pl.Float64(),
-    "model_version": pl.String(),
-    "reason": pl.String(),  # why it is in review (e.g. an identifier conflict, evidence short)
-    "name_agreement": pl.String(),  # of the candidate (linkage.evidence)
-    "evidence": pl.List(pl.String()),  # independent facts that agree with the candidate
-    "conflict_code": pl.String(),  # identifier conflict: the identifier's registry holder
-    "record": pl.String(),  # JSON: the record's fields (linkage.spine columns)
-    "candidate": pl.String(),  # JSON: the candidate spine entry's fields
-    "conflict_candidate": pl.String(),  # JSON: the identifier holder's spine entry's fields
-    "comparison_weights": pl.String(),  # JSON: {comparison: partial match weight}
-    "run_id": pl.String(),
-}
-
-#: ``linkage.decisions``: one row per reviewer decision.
-DECISION_COLUMNS: dict[str, pl.DataType] = {
-    "unique_id": pl.String(),  # the record ('<source>/<table>/<record id>')
-    "candidate_code": pl.String(),  # the credit code decided on
-    "decision": pl.String(),  # accept / reject
-    "reviewer": pl.String(),
-    "decided_at": pl.Datetime("us", "UTC"),
-    "note": pl.String(),
-    # what the reviewer was shown (linkage.review_keys); null in decisions recorded before
-    # review keys, and in corrections of records that were not in the review queue
-    "model_version": pl.String(),
-    "item_fingerprint": pl.String(),
-}
-
-DECISION_KINDS = ("accept", "reject")
 
 
 @dataclass(frozen=True)
@@ -194,240 +112,6 @@ class Thresholds:
     def __post_init__(self) -> None:
         if not 0 <= self.review <= self.accept <= 1:
             raise ValueError(f"need 0 <= review <= accept <= 1, got {self}")
-
-
-def _conform(frame: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
-    return frame.select(
-        [
-            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
-            for c, t in columns.items()
-        ]
-    )
-
-
-def read_decisions(lake: Lake) -> pl.DataFrame:
-    """Every decision recorded in the lake, in :data:`DECISION_COLUMNS` (maybe empty)."""
-    frame = lake.read(LAYER, DECISIONS)
-    if frame.is_empty():
-        return pl.DataFrame(schema=DECISION_COLUMNS)
-    return _conform(frame, DECISION_COLUMNS)
-
-
-def record_decision(
-    lake: Lake,
-    unique_id: str,
-    candidate_code: str,
-    decision: str,
-    *,
-    reviewer: str,
-    decided_at: datetime,
-    note: str | None = None,
-    seen: ItemKey | None = None,
-) -> pl.DataFrame:
-    """Append one reviewer decision to ``linkage.decisions``; returns the row.
-
-    `seen` is the key of the review item the reviewer was shown (:mod:`linkage.review_keys`).
-    Under a lock, the decision is refused (:class:`~linkage.review_keys.ItemChanged`) unless
-    that item is still the record's open item in ``linkage.review_queue`` (same candidate, same
-    model version, same fields: same fingerprint) and `candidate_code` is one it showed, and
-    refused (:class:`~linkage.review_keys.DecisionConflict`) when the record was decided
-    already: two reviewers deciding at once get one decision and one conflict. Without `seen`
-    the decision is a correction of a record outside the queue (e.g. rejecting an accepted
-    link); a record in the queue is refused then: decide it by its key.
-
-    Example: ``record_decision(lake, 'courts/SXBZXR/7', '110101198001010013', 'reject',
-    reviewer='li', decided_at=datetime(2026, 1, 2, 9, tzinfo=UTC), seen=ItemKey.of(row))``.
-    """
-    if decision not in DECISION_KINDS:
-        raise ValueError(f"decision must be one of {DECISION_KINDS}, got {decision!r}")
-    if decided_at.tzinfo is None:
-        raise ValueError("decided_at must be timezone-aware")
-    if seen is not None and seen.unique_id != unique_id:
-        raise ValueError(f"item key {seen} is not of record {unique_id!r}")
-
-    def checked_row() -> pl.DataFrame:
-        queue = read_review_queue(lake)
-        items = queue.filter(pl.col("unique_id") == unique_id).to_dicts() if queue.height else []
-        earlier = read_decisions(lake).filter(pl.col("unique_id") == unique_id)
-        version = fingerprint = None
-        if seen is None:
-            if items and earlier.is_empty():
-                raise ItemChanged(
-                    f"{unique_id} is in the review queue (item {ItemKey.of(items[0])}): decide it "
-                    "by its item key, as `credlink review show` prints it"
-                )
-        else:
-            if not items:
-                raise ItemChanged(f"{unique_id} is no longer in the review queue")
-            item = items[0]
-            now = ItemKey.of(item)
-            if now != seen:
-                raise ItemChanged(
-                    f"item {seen} changed since it was shown: it is now {now} (candidate "
-                    f"{item['candidate_code']}, identifier holder {item.get('conflict_code')}, "
-                    f"model {item['model_version']}); look at it again (`credlink review show "
-                    f"{now}`)"
-                )
-            shown = {item["candidate_code"], item.get("conflict_code")} - {None}
-            if candidate_code not in shown:
-                raise ValueError(
-                    f"{candidate_code!r} is not a candidate of {unique_id} "
-                    f"(candidates: {sorted(shown)})"
-                )
-            version, fingerprint = item["model_version"], now.fingerprint
-        if seen is not None and earlier.height:
-            last = earlier.sort("decided_at").row(-1, named=True)
-            raise DecisionConflict(
-                f"{unique_id} was decided already: {last['decision']} {last['candidate_code']} "
-                f"by {last['reviewer']} at {last['decided_at']:%Y-%m-%d %H:%M:%S} UTC; "
-                "no second decision recorded"
-            )
-        return pl.DataFrame(
-            [[unique_id, candidate_code, decision, reviewer, decided_at, note, version,
-              fingerprint]],
-            schema=DECISION_COLUMNS,
-            orient="row",
-        )  # fmt: skip
-
-    return locked_check_append(lake, LAYER, DECISIONS, checked_row)
-
-
-def effective_decisions(decisions: pl.DataFrame) -> pl.DataFrame:
-    """Per decided record: ``unique_id``, ``decision``, ``candidate_code``.
-
-    The latest decision on each (record, candidate) counts. A record with an accepted candidate
-    is accepted onto it (the latest accepted, if several), else it is rejected.
-    """
-    latest = (
-        decisions.with_row_index("_order")
-        .sort("decided_at", "_order")
-        .unique(["unique_id", "candidate_code"], keep="last", maintain_order=True)
-    )
-    accepted = latest.filter(pl.col("decision") == "accept")
-    rejected = latest.join(accepted.select("unique_id"), on="unique_id", how="anti")
-    return (
-        pl.concat([accepted, rejected])
-        .sort("decided_at", "_order")
-        .unique("unique_id", keep="last", maintain_order=True)
-        .select("unique_id", "decision", "candidate_code")
-    )
-
-
-def apply_decisions(links: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
-    """`links` (``record_links`` rows) with every decided record's outcome set by its decision:
-    ``method='clerical'``; accepted -> band accept on the decided code; rejected -> band reject,
-    no credit code."""
-    eff = effective_decisions(decisions).rename(
-        {"decision": "_decision", "candidate_code": "_decided_code"}
-    )
-    joined = links.join(eff, on="unique_id", how="left", maintain_order="left")
-    decided = pl.col("_decision").is_not_null()
-    accepted = pl.col("_decision") == "accept"
-    return joined.with_columns(
-        pl.when(decided)
-        .then(pl.when(accepted).then("_decided_code"))
-        .otherwise("credit_code")
-        .alias("credit_code"),
-        pl.when(decided).then("_decided_code").otherwise("candidate_code").alias("candidate_code"),
-        pl.when(decided)
-        .then(pl.when(accepted).then(pl.lit("accept")).otherwise(pl.lit("reject")))
-        .otherwise("band")
-        .alias("band"),
-        pl.when(decided).then(pl.lit("clerical")).otherwise("method").alias("method"),
-        pl.when(decided).then(pl.lit(None)).otherwise("matched_on").alias("matched_on"),
-        # the evidence was of the candidate: it no longer describes another decided code
-        *[
-            pl.when(decided & (pl.col("_decided_code") != pl.col("candidate_code")).fill_null(True))
-            .then(pl.lit(None))
-            .otherwise(c)
-            .alias(c)
-            for c in ("name_agreement", "evidence")
-            if c in links.columns
-        ],
-        pl.when(decided)
-        .then(pl.format("reviewer decision: {}", "_decision"))
-        .otherwise("reason")
-        .alias("reason"),
-    ).drop("_decision", "_decided_code")
-
-
-def _json_rows(frame: pl.DataFrame, key: str, name: str) -> pl.DataFrame:
-    """`key` and every other column of `frame` as one JSON object per row, in column `name`."""
-    rest = [c for c in frame.columns if c != key]
-    return frame.select(key, pl.struct(rest).struct.json_encode().alias(name))
-
-
-def review_queue(
-    links: pl.DataFrame, resolution: Resolution, records: pl.DataFrame, spine: pl.DataFrame
-) -> pl.DataFrame:
-    """The open review-band records of one subject type with their evidence
-    (:data:`REVIEW_QUEUE_COLUMNS` without ``run_id``); `links` after decisions."""
-    open_ = links.filter((pl.col("band") == "review") & (pl.col("method") == "probabilistic"))
-    if open_.is_empty() or resolution.model_result is None:
-        return pl.DataFrame(schema={k: v for k, v in REVIEW_QUEUE_COLUMNS.items() if k != "run_id"})
-    pairs = resolution.model_result.pairs
-    mw = [c for c in pairs.columns if c.startswith("mw_")]
-    weights = pairs.join(
-        open_.select("unique_id", pl.col("candidate_code").alias("spine_id")),
-        on=["unique_id", "spine_id"],
-        how="semi",
-    ).select(
-        "unique_id",
-        pl.col("spine_id").alias("candidate_code"),
-        pl.struct([pl.col(c).alias(c.removeprefix("mw_")) for c in mw])
-        .struct.json_encode()
-        .alias("comparison_weights"),
-    )
-    recs = _json_rows(
-        records.join(open_.select("unique_id"), on="unique_id"), "unique_id", "record"
-    )
-    cands = _json_rows(
-        spine.join(open_.select(pl.col("candidate_code").alias("unique_id")), on="unique_id"),
-        "unique_id",
-        "candidate",
-    ).rename({"unique_id": "candidate_code"})
-    holders = _json_rows(
-        spine.join(open_.select(pl.col("conflict_code").alias("unique_id")), on="unique_id"),
-        "unique_id",
-        "conflict_candidate",
-    ).rename({"unique_id": "conflict_code"})
-    return (
-        open_.select(
-            "unique_id",
-            "subject_type",
-            "source",
-            "table",
-            "record_id",
-            "candidate_code",
-            "link_probability",
-            "match_probability",
-            "match_weight",
-            "model_version",
-            "reason",
-            "name_agreement",
-            "evidence",
-            "conflict_code",
-        )
-        .join(recs, on="unique_id", how="left")
-        .join(cands.unique("candidate_code"), on="candidate_code", how="left")
-        .join(holders.unique("conflict_code"), on="conflict_code", how="left")
-        .join(weights, on=["unique_id", "candidate_code"], how="left")
-        .sort("unique_id")
-    )
-
-
-SUBJECTS = {
-    "person": person_records,
-    "organisation": organisation_records,
-}
-
-
-def read_runs(lake: Lake) -> pl.DataFrame:
-    """``linkage.runs``: one row per linkage run and subject type (maybe empty)."""
-    frame = lake.read(LAYER, RUNS)
-    if frame.is_empty():
-        return pl.DataFrame(schema=RUNS_COLUMNS)
-    return _conform(frame, RUNS_COLUMNS)
 
 
 @dataclass
@@ -454,13 +138,14 @@ class _Previous:
         return cls(
             links=links,
             representatives=reps,
-            queue=_conform(read_review_queue(lake), REVIEW_QUEUE_COLUMNS).drop("run_id"),
+            queue=conform(read_review_queue(lake), REVIEW_QUEUE_COLUMNS).drop("run_id"),
             runs=read_runs(lake),
             stored_links=stored_links,
             stored_representatives=stored_reps,
         )
 
     def run(self, kind: str) -> dict[str, object] | None:
+        """The last ``linkage.runs`` row of `kind`, as stored (None before its first run)."""
         mine = self.runs.filter(pl.col("subject_type") == kind)
         return mine.row(-1, named=True) if mine.height else None
 
@@ -470,8 +155,8 @@ class _Run:
     """What every kind's linking in one run shares."""
 
     run_id: str
+    logical_date: datetime
     th: Thresholds
-    models_dir: Path | None
     decisions: pl.DataFrame
     previous: _Previous
     full: bool
@@ -487,7 +172,7 @@ class _Linked:
 
     links: pl.DataFrame
     queue: pl.DataFrame
-    run_row: dict[str, object]
+    run: LinkageRun
 
 
 def _relink_namesakes(
@@ -519,6 +204,25 @@ def _relink_namesakes(
     )
 
 
+def _plan(
+    records_fp: pl.DataFrame,
+    prev_links: pl.DataFrame,
+    spine: SpineUpdate,
+    subject: str,
+    why_full: str | None,
+) -> Plan:
+    """What to link again and what to keep: everything anew in a full run (`why_full` set),
+    else the incremental plan (:func:`linkage.incremental.plan`) with the namesakes' links."""
+    if why_full is not None:
+        return Plan(
+            relink=records_fp.select("unique_id"),
+            keep=records_fp.head(0),
+            reasons={"new": records_fp.height},
+        )
+    incremental = plan(records_fp, prev_links, spine.changed, spine.replaced)
+    return _relink_namesakes(incremental, prev_links, spine.columns, subject)
+
+
 def _link_kind(
     kind: str,
     records: pl.DataFrame,
@@ -526,14 +230,13 @@ def _link_kind(
     prev_links: pl.DataFrame,
     *,
     subject: str,
+    model: LinkageModel,
     run: _Run,
 ) -> _Linked:
-    """Link one kind of record (`subject` records, or legal representatives) to `spine`:
-    in full or incrementally (:mod:`linkage.incremental`), decisions applied."""
+    """Link one kind of record (`subject` records, or legal representatives) to `spine` with
+    `model`: in full or incrementally (:mod:`linkage.incremental`), decisions applied."""
     started = time.perf_counter()
-    run_id, th, models_dir, previous = run.run_id, run.th, run.models_dir, run.previous
-    decisions = run.decisions
-    model = load_model(current_model_path(subject, models_dir or MODELS_DIR))
+    th, previous = run.th, run.previous
     records_fp = fingerprints(records)
     why_full = full_reason(
         previous.run(kind),
@@ -544,17 +247,7 @@ def _link_kind(
         has_previous_links=prev_links.height > 0,
         full=run.full,
     )
-    if why_full is None:
-        the_plan = plan(
-            records_fp,
-            prev_links,
-            spine.changed,
-            spine.replaced,
-        )
-        the_plan = _relink_namesakes(the_plan, prev_links, spine.columns, subject)
-    else:
-        the_plan = Plan(relink=records_fp.select("unique_id"), keep=records_fp.head(0))
-        the_plan.reasons = {"new": records_fp.height}
+    the_plan = _plan(records_fp, prev_links, spine, subject, why_full)
     to_link = records.join(the_plan.relink, on="unique_id", how="semi")
     entries = spine.columns
     kept = prev_links.join(the_plan.keep, on="unique_id", how="semi").select(
@@ -575,15 +268,17 @@ def _link_kind(
         )
         fresh = res.links
     links = apply_decisions(
-        pl.concat([fresh.with_columns(linked_run_id=pl.lit(run_id)), kept], how="vertical_relaxed"),
-        decisions,
+        pl.concat(
+            [fresh.with_columns(linked_run_id=pl.lit(run.run_id)), kept], how="vertical_relaxed"
+        ),
+        run.decisions,
     ).join(records_fp.rename({"fingerprint": "record_fingerprint"}), on="unique_id", how="left")
     links = corroborate(links, run.references, run.policy.rule(subject))
     # The queue: fresh evidence for relinked records, the previous evidence for kept ones.
     queue = (
         review_queue(links.join(the_plan.relink, on="unique_id", how="semi"), res, to_link, entries)
         if res is not None
-        else pl.DataFrame(schema={k: v for k, v in REVIEW_QUEUE_COLUMNS.items() if k != "run_id"})
+        else pl.DataFrame(schema=OPEN_ITEM_COLUMNS)
     )
     still_open = links.filter(
         (pl.col("band") == "review") & (pl.col("method") == "probabilistic")
@@ -591,38 +286,44 @@ def _link_kind(
     if not previous.queue.is_empty():
         carried = previous.queue.join(still_open.select("unique_id"), on="unique_id", how="semi")
         queue = pl.concat([queue, carried.select(queue.columns)], how="vertical_relaxed")
-    run_row: dict[str, object] = {
-        "subject_type": kind,
-        "mode": "full" if why_full else "incremental",
-        "full_reason": why_full,
-        "model_version": model.version,
-        "accept": th.accept,
-        "review": th.review,
-        "evidence_policy": run.policy_digest,
-        "fingerprint_scheme": FINGERPRINT_SCHEME,
-        "records": records.height,
-        "spine_entries": entries.height,
-        "spine_mode": spine.mode,
-        "spine_changed": spine.changed.height,
-        "relinked": to_link.height,
-        "kept": kept.height,
-        **{f"relinked_{k}": v for k, v in the_plan.reasons.items()},
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    reasons = the_plan.reasons
+    row = LinkageRun(
+        run_id=run.run_id,
+        logical_date=run.logical_date,
+        subject_type=kind,
+        mode="full" if why_full else "incremental",
+        full_reason=why_full,
+        model_version=model.version,
+        accept=th.accept,
+        review=th.review,
+        evidence_policy=run.policy_digest,
+        fingerprint_scheme=FINGERPRINT_SCHEME,
+        records=records.height,
+        spine_entries=entries.height,
+        spine_mode=spine.mode,
+        spine_changed=spine.changed.height,
+        relinked=to_link.height,
+        kept=kept.height,
+        relinked_new=reasons.get("new"),
+        relinked_changed=reasons.get("changed"),
+        relinked_spine_changed=reasons.get("spine_changed"),
+        relinked_not_accepted=reasons.get("not_accepted"),
+        seconds=round(time.perf_counter() - started, 3),
+    )
     log.info(
         "%s: %s run%s, spine %s (%d changed): %d records, %d relinked %s, %d kept, %.1f s",
         kind,
-        run_row["mode"],
+        row.mode,
         f" ({why_full})" if why_full else "",
         spine.mode,
         spine.changed.height,
         records.height,
         to_link.height,
-        the_plan.reasons,
+        reasons,
         kept.height,
-        run_row["seconds"],
+        row.seconds,
     )
-    return _Linked(links, queue, run_row)
+    return _Linked(links, queue, row)
 
 
 def run_linkage(
@@ -665,6 +366,11 @@ class LinkageLockedError(StageLockedError):
     """Another linkage run holds the lake's linkage lock and did not finish within the wait."""
 
 
+def _current_model(subject: str, models_dir: Path | None) -> LinkageModel:
+    """The production model of `subject` in `models_dir` (default ``linkage/models``)."""
+    return load_model(current_model_path(subject, models_dir or MODELS_DIR))
+
+
 def _run_linkage(
     lake: Lake,
     run_id: str,
@@ -679,14 +385,14 @@ def _run_linkage(
     results: list[_Linked] = []
     spines = {subject: update_spine(lake, subject, rebuild=full) for subject in SUBJECTS}
     staged = read_staged(lake)  # every agency table, read once for both subject types
-    common = _Run(run_id, th, models_dir, decisions, previous, full, load_policy(),
+    common = _Run(run_id, logical_date, th, decisions, previous, full, load_policy(),
                   policy_digest(), case_references(staged))  # fmt: skip
     for subject, subject_records in SUBJECTS.items():
         prev = previous.links.filter(pl.col("subject_type") == subject)
         records = subject_records(staged)
-        results.append(
-            _link_kind(subject, records, spines[subject], prev, subject=subject, run=common)
-        )
+        model = _current_model(subject, models_dir)
+        results.append(_link_kind(subject, records, spines[subject], prev, subject=subject,
+                                  model=model, run=common))  # fmt: skip
     registry = lake.read("staging", ORGANISATION_DATASET)
     reps = _link_kind(
         REPRESENTATIVE_KIND,
@@ -696,29 +402,29 @@ def _run_linkage(
             [*RECORD_LINK_COLUMNS, "record_fingerprint", "linked_run_id"]
         ),
         subject="person",
+        model=_current_model("person", models_dir),
         run=common,
     )
     run = {"run_id": pl.lit(run_id), "logical_date": pl.lit(logical_date)}
-    record_links = _conform(
+    record_links = conform(
         pl.concat([r.links for r in results], how="vertical_relaxed").with_columns(**run),
         RECORD_LINKS_COLUMNS,
     ).sort("subject_type", "unique_id")
-    representatives = _conform(
+    representatives = conform(
         with_organisations(reps.links, registry).with_columns(**run),
         LEGAL_REPRESENTATIVES_COLUMNS,
     ).sort("organisation_code")
-    queue = _conform(
+    queue = conform(
         pl.concat([r.queue for r in [*results, reps]], how="vertical_relaxed").with_columns(
             run_id=pl.lit(run_id)
         ),
         REVIEW_QUEUE_COLUMNS,
     ).sort("unique_id")
-    run_rows = [r.run_row for r in [*results, reps]]
     runs = pl.concat(
         [
             # a retry of the same run (Airflow's) replaces that run's rows
             read_runs(lake).filter(pl.col("run_id") != run_id),
-            _conform(pl.DataFrame(run_rows).with_columns(**run), RUNS_COLUMNS),
+            runs_frame([r.run for r in [*results, reps]]),
         ],
         how="vertical_relaxed",
     )
@@ -781,13 +487,3 @@ def _counts_of_stored(lake: Lake, run_id: str) -> dict[str, int]:
     return _counts(read_record_links(lake), runs.filter(pl.col("run_id") == run_id),
                    read_review_queue(lake), read_decisions(lake),
                    lake.read(LAYER, LEGAL_REPRESENTATIVES))  # fmt: skip
-
-
-def read_record_links(lake: Lake) -> pl.DataFrame:
-    """``linkage.record_links`` of the last run (empty before the first)."""
-    return lake.read(LAYER, RECORD_LINKS)
-
-
-def read_review_queue(lake: Lake) -> pl.DataFrame:
-    """``linkage.review_queue`` of the last run (empty before the first)."""
-    return lake.read(LAYER, REVIEW_QUEUE)

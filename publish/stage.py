@@ -55,7 +55,7 @@ import polars as pl
 from credlink.etl.lake import WHOLE, Lake
 from credlink.linkage.evidence import EvidencePolicy, load_policy
 from credlink.linkage.spine import read_organisation_spine, read_person_spine
-from credlink.linkage.stage import read_record_links
+from credlink.linkage.tables import read_record_links
 from credlink.publish.carry import (
     Carry,
     basis_metadata,

@@ -14,7 +14,8 @@ from credlink import settings
 from credlink.etl.lake import Lake
 from credlink.linkage.quality import quality_table, read_truth
 from credlink.linkage.records import read_organisation_records, read_person_records
-from credlink.linkage.stage import read_record_links, read_review_queue
+from credlink.linkage.review_queue import read_review_queue
+from credlink.linkage.tables import read_record_links
 from credlink.orchestration.assets import LINKED_SOURCES
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 
 from credlink import settings
 from credlink.etl.lake import Lake
-from credlink.linkage.stage import read_record_links
+from credlink.linkage.tables import read_record_links
 from credlink.publish.contracts import check_warehouse
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

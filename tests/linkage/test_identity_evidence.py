@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from credlink.cli import app
 from credlink.etl.lake import Lake
+from credlink.linkage.decisions import record_decision
 from credlink.linkage.deterministic import deterministic_pass
 from credlink.linkage.evidence import (
     EvidencePolicyError,
@@ -38,14 +39,11 @@ from credlink.linkage.evidence import (
 from credlink.linkage.records import organisation_records, person_records
 from credlink.linkage.resolve import resolve
 from credlink.linkage.review_keys import ItemKey
+from credlink.linkage.review_queue import read_review_queue
+from credlink.linkage.runs import read_runs
 from credlink.linkage.spine import organisation_spine, person_spine
-from credlink.linkage.stage import (
-    read_record_links,
-    read_review_queue,
-    read_runs,
-    record_decision,
-    run_linkage,
-)
+from credlink.linkage.stage import run_linkage
+from credlink.linkage.tables import read_record_links
 
 LI_SI = ric("11010519491231002")  # 李四, Beijing
 ZHANG_SAN = ric("37082719800512001")  # 张三, 370827

@@ -14,8 +14,10 @@ from credlink.etl.ingest.interval import Interval
 from credlink.etl.ingest.run import RunContext, ingest_table
 from credlink.etl.lake import Lake
 from credlink.linkage.incremental import FINGERPRINT_SCHEME, fingerprints, full_reason, plan
+from credlink.linkage.runs import read_runs
 from credlink.linkage.spine_store import update_spine
-from credlink.linkage.stage import Thresholds, read_record_links, read_runs, run_linkage
+from credlink.linkage.stage import Thresholds, run_linkage
+from credlink.linkage.tables import read_record_links
 from credlink.world.generate import WorldSummary
 
 SPLIT = datetime(2025, 6, 1, tzinfo=UTC)

@@ -15,7 +15,8 @@ from linkfault import DAY
 import credlink.linkage.partitions
 from credlink.etl.lake import DELTA_DELETED, Lake, delta_metadata
 from credlink.linkage import engine
-from credlink.linkage.stage import read_record_links, run_linkage
+from credlink.linkage.stage import run_linkage
+from credlink.linkage.tables import read_record_links
 
 ZHANG_SAN = ric("37082719800512001")
 LI_SI = ric("11010519491231002")

@@ -10,8 +10,9 @@ import pytest
 
 from credlink.etl.lake import Lake
 from credlink.linkage.representatives import representative_records
+from credlink.linkage.runs import read_runs
 from credlink.linkage.spine import ORGANISATION_DATASET, PERSON_COLUMNS, PERSON_DATASET
-from credlink.linkage.stage import read_runs, run_linkage
+from credlink.linkage.stage import run_linkage
 
 DAY = datetime(2025, 7, 1, tzinfo=UTC)
 

@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from credlink.cli import app
 from credlink.etl.lake import Lake
+from credlink.linkage.decisions import read_decisions
 from credlink.linkage.review import open_items
-from credlink.linkage.stage import read_decisions, read_record_links
+from credlink.linkage.tables import read_record_links
 from credlink.world.generate import WorldSummary
 
 pytestmark = pytest.mark.slow

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from credlink.cli import app
 from credlink.etl.lake import Lake
+from credlink.linkage.decisions import apply_decisions, read_decisions, record_decision
 from credlink.linkage.review import (
     DecisionConflict,
     ItemChanged,
@@ -28,13 +29,7 @@ from credlink.linkage.review import (
     decide,
     open_items,
 )
-from credlink.linkage.stage import (
-    DECISION_COLUMNS,
-    REVIEW_QUEUE_COLUMNS,
-    apply_decisions,
-    read_decisions,
-    record_decision,
-)
+from credlink.linkage.tables import DECISION_COLUMNS, REVIEW_QUEUE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = datetime(2026, 1, 2, 9, tzinfo=UTC)

@@ -10,18 +10,15 @@ import polars as pl
 import pytest
 
 from credlink.etl.lake import Lake
+from credlink.linkage.decisions import apply_decisions, read_decisions, record_decision
 from credlink.linkage.review_keys import ItemKey
-from credlink.linkage.stage import (
+from credlink.linkage.review_queue import read_review_queue
+from credlink.linkage.stage import Thresholds, run_linkage
+from credlink.linkage.tables import (
     DECISION_COLUMNS,
     RECORD_LINKS_COLUMNS,
     REVIEW_QUEUE_COLUMNS,
-    Thresholds,
-    apply_decisions,
-    read_decisions,
     read_record_links,
-    read_review_queue,
-    record_decision,
-    run_linkage,
 )
 
 DAY = datetime(2025, 7, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ from faultcase import tables
 
 from credlink.etl.lake import Lake
 from credlink.linkage.evidence import load_policy
-from credlink.linkage.stage import read_record_links
+from credlink.linkage.tables import read_record_links
 from credlink.publish.carry import basis_path, read_carry
 from credlink.publish.listings import read_listings
 from credlink.publish.memoranda import Memorandum
