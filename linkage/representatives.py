@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from credlink.etl.catalog import columns
 from credlink.linkage.records import person_records
-from credlink.linkage.resolve import RECORD_LINK_COLUMNS
 from credlink.linkage.spine import PERSON_COLUMNS, conform, current_rows
 
 __all__ = [
@@ -40,16 +40,7 @@ REPRESENTATIVE_KIND = "legal_representative"
 _TABLE_SUFFIX = ".legal_rep"
 
 #: ``linkage.legal_representatives``: one row per organisation of the registry.
-LEGAL_REPRESENTATIVES_COLUMNS: dict[str, pl.DataType] = {
-    "organisation_code": pl.String(),  # the organisation's USCC
-    "organisation_name": pl.String(),
-    "representative_name": pl.String(),  # as the registry writes it
-    **RECORD_LINK_COLUMNS,  # the representative's link; credit_code = citizen ID
-    "record_fingerprint": pl.UInt64(),
-    "linked_run_id": pl.String(),
-    "run_id": pl.String(),
-    "logical_date": pl.Datetime("us", "UTC"),
-}
+LEGAL_REPRESENTATIVES_COLUMNS = columns("linkage.legal_representatives")
 
 
 def _registry_rows(registry: pl.DataFrame) -> pl.DataFrame:

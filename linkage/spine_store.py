@@ -36,6 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
+from credlink.etl.catalog import columns
 from credlink.etl.lake import Lake
 from credlink.linkage.incremental import FINGERPRINT_SCHEME, fingerprints
 from credlink.linkage.spine import (
@@ -55,14 +56,7 @@ MANIFEST = "spine_manifest"
 VERSION = ("_updated_utc", "_interval")
 
 #: ``linkage.spine_manifest``: the staged registry partitions behind each kept spine.
-MANIFEST_COLUMNS: dict[str, pl.DataType] = {
-    "subject_type": pl.String(),
-    "dataset": pl.String(),
-    "partition": pl.String(),  # the interval key
-    "mtime_ns": pl.Int64(),
-    "size": pl.Int64(),
-    "fingerprint_scheme": pl.String(),
-}
+MANIFEST_COLUMNS = columns("linkage.spine_manifest")
 
 _SUBJECTS: dict[str, tuple[str, Callable[[pl.DataFrame], pl.DataFrame], dict[str, pl.DataType]]] = {
     "person": (PERSON_DATASET, person_spine, PERSON_COLUMNS),

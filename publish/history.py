@@ -30,6 +30,8 @@ from datetime import date
 
 import polars as pl
 
+from credlink.etl.catalog import columns
+
 __all__ = [
     "CHANGES",
     "HISTORY_COLUMNS",
@@ -51,24 +53,8 @@ CHANGES = (
     "repaired",
 )
 
-#: ``publish.restriction_history``: one row per change of a restriction per run.
-HISTORY_COLUMNS: dict[str, pl.DataType] = {
-    "restriction_id": pl.String(),
-    "credit_code": pl.String(),
-    "subject_type": pl.String(),
-    "memorandum_id": pl.String(),
-    "measure_id": pl.String(),
-    "enforcing_agency": pl.String(),
-    "change": pl.String(),  # one of CHANGES
-    "status": pl.String(),  # after the change: active / pending / ended
-    "valid_from": pl.Date(),
-    "valid_to": pl.Date(),
-    "reason": pl.String(),  # why it ended: removal reason, expired, unlinked
-    "listing_records": pl.List(pl.String()),
-    "run_id": pl.String(),
-    "as_of": pl.Date(),
-    "seq": pl.Int64(),
-}
+#: ``publish.restriction_history``: one row per change of a restriction.
+HISTORY_COLUMNS = columns("publish.restriction_history")
 
 _STATE = ["status", "valid_from", "valid_to", "listing_records"]
 

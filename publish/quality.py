@@ -56,10 +56,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from credlink.etl.contracts import SCHEMAS_DIR
+from credlink.etl.catalog import TableContractError, check_frame, columns, lake_contract
 from credlink.etl.lake import Lake
 from credlink.linkage.evidence import FACTS
-from credlink.publish.contracts import TableContract, check_table, table_contracts
 from credlink.publish.listings import read_listings
 from credlink.publish.memoranda import MEMORANDA_DIR, Memorandum, load_memoranda
 from credlink.publish.rules import restrictions as restrictions_in_force
@@ -69,7 +68,6 @@ __all__ = [
     "ALL",
     "DATASET",
     "LAYER",
-    "QUALITY_TABLES_DIR",
     "RESTRICTION_QUALITY_COLUMNS",
     "RestrictionQualityContractError",
     "check_restriction_quality",
@@ -85,31 +83,11 @@ __all__ = [
 LAYER = "linkage"
 DATASET = "restriction_quality"
 TABLE = f"{LAYER}.{DATASET}"
-#: Contracts of the evaluation tables kept in the lake (not in the warehouse).
-QUALITY_TABLES_DIR = SCHEMAS_DIR / "linkage" / "tables"
 #: The memorandum_id / enforcing_agency of a row over every memorandum / agency.
 ALL = "all"
 
-_COUNT = pl.Int64()
 #: ``linkage.restriction_quality``: one row per memorandum, per enforcing agency, and 'all'.
-RESTRICTION_QUALITY_COLUMNS: dict[str, pl.DataType] = {
-    "memorandum_id": pl.String(),
-    "enforcing_agency": pl.String(),
-    "as_of": pl.Date(),
-    "expected": _COUNT,
-    "imposed": _COUNT,
-    "right": _COUNT,
-    "wrongful": _COUNT,
-    "wrongful_expected_elsewhere": _COUNT,
-    "right_expected": _COUNT,
-    "held_in_review": _COUNT,
-    "missed": _COUNT,
-    "recall": pl.Float64(),
-    "precision": pl.Float64(),
-    "listings": _COUNT,
-    "listings_in_review": _COUNT,
-    "review_share": pl.Float64(),
-}
+RESTRICTION_QUALITY_COLUMNS = columns("linkage.restriction_quality")
 
 _KEY = ["memorandum_id", "measure_id", "credit_code"]
 _FLAGS = (
@@ -124,7 +102,7 @@ _FLAGS = (
 )
 
 
-class RestrictionQualityContractError(ValueError):
+class RestrictionQualityContractError(TableContractError):
     """The restriction quality table breaks its contract; it was not stored."""
 
 
@@ -378,36 +356,17 @@ def restriction_quality(
     return out.select([pl.col(c).cast(t) for c, t in RESTRICTION_QUALITY_COLUMNS.items()])
 
 
-def _contract(directory: Path) -> TableContract:
-    contract = table_contracts(directory).get(TABLE)
-    if contract is None:
-        raise RestrictionQualityContractError(f"no contract for {TABLE} in {directory}")
-    return contract
-
-
-def check_restriction_quality(
-    table: pl.DataFrame, directory: Path = QUALITY_TABLES_DIR
-) -> list[str]:
+def check_restriction_quality(table: pl.DataFrame) -> list[str]:
     """Breaches of the ``linkage.restriction_quality`` contract by `table` (empty: none):
-    columns, DuckDB types, not-null, key uniqueness (:func:`publish.contracts.check_table`)."""
-    contract = _contract(directory)
-    con = duckdb.connect()
-    try:
-        arrow = table.to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
-        con.execute(f"CREATE SCHEMA {LAYER}")
-        con.execute(f'CREATE TABLE {LAYER}."{DATASET}" AS SELECT * FROM arrow')
-        return check_table(con, TABLE, contract)
-    finally:
-        con.close()
+    columns, DuckDB types, not-null, key uniqueness (:func:`etl.catalog.check_frame`)."""
+    return check_frame(table, lake_contract(TABLE))
 
 
-def write_restriction_quality(
-    lake: Lake, table: pl.DataFrame, directory: Path = QUALITY_TABLES_DIR
-) -> Path:
+def write_restriction_quality(lake: Lake, table: pl.DataFrame) -> Path:
     """Hold `table` to its contract, then store it as ``linkage.restriction_quality`` (whole,
     atomically); a breach raises :class:`RestrictionQualityContractError` and stores nothing.
     Refresh the lake's catalog after (``lake.refresh_catalog()``) to see it in DuckDB."""
-    problems = check_restriction_quality(table, directory)
+    problems = check_restriction_quality(table)
     if problems:
         raise RestrictionQualityContractError(
             f"{TABLE} breaks its contract:\n  " + "\n  ".join(problems)

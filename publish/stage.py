@@ -52,6 +52,7 @@ from pathlib import Path
 
 import polars as pl
 
+from credlink.etl.catalog import columns, conform, read_table
 from credlink.etl.lake import WHOLE, Lake
 from credlink.linkage.evidence import EvidencePolicy, load_policy
 from credlink.linkage.spine import read_organisation_spine, read_person_spine
@@ -82,7 +83,7 @@ from credlink.publish.guard import (
     check_lifts,
     record_hold,
 )
-from credlink.publish.history import HISTORY_COLUMNS, changes, latest_state
+from credlink.publish.history import changes, latest_state
 from credlink.publish.listings import LISTING_COLUMNS, TIMEZONE, read_listings
 from credlink.publish.memoranda import MEMORANDA_DIR, Memorandum, enforcing_agencies, load_memoranda
 from credlink.publish.rules import check_policy, targeted, triggers
@@ -120,13 +121,7 @@ HISTORY_DATASET = "restriction_history"
 RUNS_DATASET = "runs"
 
 #: ``publish.runs``: one row per publish run.
-RUNS_COLUMNS: dict[str, pl.DataType] = {
-    "run_id": pl.String(),
-    "as_of": pl.Date(),
-    "seq": pl.Int64(),
-    "changes": pl.Int64(),  # history rows it made
-    "warehouse_sha256": pl.String(),  # of the warehouse it published (null in that warehouse)
-}
+RUNS_COLUMNS = columns("publish.runs")
 
 #: Registry subjects: ``credit_code``, ``subject_type``, ``name``, ``region``.
 SUBJECT_COLUMNS: dict[str, pl.DataType] = {
@@ -220,10 +215,7 @@ def legal_representatives(lake: Lake) -> pl.DataFrame:
 
 def read_history(lake: Lake) -> pl.DataFrame:
     """The restriction history recorded so far (:data:`HISTORY_COLUMNS`; empty at first)."""
-    frame = lake.read(LAYER, HISTORY_DATASET)
-    if frame.is_empty():
-        return pl.DataFrame(schema=HISTORY_COLUMNS)
-    return frame.select([pl.col(c).cast(t) for c, t in HISTORY_COLUMNS.items()])
+    return read_table(lake, "publish.restriction_history")
 
 
 def _read_runs(lake: Lake) -> pl.DataFrame | None:
@@ -231,16 +223,12 @@ def _read_runs(lake: Lake) -> pl.DataFrame | None:
     return None if frame.is_empty() else frame
 
 
-def _conform_runs(runs: pl.DataFrame) -> pl.DataFrame:
-    missing = [pl.lit(None, t).alias(c) for c, t in RUNS_COLUMNS.items() if c not in runs.columns]
-    return runs.with_columns(missing).select([pl.col(c).cast(t) for c, t in RUNS_COLUMNS.items()])
-
-
 def _previous_runs(history: pl.DataFrame, runs: pl.DataFrame | None) -> pl.DataFrame:
     if runs is not None:
-        return _conform_runs(runs)
-    return _conform_runs(
-        history.group_by("run_id", "as_of", "seq").agg(pl.len().cast(pl.Int64).alias("changes"))
+        return conform(runs, RUNS_COLUMNS)
+    return conform(
+        history.group_by("run_id", "as_of", "seq").agg(pl.len().cast(pl.Int64).alias("changes")),
+        RUNS_COLUMNS,
     )
 
 

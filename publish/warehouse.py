@@ -57,7 +57,7 @@ from credlink.publish.commit import (
     temporary,
     write_point,
 )
-from credlink.publish.contracts import TABLES_DIR, check_warehouse, contract_for
+from credlink.publish.contracts import check_warehouse, warehouse_contract
 from credlink.publish.history import IN_FORCE_ON_SQL
 
 __all__ = [
@@ -97,12 +97,12 @@ def sha256_file(path: Path) -> str:
 
 
 def _create(
-    con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, contracts: Path
+    con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, contracts: Path | None
 ) -> None:
     schema, table = name.split(".", 1)
     arrow = frame.to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
     con.execute(f'CREATE TABLE {schema}."{table}" AS SELECT * FROM arrow')
-    contract = contract_for(name, contracts)
+    contract = warehouse_contract(name, contracts)
     if contract is not None:
         grain = contract.grain.replace("'", "''")
         con.execute(f"COMMENT ON TABLE {schema}.\"{table}\" IS '{grain}'")
@@ -130,7 +130,7 @@ def _discard(path: Path) -> None:
 
 
 def build_warehouse(
-    path: Path, tables: Mapping[str, pl.DataFrame], contracts_dir: Path = TABLES_DIR
+    path: Path, tables: Mapping[str, pl.DataFrame], contracts_dir: Path | None = None
 ) -> None:
     """Write `tables` ('schema.table' -> frame) as a new sealed DuckDB file at `path` (a
     temporary name), held to the contracts; on a breach :class:`WarehouseContractError` is
@@ -166,7 +166,7 @@ def seal_ops(tmp: Path, final: Path) -> list[Remove | Replace]:
 
 
 def write_warehouse(
-    path: Path, tables: Mapping[str, pl.DataFrame], contracts_dir: Path = TABLES_DIR
+    path: Path, tables: Mapping[str, pl.DataFrame], contracts_dir: Path | None = None
 ) -> Path:
     """Write `tables` ('schema.table' -> frame) as a new warehouse at `path`, atomically.
 

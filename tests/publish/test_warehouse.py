@@ -14,7 +14,7 @@ import pytest
 import yaml
 from handmade import ORG, PERSON, court, link, links, publish, staged
 
-from credlink.publish.contracts import check_warehouse, contract_for, table_contracts
+from credlink.publish.contracts import check_warehouse, warehouse_contract, warehouse_contracts
 from credlink.publish.memoranda import Memorandum
 from credlink.publish.warehouse import WarehouseContractError, write_warehouse
 
@@ -76,8 +76,8 @@ def test_every_published_table_holds_to_its_contract(
     finally:
         con.close()
     assert names == set(tables)
-    assert {c for c in table_contracts() if "*" not in c} <= names
-    assert all(contract_for(n) is not None for n in names)
+    assert {c for c in warehouse_contracts() if "*" not in c} <= names
+    assert all(warehouse_contract(n) is not None for n in names)
     assert status["active"] > 0 and status["pending"] == 1
     assert pending == (1,)
     assert comment is not None and comment[0].startswith("one row per subject")
