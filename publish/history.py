@@ -30,7 +30,7 @@ from datetime import date
 
 import polars as pl
 
-from credlink.etl.catalog import columns
+from credlink.etl.catalog import columns, conform
 
 __all__ = [
     "CHANGES",
@@ -173,17 +173,24 @@ def changes(
 def in_force_on(history: pl.DataFrame, day: date) -> pl.DataFrame:
     """The restrictions in force on `day` as recorded on it: of each restriction the latest
     row recorded on or before `day`, if that row is active or pending and its validity covers
-    `day` (a pending row whose objection window closed by `day` counts). Same as the SQL
-    table macro ``publish.in_force_on(day)`` of the warehouse.
+    `day` (a pending row whose objection window closed by `day` counts). It runs the
+    warehouse's own table macro ``publish.in_force_on(day)`` (:data:`IN_FORCE_ON_SQL`, the one
+    definition) over `history`.
 
     Example: ``in_force_on(history, date(2024, 6, 1))['credit_code']``.
     """
-    recorded = latest_state(history.filter(pl.col("as_of") <= day))
-    return recorded.filter(
-        pl.col("status").is_in(["active", "pending"])
-        & (pl.col("valid_from") <= day)
-        & (pl.col("valid_to").is_null() | (pl.lit(day) < pl.col("valid_to")))
-    ).sort("restriction_id")
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        arrow = conform(history, HISTORY_COLUMNS).to_arrow()  # noqa: F841 - read by DuckDB
+        con.execute("CREATE SCHEMA publish")
+        con.execute("CREATE TABLE publish.restriction_history AS SELECT * FROM arrow")
+        con.execute(IN_FORCE_ON_SQL)
+        found = con.execute("SELECT * FROM publish.in_force_on(?::DATE)", [day]).pl()
+    finally:
+        con.close()
+    return conform(found, HISTORY_COLUMNS)
 
 
 #: The warehouse's table macro: ``SELECT * FROM publish.in_force_on(DATE '2024-06-01')``.

@@ -2,9 +2,11 @@
 
 One run (:func:`run_publish`) on the run's day `as_of`:
 
-1. reads the listings of every source list known on that day (:mod:`publish.listings`), the
-   links of the last linkage run (``linkage.record_links``), the legal representatives and the
-   names of the registries, and every memorandum file (:mod:`publish.memoranda`);
+1. reads the listings of every source list known on that day (:mod:`publish.listings`) and,
+   by their catalog names, only the tables the last linkage run published: its links
+   (``linkage.record_links``), the legal representatives (``linkage.legal_representatives``)
+   and the names of the registries' subjects (``linkage.person_spine``,
+   ``linkage.organisation_spine``); then every memorandum file (:mod:`publish.memoranda`);
 2. applies the memoranda (:mod:`publish.rules`): triggers, bound subjects, restrictions in force
    (recomputed for the subjects whose rows changed since the warehouse in place, the rest
    carried over from it: :mod:`publish.carry`);
@@ -55,8 +57,6 @@ import polars as pl
 from credlink.etl.catalog import columns, conform, read_table
 from credlink.etl.lake import WHOLE, Lake
 from credlink.linkage.evidence import EvidencePolicy, load_policy
-from credlink.linkage.spine import read_organisation_spine, read_person_spine
-from credlink.linkage.tables import read_record_links
 from credlink.publish.carry import (
     Carry,
     basis_metadata,
@@ -159,13 +159,14 @@ class Published:
 
 
 def _spine(lake: Lake, subject: str, columns: list[str]) -> pl.DataFrame:
-    """`columns` of the spine the last linkage run kept (:mod:`linkage.spine_store`), else of
-    the spine built from the staged registry."""
-    kept = lake.read("linkage", f"{subject}_spine", columns=columns)
-    if not kept.is_empty():
-        return kept
-    built = read_person_spine(lake) if subject == "person" else read_organisation_spine(lake)
-    return built.select(columns) if not built.is_empty() else built
+    """`columns` of the spine the last linkage run published (``linkage.<subject>_spine``;
+    empty before the first run, when nobody is linked either)."""
+    return read_table(lake, f"linkage.{subject}_spine", columns=columns)
+
+
+def read_record_links(lake: Lake) -> pl.DataFrame:
+    """The links the last linkage run published (``linkage.record_links``; empty before it)."""
+    return read_table(lake, "linkage.record_links")
 
 
 def registry_subjects(lake: Lake) -> pl.DataFrame:
@@ -194,15 +195,12 @@ def legal_representatives(lake: Lake) -> pl.DataFrame:
     population registry like any record; only accept-band links bind a representative (a
     reviewer's accept included). Before the first linkage run nobody is bound.
     """
-    linked = lake.read("linkage", "legal_representatives")
+    linked = read_table(lake, "linkage.legal_representatives")
     columns = {"credit_code": pl.String(), "legal_rep_code": pl.String(),
                "rep_link_method": pl.String(), "rep_link_probability": pl.Float64(),
                "rep_name_agreement": pl.String(), "rep_evidence": pl.List(pl.String())}  # fmt: skip
     if linked.is_empty():
         return pl.DataFrame(schema=columns)
-    for c, t in (("name_agreement", pl.String()), ("evidence", pl.List(pl.String()))):
-        if c not in linked.columns:  # a lake linked before identity evidence
-            linked = linked.with_columns(pl.lit(None, t).alias(c))
     return linked.filter((pl.col("band") == "accept") & pl.col("credit_code").is_not_null()).select(
         pl.col("organisation_code").alias("credit_code"),
         pl.col("credit_code").alias("legal_rep_code"),
