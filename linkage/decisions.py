@@ -20,10 +20,11 @@ from datetime import datetime
 
 import polars as pl
 
+from credlink.etl.catalog import conform
 from credlink.etl.lake import Lake
 from credlink.linkage.review_keys import DecisionConflict, ItemChanged, ItemKey, locked_check_append
 from credlink.linkage.review_queue import read_review_queue
-from credlink.linkage.tables import DECISION_COLUMNS, DECISIONS, LAYER, conform
+from credlink.linkage.tables import DECISION_COLUMNS, DECISIONS, LAYER
 
 __all__ = [
     "DECISION_KINDS",

@@ -19,8 +19,9 @@ from datetime import datetime
 
 import polars as pl
 
+from credlink.etl.catalog import conform
 from credlink.etl.lake import Lake
-from credlink.linkage.tables import LAYER, RUNS, RUNS_COLUMNS, conform
+from credlink.linkage.tables import LAYER, RUNS, RUNS_COLUMNS
 
 __all__ = ["LinkageRun", "read_runs", "runs_frame"]
 

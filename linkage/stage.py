@@ -46,6 +46,7 @@ from pathlib import Path
 
 import polars as pl
 
+from credlink.etl.catalog import conform
 from credlink.etl.commit import (
     StageLockedError,
     commit,
@@ -87,7 +88,6 @@ from credlink.linkage.tables import (
     REVIEW_QUEUE,
     REVIEW_QUEUE_COLUMNS,
     RUNS,
-    conform,
     read_record_links,
 )
 from credlink.settings import ACCEPT, REVIEW
