@@ -114,8 +114,8 @@ def train_dag(dag_id: str, doc_md: str) -> DAG:
             "models_dir": Param(
                 "",
                 type="string",
-                description="Where to write the new model files (empty: data/linkage/models, a work "
-                "folder; promote a reviewed file with `credlink models promote FILE`).",
+                description="Where to write the new model files (empty: data/linkage/models, a "
+                "work folder; promote a reviewed file with `credlink models promote FILE`).",
             ),
         },
     ) as dag:
