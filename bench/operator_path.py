@@ -181,7 +181,7 @@ def read_phase(engine: Any, phase: Phase, until: datetime, logs_dir: Path | None
         q, s, e = _utc(t["queued_dttm"]), _utc(t["start_date"]), _utc(t["end_date"])
         steps = None
         if logs_dir is not None:
-            from credlink.demo import task_log_path
+            from credlink.demo.metadata import task_log_path
 
             log = task_log_path(
                 logs_dir, t["dag_id"], t["run_id"], t["task_id"], int(t["try_number"] or 1),
@@ -440,7 +440,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    from credlink.demo import INGEST_DAGS, BackfillCommand, Demo, DemoPlan
+    from credlink.demo.driver import Demo
+    from credlink.demo.plan import INGEST_DAGS, BackfillCommand, DemoPlan
     from credlink.world.config import WorldConfig
     from credlink.world.generate import generate_world
 

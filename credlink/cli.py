@@ -26,17 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from credlink import settings
+from credlink import reports, settings
+from credlink.reports import literal
 from credlink.settings import ACCEPT, REVIEW
 
 if TYPE_CHECKING:
-    import polars as pl
-
     from credlink.etl.lake import Lake
 
 app = typer.Typer(
@@ -48,20 +46,9 @@ app = typer.Typer(
 console = Console(width=None if Console().is_terminal else 120)
 
 
-def _text(value: object, style: str = "") -> Text:
-    """`value` as literal text for the terminal: control characters escaped
-    (:func:`publish.explain.printable`), rich markup such as ``[red]`` printed as written."""
-    from credlink.publish.explain import printable
-
-    return Text(printable(value), style=style)
-
-
 def _say(*parts: object) -> None:
-    """Print `parts` on one line: str parts are our own words, others data shown literally."""
-    line = Text()
-    for part in parts:
-        line.append_text(part if isinstance(part, Text) else _text(part))
-    console.print(line, highlight=False, soft_wrap=True)
+    """Print `parts` on one line: Text parts as they are, others shown literally."""
+    console.print(reports.line(*parts), highlight=False, soft_wrap=True)
 
 
 def _error(message: object) -> None:
@@ -205,7 +192,7 @@ def ingest(
         f"extracted {report.extracted:,} rows: {report.staged:,} staged, "
         f"{report.quarantined:,} quarantined"
     )
-    staging()
+    _show_staging(lake)
 
 
 @app.command()
@@ -214,40 +201,18 @@ def staging() -> None:
 
     Example: `credlink staging` after the ingest DAGs have run.
     """
-    import polars as pl
+    _show_staging(_lake())
 
-    from credlink.etl.lake import Lake
 
-    lake = Lake(settings.lake_dir())
+def _show_staging(lake: Lake) -> None:
+    """Print the staging report of `lake` (:func:`credlink.reports.staging_report`); exit 1
+    before the first ingest run."""
     runs = lake.read_runs()
     if runs.is_empty():
-        console.print(f"[yellow]no ingest runs recorded under {lake.root}[/yellow]")
+        reports.show(console, [reports.no_ingest_runs(lake.root)])
         raise typer.Exit(1)
-    totals = (
-        runs.group_by("source", "table")
-        .agg(
-            pl.len().alias("intervals"),
-            pl.col("extracted").sum(),
-            pl.col("staged").sum(),
-            pl.col("quarantined").sum(),
-            (pl.col("status") != "success").sum().alias("failed"),
-        )
-        .sort("source", "table")
-    )
-    table = Table(title=f"Staged and quarantined rows ({lake.root})")
-    for col in ("source", "table", "intervals", "extracted", "staged", "quarantined", "failed"):
-        table.add_column(col, justify="left" if col in ("source", "table") else "right")
-    for row in totals.iter_rows():
-        table.add_row(*(_cell(v) for v in row))
-    console.print(table)
-    for dataset in lake.datasets("quarantine"):
-        q = lake.read("quarantine", dataset)
-        if q.is_empty():
-            continue
-        rules = q.select(pl.col("_failed_rules").explode()).to_series().value_counts(sort=True)
-        listed = ", ".join(f"{r} ({n})" for r, n in rules.iter_rows())
-        console.print(f"quarantine.{dataset}: {q.height:,} rows — {listed}")
-    console.print(f"query: duckdb {lake.catalog_path} -c 'SELECT * FROM ops.ingest_runs'")
+    quarantine = {d: lake.read("quarantine", d) for d in lake.datasets("quarantine")}
+    reports.show(console, reports.staging_report(runs, quarantine, lake.root, lake.catalog_path))
 
 
 review_app = typer.Typer(
@@ -304,13 +269,7 @@ def link(
             full=full,
         )
         lake.refresh_catalog()
-    table = Table(title=f"Linkage run ({lake.root})")
-    table.add_column("count")
-    table.add_column("records", justify="right")
-    for key, value in counts.items():
-        table.add_row(key, f"{value:,}")
-    console.print(table)
-    console.print(f"query: duckdb {lake.catalog_path} -c 'SELECT * FROM linkage.record_links'")
+    reports.show(console, reports.linkage_run_report(counts, lake.root, lake.catalog_path))
 
 
 @review_app.command("list")
@@ -337,12 +296,12 @@ def review_list() -> None:
     for i, row in enumerate(items.iter_rows(named=True), start=1):
         table.add_row(
             str(i),
-            _text(row["item_key"]),
-            _text(row["subject_type"]),
-            _text(row["candidate_code"]),
+            literal(row["item_key"]),
+            literal(row["subject_type"]),
+            literal(row["candidate_code"]),
             _number(row["link_probability"], ".4f"),
             _number(row["match_weight"], ".2f"),
-            _text(row.get("reason") or "link probability in the review band"),
+            literal(row.get("reason") or "link probability in the review band"),
         )
     console.print(table)
 
@@ -402,11 +361,11 @@ def review_show(
     title = "Record and candidate" + (" and identifier holder" if conflict else "")
     fields = Table(title=title)
     for col in ("field", "record", "candidate", *(["holder " + conflict] if conflict else [])):
-        fields.add_column(_text(col))
+        fields.add_column(literal(col))
     for name, mine, theirs, holder in side_by_side(item):
         style = "" if mine == theirs else "yellow"
-        fields.add_row(_text(name), _text(mine), _text(theirs),
-                       *([_text(holder)] if conflict else []), style=style)  # fmt: skip
+        fields.add_row(literal(name), literal(mine), literal(theirs),
+                       *([literal(holder)] if conflict else []), style=style)  # fmt: skip
     console.print(fields)
     held = consequences(settings.warehouse_path(), item["unique_id"])
     if held:
@@ -420,7 +379,7 @@ def review_show(
     weights.add_column("comparison")
     weights.add_column("match weight", justify="right")
     for name, w in comparison_weights(item):
-        weights.add_row(_text(name), "null" if w is None else f"{w:+.2f}")
+        weights.add_row(literal(name), "null" if w is None else f"{w:+.2f}")
     console.print(weights)
     decide = f"credlink review accept {item['item_key']}"
     if conflict:
@@ -627,116 +586,19 @@ def quality(
 
     Example: `credlink link`, `credlink publish`, then `credlink quality`.
     """
-    import polars as pl
-
-    from credlink.linkage.quality import quality_table, read_truth, who_fails
-    from credlink.linkage.tables import read_record_links
+    from credlink.linkage.quality import measure_linkage_quality
+    from credlink.publish.quality import measure_restriction_quality
 
     lake = _lake()
-    links = read_record_links(lake)
-    if links.is_empty():
-        console.print(f"[yellow]no linkage run under {lake.root}: run `credlink link`[/yellow]")
-        raise typer.Exit(1)
     truth_dir = world or settings.data_dir() / "world"
-    truth = read_truth(truth_dir)
-    table_ = quality_table(links, truth)
-    reference_year = links["logical_date"].max().year  # type: ignore[union-attr]
-    fails = who_fails(links, truth, reference_year)
-    lake.write_whole("linkage", "quality", table_)
-    lake.write_whole("linkage", "who_fails", fails)
-    restrictions = _restriction_quality(lake, truth_dir)
-    lake.refresh_catalog()
-    table = Table(
-        title=f"Linkage quality against {truth_dir / 'truth'} (accept band)",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    labels = ("subject_type", "source", "table")
-    for col in table_.columns:
-        table.add_column(col, justify="left" if col in labels else "right", no_wrap=True)
-    for row in table_.iter_rows():
-        table.add_row(*(_cell(v) for v in row))
-    # 13 columns: wider than the 120 of non-terminal output, so that no header is cut
-    Console(width=None if console.is_terminal else 170).print(table)
-    if fails.is_empty():
-        return
-    shown = fails.filter((pl.col("dimension") != "province") | (pl.col("missed") > 0))
-    who = Table(
-        title=f"Who fails to link (recall of linkable records; age at {reference_year}; "
-        "provinces listed where some are missed; all in linkage.who_fails)",
-        box=box.SIMPLE_HEAD,
-    )
-    for col in shown.columns:
-        who.add_column(
-            col, justify="left" if col in ("subject_type", "dimension", "value") else "right"
-        )
-    for row in shown.iter_rows():
-        who.add_row(*(_cell(v) for v in row))
-    console.print(who)
-    if restrictions is not None:
-        _print_restriction_quality(restrictions, truth_dir)
-
-
-def _restriction_quality(lake: Lake, world: Path) -> pl.DataFrame | None:
-    """Measure and store linkage.restriction_quality for the published warehouse (None, with a
-    note, when nothing is published yet)."""
-    from credlink.publish.quality import read_restriction_quality, write_restriction_quality
-
+    linkage = measure_linkage_quality(lake, truth_dir)  # stores linkage.quality, who_fails
+    if linkage is None:
+        reports.show(console, [reports.no_linkage_run(lake.root)])
+        raise typer.Exit(1)
     warehouse = settings.warehouse_path()
-    if not warehouse.exists():
-        console.print(
-            f"[yellow]no published warehouse at {warehouse}: run `credlink publish` to measure "
-            "the restrictions too[/yellow]"
-        )
-        return None
-    table_ = read_restriction_quality(warehouse, lake, world)
-    write_restriction_quality(lake, table_)
-    return table_
-
-
-def _print_restriction_quality(table_: pl.DataFrame, world: Path) -> None:
-    """The restriction quality table: memoranda, then agencies, then the total."""
-    from credlink.publish.quality import ALL, key_figures
-
-    as_of = table_["as_of"][0] if table_.height else None
-    table = Table(
-        title=f"Restrictions against {world / 'truth'}, publish run as of {as_of} "
-        "(linkage.restriction_quality)",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    labels = ("memorandum_id", "enforcing_agency")
-    shown = [c for c in table_.columns if c != "as_of"]
-    rows = [[_cell(v) for v in row] for row in table_.select(shown).iter_rows()]
-    for i, col in enumerate(shown):
-        if col in labels:
-            table.add_column(col, no_wrap=True)
-        else:  # headers wrap at the underscores, never inside a word
-            words = col.split("_")
-            width = max(len(str(w)) for w in [*words, *(r[i] for r in rows)])
-            table.add_column(" ".join(words), justify="right", width=width)
-    previous = None
-    for row, cells in zip(table_.iter_rows(named=True), rows, strict=True):
-        by_agency = row["memorandum_id"] == ALL
-        level = (2 if row["enforcing_agency"] == ALL else 1) if by_agency else 0
-        if previous is not None and level != previous:
-            table.add_section()
-        previous = level
-        table.add_row(*cells)
-    # 16 columns: wider than the 120 of non-terminal output, so that no figure is cut
-    Console(width=None if console.is_terminal else 190).print(table)
-    _say(key_figures(table_))
-
-
-def _cell(value: object) -> Text:
-    """A table cell, data shown literally (no markup, control characters escaped)."""
-    if value is None:
-        return Text("-")
-    if isinstance(value, float):
-        return Text(f"{value:.4f}")
-    if isinstance(value, int):
-        return Text(f"{value:,}")
-    return _text(value)
+    restrictions = measure_restriction_quality(warehouse, lake, truth_dir)
+    lake.refresh_catalog()
+    reports.show(console, reports.quality_report(linkage, truth_dir, restrictions, warehouse))
 
 
 @app.command()
@@ -753,11 +615,13 @@ def demo(
 ) -> None:
     """Run the whole chain through Airflow's scheduler: reset the demo state, backfill the ingest
     DAGs over the world's last DAYS days (linkage and publishing follow through their Assets),
-    wait with progress, stop Airflow and print the summary. See credlink/demo.py.
+    wait with progress, stop Airflow and print the summary. See credlink/demo/.
 
     Example: `make world airflow-db` then `credlink demo --days 2` (what `make demo` runs).
     """
-    from credlink.demo import DemoFailed, DemoPlan, main, world_end
+    from credlink.demo import main
+    from credlink.demo.driver import DemoFailed
+    from credlink.demo.plan import DemoPlan, world_end
 
     world_dir = world or settings.data_dir() / "world"
     if not (world_dir / "world.json").is_file():
@@ -995,31 +859,8 @@ def publish(
         last = con.execute("SELECT run_id, as_of FROM publish.runs ORDER BY seq DESC").fetchone()
         if last is not None:
             console.print(f"last run {last[0]}, as of {last[1]}: {warehouse}", soft_wrap=True)
-        queries = {
-            "Restrictions by memorandum": (
-                "SELECT memorandum_id, status, count(*) AS restrictions, "
-                "count(DISTINCT credit_code) AS subjects FROM publish.restrictions "
-                "GROUP BY ALL ORDER BY ALL"
-            ),
-            "Restrictions by enforcing agency": (
-                "SELECT r.enforcing_agency, a.agency_name, count(*) AS restrictions, "
-                "count(DISTINCT credit_code) AS subjects FROM publish.restrictions r "
-                "JOIN (SELECT DISTINCT enforcing_agency, agency_name FROM publish.measures) a "
-                "USING (enforcing_agency) WHERE r.status = 'active' GROUP BY ALL ORDER BY ALL"
-            ),
-            "Listings by outcome": (
-                "SELECT list_id, outcome, count(*) AS listings FROM publish.listings "
-                "GROUP BY ALL ORDER BY ALL"
-            ),
-        }
-        for title, sql in queries.items():
-            frame = con.sql(sql).pl()
-            table = Table(title=title, box=box.SIMPLE_HEAD)
-            for col in frame.columns:
-                table.add_column(col, justify="right" if frame[col].dtype.is_numeric() else "left")
-            for row in frame.iter_rows():
-                table.add_row(*(_cell(v) for v in row))
-            console.print(table)
+        for title, sql in reports.WAREHOUSE_QUERIES.items():
+            console.print(reports.frame_table(title, con.sql(sql).pl()))
     finally:
         con.close()
 

@@ -15,19 +15,38 @@ to NHS records: precision 99.95%, recall 99.99%), per source table and subject t
 ``review_share``     records in the ``review`` band / records
 ``absent_linked``    absent records accepted onto some code / absent records
 
+:func:`measure_linkage_quality` measures the lake's last linkage run and stores the tables as
+``linkage.quality`` (:func:`quality_table`) and ``linkage.who_fails`` (:func:`who_fails`).
+
 Example:
     >>> table = quality_table(links, read_truth(Path("data/world")))     # doctest: +SKIP
+    >>> measured = measure_linkage_quality(Lake(Path("data/lake")), Path("data/world"))
+    ...                                                                   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from credlink.etl.lake import Lake
 from credlink.etl.reference.divisions import region_names
+from credlink.linkage.tables import LAYER, read_record_links
 
-__all__ = ["failures", "quality_table", "read_truth", "who_fails"]
+__all__ = [
+    "LinkageQuality",
+    "failures",
+    "measure_linkage_quality",
+    "quality_table",
+    "read_truth",
+    "who_fails",
+]
+
+#: Where :func:`measure_linkage_quality` stores its tables, in the lake's ``linkage`` layer.
+QUALITY = "quality"
+WHO_FAILS = "who_fails"
 
 
 def read_truth(world: Path) -> pl.DataFrame:
@@ -211,3 +230,31 @@ def who_fails(links: pl.DataFrame, truth: pl.DataFrame, reference_year: int) -> 
         )
         .sort("subject_type", "dimension", "recall", "value")
     )
+
+
+@dataclass(frozen=True)
+class LinkageQuality:
+    """The lake's last linkage run against a world's truth."""
+
+    #: ``linkage.quality`` (:func:`quality_table`)
+    quality: pl.DataFrame
+    #: ``linkage.who_fails`` (:func:`who_fails`; empty when no record is of a registry subject)
+    who_fails: pl.DataFrame
+    #: the year ages are counted at: that of the run's logical date
+    reference_year: int
+
+
+def measure_linkage_quality(lake: Lake, world: Path) -> LinkageQuality | None:
+    """Measure ``linkage.record_links`` of the lake against the truth of `world` and store the
+    tables (``linkage.quality``, ``linkage.who_fails``, whole); None, storing nothing, before
+    the first linkage run. Refresh the lake's catalog after to see them in DuckDB."""
+    links = read_record_links(lake)
+    if links.is_empty():
+        return None
+    truth = read_truth(world)
+    quality = quality_table(links, truth)
+    reference_year = links["logical_date"].max().year  # type: ignore[union-attr]
+    fails = who_fails(links, truth, reference_year)
+    lake.write_whole(LAYER, QUALITY, quality)
+    lake.write_whole(LAYER, WHO_FAILS, fails)
+    return LinkageQuality(quality, fails, reference_year)

@@ -37,7 +37,8 @@ So ``expected = right_expected + held_in_review + missed`` and ``imposed = right
 
 :func:`read_restriction_quality` is the thin reader (the published warehouse, the lake's
 listings, the world's truth); :func:`write_restriction_quality` holds the table to its contract
-and stores it as ``linkage.restriction_quality``.
+and stores it as ``linkage.restriction_quality``; :func:`measure_restriction_quality` does both
+for the published warehouse (what `credlink quality` and the demo call).
 
 Example:
     >>> table = read_restriction_quality(Path("data/warehouse/credlink.duckdb"),
@@ -72,6 +73,7 @@ __all__ = [
     "RestrictionQualityContractError",
     "check_restriction_quality",
     "key_figures",
+    "measure_restriction_quality",
     "read_restriction_quality",
     "read_truth_legal_reps",
     "restriction_quality",
@@ -372,6 +374,18 @@ def write_restriction_quality(lake: Lake, table: pl.DataFrame) -> Path:
             f"{TABLE} breaks its contract:\n  " + "\n  ".join(problems)
         )
     return lake.write_whole(LAYER, DATASET, table)
+
+
+def measure_restriction_quality(warehouse: Path, lake: Lake, world: Path) -> pl.DataFrame | None:
+    """Measure the last publish run of `warehouse` against the truth of `world`
+    (:func:`read_restriction_quality`) and store the table as ``linkage.restriction_quality``
+    (:func:`write_restriction_quality`); None, storing nothing, while nothing is published (no
+    warehouse file). Refresh the lake's catalog after to see it in DuckDB."""
+    if not warehouse.exists():
+        return None
+    table = read_restriction_quality(warehouse, lake, world)
+    write_restriction_quality(lake, table)
+    return table
 
 
 def read_truth_legal_reps(world: Path) -> pl.DataFrame:

@@ -8,16 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from credlink.demo import (
-    INGEST_DAGS,
-    BackfillCommand,
-    DemoEnv,
-    DemoPlan,
-    log_error,
-    reset_demo_state,
-    snapshot_from_rows,
-    task_log_path,
-)
+from credlink.demo.driver import reset_demo_state
+from credlink.demo.env import DemoEnv
+from credlink.demo.metadata import log_error, snapshot_from_rows, task_log_path
+from credlink.demo.plan import INGEST_DAGS, BackfillCommand, DemoPlan
 
 
 def test_plan_initial_load_then_daily_backfills() -> None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import credlink.publish.explain
-from credlink import cli
+from credlink import cli, reports
 from credlink.cli import app
 from credlink.publish.explain import (
     CodeShapeError,
@@ -104,9 +104,9 @@ def test_explain_refuses_a_huge_code_at_once(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_quality_table_cells_are_literal() -> None:
     console = Console(width=200, record=True, force_terminal=True)
-    cell = cli._cell(EVIL)
+    cell = reports.cell(EVIL)
     console.print(cell)
     out = console.export_text()
     assert "[red]Z[/red]" in out and "\\x1b]0;pwned" in out
     assert not any(c in out for c in RAW)
-    assert str(cli._cell(1234)) == "1,234" and str(cli._cell(None)) == "-"
+    assert str(reports.cell(1234)) == "1,234" and str(reports.cell(None)) == "-"

@@ -16,15 +16,9 @@ import pytest
 from rich.console import Console
 
 from credlink.airflow_home import prepare_airflow_home
-from credlink.demo import (
-    INGEST_DAGS,
-    LINK_DAG,
-    Demo,
-    DemoPlan,
-    print_summary,
-    source_counts,
-    world_end,
-)
+from credlink.demo.driver import Demo
+from credlink.demo.plan import INGEST_DAGS, LINK_DAG, DemoPlan, world_end
+from credlink.demo.summary import print_summary, source_counts
 from credlink.etl.contracts import source_contracts
 from credlink.etl.ingest.extract import connect, extract, source_url
 from credlink.etl.ingest.interval import Interval

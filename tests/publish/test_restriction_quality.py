@@ -17,7 +17,8 @@ from handmade import LEGAL_REPS, ORG, PERSON, PERSON_2, REGISTRY, REP, court, li
 from typer.testing import CliRunner
 
 from credlink.cli import app
-from credlink.demo import DemoEnv, restriction_figures
+from credlink.demo.env import DemoEnv
+from credlink.demo.summary import restriction_figures
 from credlink.etl.lake import Lake
 from credlink.publish.history import HISTORY_COLUMNS
 from credlink.publish.listings import build_listings
