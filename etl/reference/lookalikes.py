@@ -5,7 +5,7 @@ from another in one character only, where the two characters are of one group he
 name mistyped (:func:`lookalike`); a name that differs in any other character is another name (a
 sibling's 张伟明 next to 张伟华 differs in one character too, and is another person). Homophone
 typos need no table: they keep the pinyin. The generator draws its look-alike typos from the same
-groups (world/names.py), as it draws pinyin from :mod:`etl.reference.pinyin`.
+groups (:mod:`world.names.typos`), as it draws pinyin from :mod:`etl.reference.pinyin`.
 
 Example:
     >>> lookalike("己", "已"), lookalike("明", "华")

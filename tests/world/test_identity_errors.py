@@ -31,6 +31,7 @@ from credlink.world.config import (
     WorldConfigError,
 )
 from credlink.world.generate import generate_world, world_registries
+from credlink.world.names.organisations import prefecture_shorts
 from credlink.world.registries import Registries
 
 RAISED = NoiseConfig(
@@ -340,7 +341,7 @@ def test_unregistered_lookalikes_in_the_registry(reg: Registries) -> None:
     assert looks.height > 0
     firms = looks.join(reg.organisations, left_on="_lookalike_of", right_on="uscc", suffix="_firm")
     taken = set(reg.organisations["name"])
-    prefectures = set(names._prefecture_shorts())
+    prefectures = set(prefecture_shorts())
     for name, firm, rep, rep_firm in firms.select(
         "name", "name_firm", "_lookalike_rep", "legal_rep_name"
     ).iter_rows():

@@ -10,6 +10,7 @@ import pytest
 from faker.providers.person.zh_CN import Provider as FakerPerson
 from pypinyin import lazy_pinyin
 
+from credlink.etl.reference.pinyin import SURNAME_READINGS
 from credlink.world import names, places
 
 MILLION = 1_000_000
@@ -132,8 +133,8 @@ def test_pinyin_leaves_foreign_names() -> None:
 
 
 def _reading(char: str, first_of_short_name: bool) -> str:
-    if first_of_short_name and char in names.SURNAME_READINGS:
-        return names.SURNAME_READINGS[char]
+    if first_of_short_name and char in SURNAME_READINGS:
+        return SURNAME_READINGS[char]
     return lazy_pinyin(char)[0].replace("v", "u")
 
 
