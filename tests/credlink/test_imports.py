@@ -127,8 +127,24 @@ def test_the_graph_covers_the_package_and_its_linked_layers() -> None:
                    "credlink.linkage.stage", "credlink.publish.stage", "credlink.etl.lake"):  # fmt: skip
         assert module in graph
     # module-level and function-level imports both count
-    assert "credlink.linkage.tables" in graph["credlink.publish.stage"]
+    assert "credlink.linkage.decisions" in graph["credlink.linkage.stage"]
     assert "credlink.linkage.stage" in graph["credlink.cli"]  # inside `link`
+
+
+def test_imports_are_read_at_every_level_but_type_checking(tmp_path: Path) -> None:
+    source = tmp_path / "example.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from . import settings\n"
+        "if TYPE_CHECKING:\n"
+        "    from credlink.etl.lake import Lake\n"
+        "def f():\n"
+        "    from credlink.linkage.stage import run_linkage\n"
+        "    import credlink.reports\n",
+        encoding="utf-8",
+    )
+    found = imported("credlink.example", source, package_modules())
+    assert found == {"credlink.settings", "credlink.linkage.stage", "credlink.reports"}
 
 
 def test_cycles_are_found() -> None:
