@@ -31,6 +31,7 @@ from pathlib import Path
 
 import polars as pl
 
+from credlink.etl.catalog import columns, conform, write_table
 from credlink.etl.lake import Lake
 from credlink.etl.reference.divisions import region_names
 from credlink.linkage.tables import LAYER, read_record_links
@@ -255,6 +256,8 @@ def measure_linkage_quality(lake: Lake, world: Path) -> LinkageQuality | None:
     quality = quality_table(links, truth)
     reference_year = links["logical_date"].max().year  # type: ignore[union-attr]
     fails = who_fails(links, truth, reference_year)
-    lake.write_whole(LAYER, QUALITY, quality)
-    lake.write_whole(LAYER, WHO_FAILS, fails)
+    if fails.is_empty():  # no record of a registry subject: the table, without rows
+        fails = conform(fails, columns(f"{LAYER}.{WHO_FAILS}"))
+    write_table(lake, f"{LAYER}.{QUALITY}", quality)  # each held to its contract first
+    write_table(lake, f"{LAYER}.{WHO_FAILS}", fails)
     return LinkageQuality(quality, fails, reference_year)
