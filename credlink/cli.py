@@ -484,19 +484,24 @@ def train(
     Example: `credlink train person --on 2026-01-01`; review the JSON and charts, then
     `credlink models promote data/linkage/models/person-20260101-<hash>.json` and commit.
     """
+    from credlink.linkage.model import ModelError
     from credlink.linkage.train import train_from_lake
 
     if subject_type not in ("person", "organisation"):
         raise typer.BadParameter(f"{subject_type!r}: say person or organisation")
     logging.basicConfig(level=logging.WARNING)
-    with console.status(f"training the {subject_type} model"):
-        result = train_from_lake(
-            subject_type,
-            _lake(),
-            on=_parse_day(on),
-            models_dir=models_dir or settings.data_dir() / "linkage" / "models",
-            charts_dir=settings.data_dir() / "linkage" / "charts",
-        )
+    try:
+        with console.status(f"training the {subject_type} model"):
+            result = train_from_lake(
+                subject_type,
+                _lake(),
+                on=_parse_day(on),
+                models_dir=models_dir,  # None: the work folder (linkage.model.work_models_dir)
+                charts_dir=settings.data_dir() / "linkage" / "charts",
+            )
+    except (ModelError, ValueError) as exc:  # the tracked folder, nothing to train on ...
+        _error(exc)
+        raise typer.Exit(1) from exc
     console.print(f"model {result.version}: {result.model_path}")
     console.print(
         f"  not in production until promoted: credlink models promote {result.model_path}"

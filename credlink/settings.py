@@ -27,6 +27,10 @@ from zoneinfo import ZoneInfo
 PACKAGE_DIR = Path(__file__).parent
 #: The reviewed files: source and table contracts, memoranda, vocabularies, evidence policies.
 SCHEMAS_DIR = PACKAGE_DIR / "schemas"
+#: Folders of reviewed files added to the shipped ones (``os.pathsep``-separated), e.g. a site's
+#: own agency: each may hold ``sources/`` and ``conform/`` (source contracts and conform
+#: mappings, read beside the shipped ones; a source in two folders is an error).
+SCHEMAS_OVERLAY_ENV = "CREDLINK_SCHEMAS_OVERLAY"
 
 #: The zone the agencies' systems keep local time in (every wall-clock value of every source,
 #: the DAGs' daily intervals, a listing's "today").
@@ -38,6 +42,17 @@ ZONE = ZoneInfo(TIMEZONE)
 ACCEPT = 0.99
 #: Link probability from which a record goes to review instead of being left unlinked.
 REVIEW = 0.3
+
+
+def schema_folders() -> tuple[Path, ...]:
+    """The folders of reviewed source contracts and conform mappings: `SCHEMAS_DIR`, then each
+    folder of `$CREDLINK_SCHEMAS_OVERLAY` (a fifth agency without an edit of the shipped files).
+
+    Example: with `CREDLINK_SCHEMAS_OVERLAY=/srv/site-schemas` -> `(SCHEMAS_DIR,
+    PosixPath('/srv/site-schemas'))`.
+    """
+    extra = os.environ.get(SCHEMAS_OVERLAY_ENV, "")
+    return (SCHEMAS_DIR, *(Path(p).resolve() for p in extra.split(os.pathsep) if p))
 
 
 def project_root() -> Path:

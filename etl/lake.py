@@ -2,11 +2,15 @@
 
     <root>/staging/<source>__<table>/interval=<key>/data.parquet
     <root>/quarantine/<source>__<table>/interval=<key>/data.parquet
+    <root>/conformed/<dataset>/interval=<key>/data.parquet   the staged rows in business names
+                                 (etl.conform), one partition per staged partition:
+                                 subjects__<source>__<table>, listings__<list>, events__<name>
     <root>/ops/ingest_runs/interval=<key>/<source>__<table>.parquet
     <root>/catalog.duckdb        views over all of it, for DuckDB users:
                                  staging."<source>__<table>" (every version staged),
                                  staging."<source>__<table>__current" (latest version),
-                                 quarantine."<source>__<table>", ops.ingest_runs,
+                                 quarantine."<source>__<table>",
+                                 conformed."<dataset>" (+ "<dataset>__current"), ops.ingest_runs,
                                  linkage."<table>" (record_links, review_queue, decisions)
     <root>/linkage/<table>/interval=all/data.parquet   whole tables, replaced by each run, or the
                                  base of a delta table, with its deltas beside it:
@@ -52,7 +56,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-LAYERS = ("staging", "quarantine", "linkage")
+LAYERS = ("staging", "quarantine", "conformed", "linkage")
+#: The layers whose tables keep every version of a source record (catalog: a `__current` view).
+VERSIONED = ("staging", "conformed")
 #: The partition key of a table that is replaced whole, not by interval (e.g. linkage tables).
 WHOLE = "all"
 OPS_RUNS = "ops/ingest_runs"
@@ -300,13 +306,13 @@ class Lake:
                     f"CREATE OR REPLACE VIEW {layer}.{view} AS SELECT * FROM "
                     f"read_parquet({glob}, union_by_name = true)"
                 )
-                if layer == "staging":
+                if layer in VERSIONED:
                     # The latest staged version of each source record.
                     stmts.append(
-                        f"CREATE OR REPLACE VIEW staging.{current} AS "
+                        f"CREATE OR REPLACE VIEW {layer}.{current} AS "
                         "SELECT * EXCLUDE (_version) FROM (SELECT *, row_number() OVER ("
                         "PARTITION BY _record_id ORDER BY _updated_utc DESC, _interval DESC"
-                        f") AS _version FROM staging.{view}) WHERE _version = 1"
+                        f") AS _version FROM {layer}.{view}) WHERE _version = 1"
                     )
         runs = _sql_text(str(self.root / OPS_RUNS / "interval=*" / "*.parquet"))
         stmts.append("CREATE SCHEMA IF NOT EXISTS ops")

@@ -55,7 +55,12 @@ from credlink.linkage.deterministic import deterministic_pass
 from credlink.linkage.engine import prepare_tables, tf_table
 from credlink.linkage.model import MODELS_DIR, ModelError, ModelMeta, load_model, work_models_dir
 from credlink.linkage.records import read_organisation_records, read_person_records
-from credlink.linkage.spine import read_organisation_spine, read_person_spine
+from credlink.linkage.spine import (
+    ORGANISATION_DATASET,
+    PERSON_DATASET,
+    read_organisation_spine,
+    read_person_spine,
+)
 
 __all__ = [
     "TrainResult",
@@ -215,7 +220,14 @@ def train_from_lake(
 ) -> TrainResult:
     """:func:`train` on the lake's staged records of one subject type, deterministic pass
     removed, with the reviewed settings ``linkage/models/<subject>.json`` by default, into
-    `models_dir` (default: the work folder :func:`linkage.model.work_models_dir`)."""
+    `models_dir` (default: the work folder :func:`linkage.model.work_models_dir`); refused
+    before anything is read when `models_dir` is the production folder or nothing is staged."""
+    models_dir = _work_folder(models_dir)
+    dataset = PERSON_DATASET if subject_type == "person" else ORGANISATION_DATASET
+    if subject_type in ("person", "organisation") and dataset not in lake.datasets("staging"):
+        raise ValueError(
+            f"no records to train on: staging.{dataset} is not in {lake.root} (run the ingest)"
+        )
     if subject_type == "person":
         records, spine = read_person_records(lake), read_person_spine(lake)
     elif subject_type == "organisation":

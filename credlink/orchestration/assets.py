@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
+from credlink.etl.conform.mappings import all_source_contracts
+
 
 def staging_asset(source: str) -> Asset:
     """Updated each time a source's interval has been staged, e.g. `staging.courts`."""
     return Asset(name=f"staging.{source}", uri=f"credlink://staging/{source}")
 
 
-#: The sources whose staged data the linkage DAG links (agencies and the two registries).
-LINKED_SOURCES = ("courts", "tax", "transport", "food", "population", "legal_entities")
+#: The sources whose staged data the linkage DAG links: every source contract (the agencies
+#: and the two registries; those of an overlay folder too), by name.
+LINKED_SOURCES = tuple(all_source_contracts())
 
 
 def record_links_asset() -> Asset:

@@ -1,9 +1,12 @@
 """The ingest DAG: one per source (or a few sources, for the registries), driven by contracts.
 
 Each DAG: check_<source> (reach it, hold its schema to the contract) -> one ingest task per table
-(extract the run's interval, standardise, validate, stage or quarantine) -> publish_<source>
-(refresh the DuckDB catalog, announce the `staging.<source>` Asset). A fifth agency is a new
-contract in `schemas/sources/` and a DAG file calling `ingest_dag`.
+(extract the run's interval, standardise, validate, stage or quarantine, then conform the staged
+partition into the conformed layer by the source's mapping) -> publish_<source> (refresh the
+DuckDB catalog, announce the `staging.<source>` Asset: linkage and publishing read the conformed
+tables). A fifth agency is a new contract in `schemas/sources/`, its conform mapping in
+`schemas/conform/` (or both in a folder of `$CREDLINK_SCHEMAS_OVERLAY`) and a DAG file calling
+`ingest_dag`: no code in linkage or publishing.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context, task
 
-from credlink.etl.contracts import source_contracts
+from credlink.etl.conform.mappings import all_source_contracts
 from credlink.orchestration.assets import staging_asset
 from credlink.settings import TIMEZONE
 
@@ -66,8 +69,12 @@ def publish(source: str) -> str:
 
 
 def ingest_dag(dag_id: str, sources: Sequence[str], doc_md: str, tags: Sequence[str]) -> DAG:
-    """Build the ingest DAG of `sources` (each a contract in `schemas/sources/`)."""
-    contracts = source_contracts()
+    """Build the ingest DAG of `sources` (each a contract in `schemas/sources/` or in an
+    overlay folder, :func:`credlink.settings.schema_folders`)."""
+    contracts = all_source_contracts()
+    unknown = sorted(set(sources) - set(contracts))
+    if unknown:
+        raise ValueError(f"{dag_id}: no source contract for {unknown} (known: {sorted(contracts)})")
     with DAG(
         dag_id=dag_id,
         description=f"Stage {', '.join(sources)} by daily interval, validated, nothing lost",

@@ -1,5 +1,9 @@
 """What the ingest tasks run: the Airflow context unpacked into plain arguments for `etl`.
 
+Each ingest task stages its table's intervals and conforms each staged partition
+(:func:`etl.conform.apply.conform_partition`) before the DAG's last task announces the source's
+Asset, so linkage and publishing, which read only the conformed layer, see what was staged.
+
 Imported inside tasks only (it pulls in Polars, SQLAlchemy and Great Expectations).
 """
 
@@ -11,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from credlink import settings
-from credlink.etl.contracts import SourceContract, source_contracts
+from credlink.etl.conform.apply import conform_partition
+from credlink.etl.conform.mappings import all_source_contracts
+from credlink.etl.contracts import SourceContract
 from credlink.etl.ingest.extract import (
     ConnectionSpec,
     SourceUnreachableError,
@@ -65,7 +71,7 @@ def _url(contract: SourceContract) -> str:
 
 def check_source(source: str) -> dict[str, Any]:
     """Reach the source and hold its schema to the contract (fails loudly otherwise)."""
-    contract = source_contracts()[source]
+    contract = all_source_contracts()[source]
     engine = connect(_url(contract), source)
     try:
         warnings = check_schema(engine, contract)
@@ -85,8 +91,10 @@ def ingest(
     initial_load: bool,
     quarantine_limit: float,
 ) -> dict[str, Any]:
-    """Ingest one table for a run; returns the counts (small, for XCom)."""
-    contract = source_contracts()[source]
+    """Ingest one table for a run and conform each staged partition (the conformed layer is
+    never behind staging when the source's Asset is announced); returns the counts (small, for
+    XCom)."""
+    contract = all_source_contracts()[source]
     tbl = contract.table(table)
     engine = connect(_url(contract), source)
     the_lake = lake()
@@ -100,12 +108,14 @@ def ingest(
     try:
         for interval in intervals_for_run(start, end, initial_load):
             r = ingest_table(contract, tbl, engine, interval, the_lake, ctx)
+            conformed = conform_partition(the_lake, source, table, interval.key)
             out["intervals"].append(
                 {
                     "interval": r.interval,
                     "extracted": r.extracted,
                     "staged": r.staged,
                     "quarantined": r.quarantined,
+                    "conformed": conformed,
                     "data_docs": r.docs_index,
                 }
             )
@@ -115,7 +125,8 @@ def ingest(
 
 
 def publish(source: str) -> str:
-    """Refresh the DuckDB catalog of the lake; returns its path."""
+    """Refresh the DuckDB catalog of the lake (staged and conformed tables); returns its
+    path."""
     return str(lake().refresh_catalog())
 
 

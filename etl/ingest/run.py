@@ -581,17 +581,21 @@ def ingest_sources(
     sources: Sequence[str] | None = None,
 ) -> SourcesReport:
     """What the ingest DAGs' tasks do, without Airflow, for `sources` (default: every source
-    contract) read from the generated world's databases in `world`: check each source's schema,
-    ingest every table over the run's intervals (`intervals_for_run`), refresh the catalog.
+    contract, shipped or of an overlay folder) read from the generated world's databases in
+    `world`: check each source's schema, ingest every table over the run's intervals
+    (`intervals_for_run`) and conform each staged partition (:mod:`etl.conform`), refresh the
+    catalog.
 
     Example:
         >>> ingest_sources(world, lake, start, end, initial=True, ctx=ctx)   # doctest: +SKIP
         SourcesReport(extracted=..., staged=..., quarantined=...)
     """
-    from credlink.etl.contracts import source_contracts
+    from credlink.etl.conform.apply import conform_partition
+    from credlink.etl.conform.mappings import all_source_contracts, conform_mappings
     from credlink.etl.ingest.extract import check_schema, connect, source_url
 
-    contracts = source_contracts()
+    contracts = all_source_contracts()
+    mappings = conform_mappings()
     unknown = sorted(set(sources or ()) - set(contracts))
     if unknown:
         raise ValueError(f"no source contract for {unknown} (known: {sorted(contracts)})")
@@ -605,6 +609,7 @@ def ingest_sources(
             for table in contract.tables:
                 for interval in intervals_for_run(start, end, initial):
                     r = ingest_table(contract, table, engine, interval, lake, ctx)
+                    conform_partition(lake, source, table.name, interval.key, mappings)
                     extracted += r.extracted
                     staged += r.staged
                     quarantined += r.quarantined

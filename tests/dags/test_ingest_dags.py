@@ -12,6 +12,8 @@ import polars as pl
 import pytest
 
 from credlink import settings
+from credlink.etl.conform.apply import outputs
+from credlink.etl.conform.mappings import conform_mappings
 from credlink.etl.contracts import source_contracts
 from credlink.etl.ingest.interval import Interval
 from credlink.etl.lake import Lake
@@ -61,6 +63,11 @@ def test_initial_load_then_a_day(dagbag, dag_world: Path, dag_id: str) -> None: 
             assert (mine["extracted"] == mine["staged"] + mine["quarantined"]).all()
             staged = lake().read("staging", f"{source}__{table.name}")
             assert staged.height == mine["staged"].sum()
+            # each staged row conformed before the source's Asset (agencies; no registry)
+            mapping = conform_mappings().get(source)
+            conf = mapping.table(table.name) if mapping is not None else None
+            for dataset in outputs(source, table.name, conf) if conf is not None else []:
+                assert lake().read("conformed", dataset).height == staged.height, dataset
     catalog = lake().catalog_path
     assert catalog.is_file()
 
