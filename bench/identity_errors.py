@@ -33,6 +33,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from credlink.etl.conform.apply import conform_partition
 from credlink.etl.contracts import source_contracts
 from credlink.etl.ingest.extract import connect, source_url
 from credlink.etl.ingest.interval import Interval
@@ -58,6 +59,7 @@ def _stage(world: Path, lake: Lake, work: Path) -> None:
         engine = connect(source_url(None, world / contract.default_database), source)
         for table in contract.tables:
             ingest_table(contract, table, engine, Interval(None, LOAD_END), lake, ctx)
+            conform_partition(lake, source, table.name, Interval(None, LOAD_END).key)
 
 
 def _fate(links: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:

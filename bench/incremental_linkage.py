@@ -24,6 +24,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from credlink.etl.conform.apply import conform_partition
 from credlink.etl.contracts import source_contracts
 from credlink.etl.ingest.extract import connect, source_url
 from credlink.etl.ingest.interval import Interval
@@ -47,6 +48,7 @@ def stage(world: Path, lake: Lake, interval: Interval) -> int:
         engine = connect(source_url(None, world / contract.default_database), source)
         for table in contract.tables:
             result = ingest_table(contract, table, engine, interval, lake, ctx)
+            conform_partition(lake, source, table.name, interval.key)
             rows += result.extracted
     return rows
 

@@ -6,7 +6,7 @@ For evaluating linkage on worlds other than the demo one:
     .venv/bin/python bench/ingest_world.py --world /tmp/w100k --lake /tmp/w100k-lake
 
 Every table of every source contract is extracted as one initial load (all history before
-`--end`, default the day after the world's last day) and staged; the DuckDB catalog is
+`--end`, default the day after the world's last day), staged and conformed; the DuckDB catalog is
 refreshed at the end.
 """
 
@@ -19,6 +19,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from credlink.etl.conform.apply import conform_partition
 from credlink.etl.contracts import source_contracts
 from credlink.etl.ingest.extract import connect, source_url
 from credlink.etl.ingest.interval import Interval
@@ -42,6 +43,7 @@ def ingest_world(world: Path, lake_root: Path, end: datetime | None = None) -> L
         for table in contract.tables:
             t0 = time.perf_counter()
             report = ingest_table(contract, table, engine, Interval(None, end), lake, ctx)
+            conform_partition(lake, source, table.name, Interval(None, end).key)
             log.info(
                 "%s__%s: staged %d, quarantined %d in %.1f s",
                 source, table.name, report.staged, report.quarantined, time.perf_counter() - t0,

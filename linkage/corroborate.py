@@ -1,9 +1,9 @@
 """Evidence from the same case file: a record without an identifying fact of its own, whose
 case number it shares with another record of the same agency that is linked on its own.
 
-A court's enforcement case (``courts.ZXAJ``) and its listing on the defaulter list
-(``courts.SXBZXR``) carry the same case number (``AH``, ``(2024)鲁0827执24号``): they are one
-case file, about one respondent. When one of them lacks an identifier (a clerk left it empty)
+A court's enforcement case and its listing on the defaulter list carry the same case number
+(the conformed ``case_number``, e.g. ``(2024)鲁0827执24号``, from the courts' ``AH``): they are
+one case file, about one respondent. When one of them lacks an identifier (a clerk left it empty)
 but names the respondent as the other does, and the other is linked on its own evidence (a
 valid ID whose holder bears the name, a masked ID's digits), the case number is an independent
 identifying fact for the first: ``same_case`` in :data:`linkage.evidence.PERSON_FACTS` and
@@ -32,14 +32,15 @@ from credlink.linkage.evidence import Rule, meets, shortfall
 __all__ = ["CASE_COLUMN", "SAME_CASE", "case_references", "corroborate"]
 
 SAME_CASE = "same_case"
-#: The staged column holding a court's case number.
-CASE_COLUMN = "AH"
+#: The conformed subject-record column holding a case file's number (schemas/conform/).
+CASE_COLUMN = "case_number"
 _WHY = "evidence: no independent identifying fact"
 
 
 def case_references(staged: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     """``unique_id``, ``source`` and ``case`` (normalised: no spaces, ASCII brackets) of every
-    staged record that carries a case number; `staged` is ``{dataset: frame}``."""
+    record that carries a case number; `staged` is ``{dataset: frame}`` of conformed
+    subject-record tables (:func:`linkage.records.read_subject_tables`), every version."""
     parts = []
     for frame in staged.values():
         if frame.is_empty() or CASE_COLUMN not in frame.columns:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import polars as pl
 
 from credlink.etl.catalog import columns
+from credlink.etl.conform.apply import standard_subjects
 from credlink.linkage.records import person_records
 from credlink.linkage.spine import PERSON_COLUMNS, conform, current_rows
 
@@ -69,8 +70,8 @@ def representative_records(registry: pl.DataFrame) -> pl.DataFrame:
             if c.startswith("rep_")
         ],
     )
-    # person_records skips the registries by dataset name: this one is named apart.
-    return person_records({"legal_representatives": reps})
+    # the registry has no conform mapping: its rep_* fields are standardised subject fields
+    return person_records({"subjects__legal_representatives": standard_subjects(reps)})
 
 
 def with_organisations(links: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:

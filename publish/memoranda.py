@@ -7,7 +7,8 @@ agency, scope and the subject types it binds), how long they last (``duration``)
 them early (``lifted_by``: removal reasons of the listing). Adding a memorandum is adding a file.
 
 Every file is validated when loaded; an error names the file and the field: an unknown source
-list (:data:`publish.listings.LISTS`), a condition on a field the list lacks, a code the field's
+list (the lists of the conform mappings, ``schemas/conform/<source>.yaml``:
+:data:`publish.listings.LISTS`), a condition on a field the list lacks, a code the field's
 vocabulary lacks, a bad duration, a measure without (or with an unknown) enforcing agency
 (``schemas/publish/agencies.yaml``), an unknown removal reason.
 

@@ -127,6 +127,26 @@ def test_conforming_the_lake_again_gives_the_same_tables(lake: Lake, tmp_path: P
         assert copy.read(LAYER, dataset).equals(lake.read(LAYER, dataset)), dataset
 
 
+@pytest.mark.slow
+def test_readers_refuse_a_lake_staged_without_its_conformed_tables(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """A lake staged before the conformed layer: linkage and publishing would take every
+    agency record for a removed one (links dropped, restrictions lifted), so they stop."""
+    from credlink.etl.conform.apply import NotConformedError
+    from credlink.linkage.records import read_person_records
+    from credlink.publish.listings import read_listings
+
+    old = Lake(tmp_path / "lake")
+    shutil.copytree(lake.root / "staging", old.root / "staging")
+    with pytest.raises(NotConformedError, match="subjects__courts__SXBZXR"):
+        read_person_records(old)
+    with pytest.raises(NotConformedError, match="listings__court_defaulters"):
+        read_listings(old, date(2025, 6, 30))
+    conform_lake(old)
+    assert read_person_records(old).equals(read_person_records(lake))
+
+
 def test_a_rerun_interval_replaces_its_conformed_partition(tmp_path: Path) -> None:
     from credlink.etl.conform.apply import conform_partition
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from credlink.etl.conform.apply import conform_partition
 from credlink.etl.contracts import source_contracts
 from credlink.etl.ingest.extract import connect, source_url
 from credlink.etl.ingest.interval import Interval
@@ -20,7 +21,7 @@ LOAD_END = datetime(2025, 7, 1, tzinfo=UTC)
 
 @pytest.fixture(scope="session")
 def small_lake(small_world: WorldSummary, tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    """Every table of the small world staged into a lake of its own (about 10 s)."""
+    """Every table of the small world staged and conformed into a lake of its own (about 10 s)."""
     root: Path = tmp_path_factory.mktemp("linkage-lake")
     lake = Lake(root)
     ctx = RunContext(
@@ -30,4 +31,5 @@ def small_lake(small_world: WorldSummary, tmp_path_factory: pytest.TempPathFacto
         engine = connect(source_url(None, small_world.out / contract.default_database), source)
         for table in contract.tables:
             ingest_table(contract, table, engine, Interval(None, LOAD_END), lake, ctx)
+            conform_partition(lake, source, table.name, Interval(None, LOAD_END).key)
     return lake

@@ -4,7 +4,8 @@ The rows a clerk really writes that our generator may never make: another person
 a relative's, another firm's USCC, a passport-typed record without a number, a listing with a
 name only. Registries and records go through :func:`etl.standardise.names.person_names`,
 :func:`etl.standardise.identifiers.person_ids` (and the organisation ones) exactly as ingestion
-stages them, then through :mod:`linkage.records` and :mod:`linkage.spine`.
+stages them, conformed by the agencies' conform mappings (:func:`conformed`), then through
+:mod:`linkage.records` and :mod:`linkage.spine`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ from typing import Any
 
 import polars as pl
 
+from credlink.etl.conform.apply import conform_frames
+from credlink.etl.conform.mappings import (
+    LAYER,
+    ConformMapping,
+    Subjects,
+    TableConform,
+    conform_mappings,
+)
 from credlink.etl.identifiers import org_code_check_chars, ric_check_chars, uscc_check_chars
 from credlink.etl.lake import Lake
 from credlink.etl.standardise.identifiers import organisation_ids, person_ids
 from credlink.etl.standardise.names import organisation_names, person_names
 
 INTERVAL = "history_20250701T000000Z"
+REGISTRIES = ("population__person", "legal_entities__legal_entity")
 UPDATED = datetime(2025, 6, 1, tzinfo=UTC)
 
 
@@ -155,10 +165,26 @@ def org_listing(source: str, table: str, rows: Sequence[Mapping[str, Any]]) -> p
     )
 
 
+def conformed(tables: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The conformed tables of staged tables (``{'<source>__<table>': frame}``), as the conform
+    step makes them (:func:`etl.conform.apply.conform_frames`); a made-up source (``t__x``) is
+    conformed from its standardised subject fields alone. The registries give none."""
+    mappings = dict(conform_mappings())
+    for dataset in tables:
+        source, _, table = dataset.partition("__")
+        if source not in mappings and dataset not in REGISTRIES:
+            subjects = TableConform(subjects=Subjects())
+            mappings[source] = ConformMapping(source=source, tables={table: subjects})
+    return conform_frames(tables, mappings)
+
+
 def stage(lake: Lake, tables: Mapping[str, pl.DataFrame]) -> None:
-    """Write staged tables (``{'<source>__<table>': frame}``) into the lake's staging layer."""
+    """Write staged tables (``{'<source>__<table>': frame}``) into the lake's staging layer,
+    and their conformed tables into the conformed layer (as the ingest does)."""
     for dataset, frame in tables.items():
         lake.write("staging", dataset, INTERVAL, frame)
+    for dataset, frame in conformed(tables).items():
+        lake.write(LAYER, dataset, INTERVAL, frame)
 
 
 DAY = date(2025, 7, 1)

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from identities import (
+    conformed,
     legal_entities,
     masked,
     org_listing,
@@ -63,7 +64,7 @@ CASE_370827 = "(2024)鲁0827执24号"  # a court of county 370827
 
 def person_links(rows: list[dict[str, object]]) -> dict[str, dict[str, object]]:
     records = person_records(
-        {"transport__FlightBan": person_listing("transport", "FlightBan", rows)}
+        conformed({"transport__FlightBan": person_listing("transport", "FlightBan", rows)})
     )
     spine = person_spine(population(PEOPLE))
     res = resolve(records, spine, "person")
@@ -119,38 +120,40 @@ def test_a_passport_typed_record_never_links_to_a_citizen() -> None:
 
 def test_a_name_alone_or_with_a_relatives_masked_id_is_never_accepted() -> None:
     records = person_records(
-        {
-            "courts__SXBZXR": person_listing(
-                "courts",
-                "SXBZXR",
-                [
-                    # name, county and sex, no number: a namesake stranger looks the same
-                    {
-                        "id": "name-only",
-                        "name": "王伟",
-                        "number": None,
-                        "case": CASE_370827,
-                        "sex": "M",
-                    },
-                    # 张三 listed with his relative 张伟华's masked number: region, birth year
-                    # and tail all from one typed string, and the county agrees too
-                    {
-                        "id": "relative-masked",
-                        "name": "张三",
-                        "number": masked(ZHANG_WEIHUA),
-                        "case": CASE_370827,
-                        "sex": "M",
-                    },
-                    {
-                        "id": "own-masked",
-                        "name": "张三",
-                        "number": masked(ZHANG_SAN),
-                        "case": CASE_370827,
-                        "sex": "M",
-                    },
-                ],
-            )
-        }
+        conformed(
+            {
+                "courts__SXBZXR": person_listing(
+                    "courts",
+                    "SXBZXR",
+                    [
+                        # name, county and sex, no number: a namesake stranger looks the same
+                        {
+                            "id": "name-only",
+                            "name": "王伟",
+                            "number": None,
+                            "case": CASE_370827,
+                            "sex": "M",
+                        },
+                        # 张三 listed with his relative 张伟华's masked number: region, birth year
+                        # and tail all from one typed string, and the county agrees too
+                        {
+                            "id": "relative-masked",
+                            "name": "张三",
+                            "number": masked(ZHANG_WEIHUA),
+                            "case": CASE_370827,
+                            "sex": "M",
+                        },
+                        {
+                            "id": "own-masked",
+                            "name": "张三",
+                            "number": masked(ZHANG_SAN),
+                            "case": CASE_370827,
+                            "sex": "M",
+                        },
+                    ],
+                )
+            }
+        )
     )
     spine = person_spine(population(PEOPLE))
     res = resolve(records, spine, "person")
@@ -189,19 +192,21 @@ FIRMS = {
 
 def test_another_firms_valid_uscc_is_a_conflict_and_lookalikes_stay_unlinked() -> None:
     records = organisation_records(
-        {
-            "courts__SXBZXR": org_listing(
-                "courts",
-                "SXBZXR",
-                [
-                    {"id": "own", "name": "北京华兴科技有限公司", "number": A_FIRM},
-                    {"id": "wrong-uscc", "name": "北京华兴科技有限公司", "number": B_FIRM},
-                    # unregistered, named like A but for the region prefix; no number
-                    {"id": "lookalike", "name": "上海华兴科技有限公司", "number": None},
-                    {"id": "variant", "name": "北京华兴科技有限责任公司", "number": A_FIRM},
-                ],
-            )
-        }
+        conformed(
+            {
+                "courts__SXBZXR": org_listing(
+                    "courts",
+                    "SXBZXR",
+                    [
+                        {"id": "own", "name": "北京华兴科技有限公司", "number": A_FIRM},
+                        {"id": "wrong-uscc", "name": "北京华兴科技有限公司", "number": B_FIRM},
+                        # unregistered, named like A but for the region prefix; no number
+                        {"id": "lookalike", "name": "上海华兴科技有限公司", "number": None},
+                        {"id": "variant", "name": "北京华兴科技有限责任公司", "number": A_FIRM},
+                    ],
+                )
+            }
+        )
     )
     spine = organisation_spine(legal_entities(FIRMS))
     got = {
@@ -217,7 +222,9 @@ def test_another_firms_valid_uscc_is_a_conflict_and_lookalikes_stay_unlinked() -
 
 def test_evidence_of_a_pair() -> None:
     records = person_records(
-        {"t__x": person_listing("t", "x", [{"id": "1", "name": "张三", "number": LI_SI}])}
+        conformed(
+            {"t__x": person_listing("t", "x", [{"id": "1", "name": "张三", "number": LI_SI}])}
+        )
     )
     spine = person_spine(population(PEOPLE))
     pairs = pl.DataFrame({"unique_id": ["t/x/1", "t/x/1", "t/x/1"],
@@ -354,7 +361,9 @@ def test_a_reviewer_decision_on_a_conflict_is_respected_on_rerun(
 
 def test_deterministic_pass_splits_conflicts() -> None:
     records = person_records(
-        {"t__x": person_listing("t", "x", [{"id": "1", "name": "张三", "number": ZHANG_SI}])}
+        conformed(
+            {"t__x": person_listing("t", "x", [{"id": "1", "name": "张三", "number": ZHANG_SI}])}
+        )
     )
     split = deterministic_pass(records, person_spine(population(PEOPLE)), "person")
     assert split.links.is_empty()
@@ -419,10 +428,10 @@ def test_a_namesake_twins_number_is_a_conflict_even_when_the_name_agrees() -> No
     twin_b = ric("41170219790509698")
     people = {**PEOPLE, twin_a: ("王佳荣", "F", "411702"), twin_b: ("王佳荣", "F", "411702")}
     records = person_records(
-        {"courts__ZXAJ": person_listing("courts", "ZXAJ", [
+        conformed({"courts__ZXAJ": person_listing("courts", "ZXAJ", [
             {"id": "1", "name": "王佳荣", "number": twin_b},
             {"id": "2", "name": "王伟", "number": WANG_WEI},  # no namesake: linked
-        ])}
+        ])})
     )  # fmt: skip
     res = resolve(records, person_spine(population(people)), "person")
     got = {r["record_id"]: r for r in res.links.iter_rows(named=True)}
@@ -439,9 +448,9 @@ def test_a_namesake_twins_masked_number_is_not_accepted_by_the_model() -> None:
     twin_b = ric("41170219790509698")
     people = {**PEOPLE, twin_a: ("王佳荣", "F", "411702"), twin_b: ("王佳荣", "F", "411702")}
     records = person_records(
-        {"courts__SXBZXR": person_listing("courts", "SXBZXR", [
+        conformed({"courts__SXBZXR": person_listing("courts", "SXBZXR", [
             {"id": "1", "name": "王佳荣", "number": masked(twin_b), "case": "(2024)豫1702执3号"},
-        ])}
+        ])})
     )  # fmt: skip
     res = resolve(records, person_spine(population(people)), "person")
     row = res.links.row(0, named=True)

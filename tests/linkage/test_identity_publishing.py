@@ -12,6 +12,7 @@ from datetime import date
 
 import polars as pl
 from identities import (
+    conformed,
     legal_entities,
     masked,
     org_listing,
@@ -72,7 +73,7 @@ def _defaulters(org_number: str, person_number: str) -> pl.DataFrame:
 
 
 def _published(org_number: str, person_number: str) -> Published:
-    staged = {"courts__SXBZXR": _defaulters(org_number, person_number)}
+    staged = conformed({"courts__SXBZXR": _defaulters(org_number, person_number)})
     registry = legal_entities(FIRMS)
     people = person_spine(population(PEOPLE))
     links = pl.concat(

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from credlink.etl.conform.apply import conform_partition
 from credlink.etl.contracts import source_contracts
 from credlink.etl.ingest.extract import connect, source_url
 from credlink.etl.ingest.interval import Interval
@@ -100,6 +101,7 @@ def stage(world: WorldSummary, lake: Lake, interval: Interval) -> None:
         engine = connect(source_url(None, world.out / contract.default_database), source)
         for table in contract.tables:
             ingest_table(contract, table, engine, interval, lake, ctx)
+            conform_partition(lake, source, table.name, interval.key)
 
 
 @pytest.mark.slow
@@ -170,6 +172,7 @@ def test_a_daily_run_links_only_the_new_records(small_world: WorldSummary, tmp_p
 def test_new_thresholds_or_model_mean_a_full_run(small_lake: Lake, tmp_path: Path) -> None:
     lake = Lake(tmp_path)
     (tmp_path / "staging").symlink_to(small_lake.root / "staging")
+    (tmp_path / "conformed").symlink_to(small_lake.root / "conformed")
     run_linkage(lake, run_id="a", logical_date=END)
     again = run_linkage(lake, run_id="b", logical_date=END)
     assert again["relinked"] == 0 and again["kept"] == again["records"]

@@ -8,12 +8,12 @@ from typing import Any
 import polars as pl
 import pytest
 
+from credlink.etl.conform.apply import conform_frames
+from credlink.etl.conform.derivations import court_region, licence_region
 from credlink.etl.identifiers import ric_check_chars
 from credlink.etl.lake import Lake
 from credlink.linkage.quality import read_truth
 from credlink.linkage.records import (
-    court_region,
-    licence_region,
     organisation_records,
     person_records,
     read_organisation_records,
@@ -99,7 +99,7 @@ def test_person_records_from_staged_rows() -> None:
             {"_record_id": "3", "subject_type": "organisation", "subject_name": "某某有限公司"},
         ],
     )
-    out = person_records({"courts__ZXAJ": frame})
+    out = person_records(conform_frames({"courts__ZXAJ": frame}))
     assert out.schema == pl.Schema(PERSON_COLUMNS)
     assert out["unique_id"].to_list() == ["courts/ZXAJ/1", "courts/ZXAJ/2"]
     first, second = out.rows(named=True)
@@ -121,7 +121,7 @@ def test_person_records_from_staged_rows() -> None:
 def test_registries_and_org_only_tables_give_no_person_records() -> None:
     org_table = staged("tax", "nsrxx", [{"_record_id": "1", "subject_type": "organisation"}])
     registry = staged("population", "person", [{"_record_id": A, "subject_type": "person"}])
-    out = person_records({"tax__nsrxx": org_table, "population__person": registry})
+    out = person_records(conform_frames({"tax__nsrxx": org_table, "population__person": registry}))
     assert out.is_empty() and out.schema == pl.Schema(PERSON_COLUMNS)
 
 
@@ -184,12 +184,14 @@ def test_organisation_records_borrow_from_their_parent_record() -> None:
         ],
     )
     out = organisation_records(
-        {
-            "food__licences": licences,
-            "food__inspections": inspections,
-            "tax__nsrxx": nsrxx,
-            "tax__nsxypj": nsxypj,
-        }
+        conform_frames(
+            {
+                "food__licences": licences,
+                "food__inspections": inspections,
+                "tax__nsrxx": nsrxx,
+                "tax__nsxypj": nsxypj,
+            }
+        )
     )
     assert out.schema == pl.Schema(ORGANISATION_COLUMNS)
     by_id = {r["unique_id"]: r for r in out.iter_rows(named=True)}

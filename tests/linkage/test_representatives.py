@@ -53,6 +53,7 @@ def test_representative_records_take_the_rep_fields() -> None:
 def test_every_organisation_gets_its_representative(small_lake: Lake, tmp_path: Path) -> None:
     lake = Lake(tmp_path)
     (tmp_path / "staging").symlink_to(small_lake.root / "staging")
+    (tmp_path / "conformed").symlink_to(small_lake.root / "conformed")
     counts = run_linkage(lake, run_id="r1", logical_date=DAY)
     reps = lake.read("linkage", "legal_representatives")
     registry = small_lake.read("staging", ORGANISATION_DATASET)

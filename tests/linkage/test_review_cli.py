@@ -31,6 +31,7 @@ def ok(*args: str) -> str:
 def data(small_lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`$CREDLINK_DATA` with a copy of the small world's staged data in `lake/`."""
     shutil.copytree(small_lake.root / "staging", tmp_path / "lake" / "staging")
+    shutil.copytree(small_lake.root / "conformed", tmp_path / "lake" / "conformed")
     monkeypatch.setenv("CREDLINK_DATA", str(tmp_path))
     monkeypatch.setenv("COLUMNS", "200")
     return tmp_path

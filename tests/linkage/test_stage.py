@@ -101,6 +101,7 @@ def test_decision_checks(tmp_path: Path) -> None:
 def stage_lake(small_lake: Lake, tmp_path: Path) -> Lake:
     """A copy of the small world's staged data, so that decisions stay in this test."""
     shutil.copytree(small_lake.root / "staging", tmp_path / "staging")
+    shutil.copytree(small_lake.root / "conformed", tmp_path / "conformed")
     return Lake(tmp_path)
 
 

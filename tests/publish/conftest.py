@@ -15,9 +15,10 @@ def memoranda() -> list[Memorandum]:
 
 @pytest.fixture(scope="session")
 def published_lake(small_world, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The session's small world staged into `<data>/lake` and linked (about 15 s)."""
+    """The session's small world staged and conformed into `<data>/lake` and linked (about 15 s)."""
     from datetime import UTC, datetime
 
+    from credlink.etl.conform.apply import conform_partition
     from credlink.etl.contracts import source_contracts
     from credlink.etl.ingest.extract import connect, source_url
     from credlink.etl.ingest.interval import Interval
@@ -35,6 +36,7 @@ def published_lake(small_world, tmp_path_factory: pytest.TempPathFactory):  # ty
         engine = connect(source_url(None, small_world.out / contract.default_database), source)
         for table in contract.tables:
             ingest_table(contract, table, engine, Interval(None, end), lake, ctx)
+            conform_partition(lake, source, table.name, Interval(None, end).key)
     run_linkage(lake, run_id="publish-tests-link", logical_date=end)
     return lake
 

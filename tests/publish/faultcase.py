@@ -52,10 +52,9 @@ def _staged(day: date) -> dict[str, pl.DataFrame]:
 
 def install() -> None:
     """Patch the readers of :mod:`publish.stage` with the hand-made scenario."""
-    from handmade import LEGAL_REPS, ORG, PERSON, PERSON_2, REGISTRY, link, links
+    from handmade import LEGAL_REPS, ORG, PERSON, PERSON_2, REGISTRY, link, links, listings
 
     import credlink.publish.stage as stage
-    from credlink.publish.listings import build_listings
 
     lk = links(
         link("courts/SXBZXR/1", PERSON),
@@ -63,7 +62,7 @@ def install() -> None:
         link("courts/SXBZXR/3", PERSON_2),
         link("transport/FlightBan/1", PERSON_2),
     )
-    stage.read_listings = lambda lake, as_of: build_listings(_staged(as_of), as_of)  # type: ignore[assignment]
+    stage.read_listings = lambda lake, as_of: listings(_staged(as_of), as_of)  # type: ignore[assignment]
     stage.read_record_links = lambda lake: lk  # type: ignore[assignment]
     stage.legal_representatives = lambda lake: LEGAL_REPS  # type: ignore[assignment]
     stage.registry_subjects = lambda lake: REGISTRY  # type: ignore[assignment]

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from credlink.etl.conform.apply import conform_frames
 from credlink.publish.listings import build_listings
 from credlink.publish.memoranda import Memorandum
 from credlink.publish.stage import Published, publish_tables
@@ -92,6 +93,12 @@ def tax_case(rid: int, **fields: Any) -> dict[str, Any]:
     }
 
 
+def listings(tables: Mapping[str, pl.DataFrame], as_of: date) -> dict[str, pl.DataFrame]:
+    """:func:`publish.listings.build_listings` of hand-made staged tables, through the conform
+    step (:func:`etl.conform.apply.conform_frames`) as the ingest does."""
+    return build_listings(conform_frames(tables), as_of)
+
+
 def link(
     uid: str,
     code: str,
@@ -136,11 +143,11 @@ def publish(
     run_id: str = "r1",
     legal_reps: pl.DataFrame | None = None,
 ) -> Published:
-    """:func:`publish.stage.publish_tables` on hand-made staged tables."""
+    """:func:`publish.stage.publish_tables` on hand-made staged tables (conformed first)."""
     from credlink.publish.history import HISTORY_COLUMNS
 
     return publish_tables(
-        build_listings(tables, as_of),
+        listings(tables, as_of),
         record_links,
         memoranda,
         legal_reps=LEGAL_REPS if legal_reps is None else legal_reps,

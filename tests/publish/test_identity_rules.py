@@ -26,6 +26,7 @@ from handmade import (
     tax_case,
 )
 
+from credlink.etl.conform.apply import conform_frames
 from credlink.linkage.evidence import EvidencePolicy, MemorandumRule, Rule, load_policy
 from credlink.publish.history import HISTORY_COLUMNS
 from credlink.publish.listings import build_listings
@@ -95,7 +96,7 @@ def test_a_listed_person_is_held_to_the_rule_of_their_own_link(
     masked_link = links(link("courts/SXBZXR/1", PERSON, method="probabilistic",
                              evidence=["masked_id"]))  # fmt: skip
     run = publish_tables(
-        build_listings(tables, DAY),
+        build_listings(conform_frames(tables), DAY),
         masked_link,
         memoranda,
         legal_reps=LEGAL_REPS,

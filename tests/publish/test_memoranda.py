@@ -33,7 +33,7 @@ def test_the_shipped_memoranda(memoranda: list[Memorandum]) -> None:
     aviation = by_id["aviation_ban_2018"]
     behaviours = aviation.targets[0].when[0]["behaviour"].in_
     assert behaviours is not None and set(behaviours) == set(
-        LISTS["transport.FlightBan"].fields["behaviour"].values
+        LISTS["flight_ban"].fields["behaviour"].values
     )
     assert len(behaviours) == 9
     assert aviation.duration.term is not None and aviation.duration.term.years == 1
@@ -45,7 +45,7 @@ def test_the_shipped_memoranda(memoranda: list[Memorandum]) -> None:
     assert "tax_paid" in tax.lifted_by
     assert "tax_credit_grade_d" in {x.id for x in tax.measures}
     cross = by_id["cross_list_transport_2018"]
-    assert {t.list for t in cross.targets} == {"courts.SXBZXR", "tax.zdsswfaj"}
+    assert {t.list for t in cross.targets} == {"court_defaulters", "major_tax_violators"}
 
 
 def _write(directory: Path, name: str, doc: dict) -> Path:
@@ -133,7 +133,7 @@ def test_adding_a_memorandum_is_adding_a_file(tmp_path: Path) -> None:
         "basis": "a test memorandum",
         "targets": [
             {
-                "list": "transport.RailBan",
+                "list": "rail_ban",
                 "subject_types": ["person"],
                 "when": [{"behaviour": {"in": ["fare_dodging"]}, "fare_owed_yuan": {"min": 100}}],
             }

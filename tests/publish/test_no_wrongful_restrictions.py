@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from credlink.etl.conform.apply import conform_partition
 from credlink.etl.contracts import source_contracts
 from credlink.etl.ingest.extract import connect, source_url
 from credlink.etl.ingest.interval import Interval
@@ -44,6 +45,7 @@ def dirty(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Lake, Path]:
         engine = connect(source_url(None, cfg.out / contract.default_database), source)
         for table in contract.tables:
             ingest_table(contract, table, engine, Interval(None, LOAD_END), lake, ctx)
+            conform_partition(lake, source, table.name, Interval(None, LOAD_END).key)
     run_linkage(lake, run_id="dirty-link", logical_date=LOAD_END)
     warehouse = base / "warehouse.duckdb"
     run_publish(lake, warehouse, "dirty-publish", END)

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 from handmade import ORG, REGISTRY, REP, court, in_force, link, links, staged
 
+from credlink.etl.conform.apply import conform_frames
 from credlink.etl.lake import Lake
 from credlink.publish.history import HISTORY_COLUMNS
 from credlink.publish.listings import build_listings
@@ -41,7 +42,9 @@ def test_only_accepted_representative_links_bind(
 
     rows = [court(1, subject_type="organisation"), court(2, subject_type="organisation")]
     run = publish_tables(
-        build_listings({"courts__SXBZXR": staged("courts", "SXBZXR", rows)}, date(2024, 6, 1)),
+        build_listings(
+            conform_frames({"courts__SXBZXR": staged("courts", "SXBZXR", rows)}), date(2024, 6, 1)
+        ),
         links(link("courts/SXBZXR/1", ORG), link("courts/SXBZXR/2", OTHER_ORG)),
         memoranda,
         legal_reps=reps,

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from credlink.cli import app
 from credlink.demo.env import DemoEnv
 from credlink.demo.summary import restriction_figures
+from credlink.etl.conform.apply import conform_frames
 from credlink.etl.lake import Lake
 from credlink.publish.history import HISTORY_COLUMNS
 from credlink.publish.listings import build_listings
@@ -65,7 +66,9 @@ def measure(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Publish hand-made court listings with `record_links` and `legal_reps`, then measure
     the restrictions against `truth` / `truth_reps`: (restrictions, quality table)."""
-    listings = build_listings({"courts__SXBZXR": staged("courts", "SXBZXR", rows)}, AS_OF)
+    listings = build_listings(
+        conform_frames({"courts__SXBZXR": staged("courts", "SXBZXR", rows)}), AS_OF
+    )
     run = publish_tables(
         listings,
         record_links,
@@ -253,7 +256,7 @@ def test_wrongful_is_decided_row_by_row_on_the_listing_records(
 
 def test_truth_links_link_every_known_record_and_refuse_an_unknown_one() -> None:
     listings = build_listings(
-        {"courts__SXBZXR": staged("courts", "SXBZXR", [court(1), court(2)])}, AS_OF
+        conform_frames({"courts__SXBZXR": staged("courts", "SXBZXR", [court(1), court(2)])}), AS_OF
     )
     made = truth_links(listings, _truth(r1=PERSON, r2=None))
     assert made.select("unique_id", "credit_code", "band", "method").rows() == [
