@@ -22,7 +22,7 @@ from rich.console import Console
 from credlink.etl.lake import Lake
 from credlink.linkage.model import current_model_path
 from credlink.linkage.quality import failures, quality_table, read_truth
-from credlink.linkage.records import organisation_records, person_records, read_staged
+from credlink.linkage.records import organisation_records, person_records, read_subject_tables
 from credlink.linkage.resolve import resolve
 from credlink.linkage.spine import read_organisation_spine, read_person_spine
 from credlink.settings import ACCEPT, REVIEW
@@ -53,7 +53,7 @@ def main() -> None:
 
     lake = Lake(args.lake)
     t = time.perf_counter()
-    staged = read_staged(lake)
+    staged = read_subject_tables(lake)
     inputs = {
         "person": (person_records(staged), read_person_spine(lake), args.person_model),
         "organisation": (

@@ -47,8 +47,11 @@ __all__ = [
     "check_table",
     "columns",
     "conform",
+    "conformed_contracts",
     "contract_for",
+    "contract_of",
     "contracts_in",
+    "duckdb_type",
     "lake_contract",
     "polars_type",
     "read_table",
@@ -94,6 +97,17 @@ def polars_type(duckdb_type: str) -> pl.DataType:
         raise TableContractError(
             f"type {duckdb_type!r} is not one of {sorted(_POLARS_TYPES)} (or such a type + [])"
         ) from None
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    """The DuckDB type name of a Polars type (the inverse of :func:`polars_type`)."""
+    if isinstance(dtype, pl.List):
+        inner = dtype.inner
+        return duckdb_type(inner() if isinstance(inner, type) else inner) + "[]"
+    for name, known in _POLARS_TYPES.items():
+        if dtype == known:
+            return name
+    raise TableContractError(f"Polars type {dtype} has no contract type")
 
 
 class ColumnContract(_Strict):
@@ -150,7 +164,7 @@ def _load(path: Path) -> TableContract:
             polars_type(c.type)
         except TableContractError as exc:
             raise TableContractError(f"{path}: column {c.name}: {exc}") from None
-    if not re.fullmatch(r"[a-z_]+\.([a-z_]+|\*)", contract.table):
+    if not re.fullmatch(r"[a-z_]+\.([A-Za-z0-9_]+|\*)", contract.table):
         raise TableContractError(f"{path}: table {contract.table!r} is not '<schema>.<table>'")
     return contract
 
@@ -281,10 +295,80 @@ def check_frame(
         con.close()
 
 
+def contract_of(
+    table: str,
+    grain: str,
+    key: tuple[str, ...],
+    schema: Mapping[str, pl.DataType],
+    description: str,
+    descriptions: Mapping[str, str] | None = None,
+) -> TableContract:
+    """A lake table's contract made from a reviewed file that is not a table contract (the
+    conform mappings: :func:`conformed_contracts`)."""
+    return TableContract(
+        table=table,
+        grain=grain,
+        key=key,
+        description=description,
+        stored_in=("lake",),
+        columns=tuple(
+            ColumnContract(
+                name=c,
+                type=duckdb_type(t),
+                description=(descriptions or {}).get(c, c),
+                not_null=c in key,
+            )
+            for c, t in schema.items()
+        ),
+    )
+
+
+def conformed_contracts() -> dict[str, TableContract]:
+    """The contracts of the conformed layer's tables, made from their contract files, the conform
+    mappings (``schemas/conform/<source>.yaml``, with the columns of
+    :mod:`etl.conform.columns`): a subject-record table per mapped staged table, a listing table
+    per list (the listing's columns, then the list's own fields), an event table per event."""
+    from credlink.etl.conform.apply import listing_columns
+    from credlink.etl.conform.columns import EVENT_COLUMNS, META_COLUMNS, SUBJECT_COLUMNS
+    from credlink.etl.conform.mappings import (
+        LAYER,
+        conform_mappings,
+        events_dataset,
+        listings_dataset,
+        subjects_dataset,
+    )
+
+    key = ("unique_id", "_interval")
+    out: dict[str, TableContract] = {}
+    for source, mapping in sorted(conform_mappings().items()):
+        where = f"schemas/conform/{source}.yaml"
+        for table, conf in mapping.tables.items():
+            if conf.subjects is not None:
+                name = f"{LAYER}.{subjects_dataset(source, table)}"
+                out[name] = contract_of(
+                    name, f"one row per staged version of a record of {source}.{table}: its "
+                    "subject's fields", key, SUBJECT_COLUMNS, f"Made by {where}.")  # fmt: skip
+            for lst in conf.lists:
+                name = f"{LAYER}.{listings_dataset(lst.list)}"
+                out[name] = contract_of(
+                    name, f"one row per staged version of a listing of {lst.list}", key,
+                    listing_columns(lst), f"{lst.title} Made by {where}.",
+                    {n: f.description for n, f in lst.fields.items()})  # fmt: skip
+            for ev in conf.events:
+                name = f"{LAYER}.{events_dataset(ev.name)}"
+                out[name] = contract_of(
+                    name, f"one row per staged version of a record that may be a {ev.name} "
+                    "event", key, {**META_COLUMNS, **EVENT_COLUMNS},
+                    f"Made by {where}.")  # fmt: skip
+    return out
+
+
 def lake_contract(name: str) -> TableContract:
-    """The contract of the lake table `name` ('linkage.record_links'); a table the catalog does
-    not hold in the lake is an error naming it."""
+    """The contract of the lake table `name` ('linkage.record_links', or a conformed table);
+    a table the catalog does not hold in the lake is an error naming it."""
     contract = table_contracts().get(name)
+    if contract is None and name.startswith("conformed."):
+        contract = conformed_contracts().get(name)
     if contract is None or "lake" not in contract.stored_in:
         lake_tables = sorted(n for n, c in table_contracts().items() if "lake" in c.stored_in)
         raise TableContractError(f"{name}: no lake table of that name in the catalog {lake_tables}")

@@ -50,7 +50,6 @@ __all__ = [
     "person_records",
     "read_organisation_records",
     "read_person_records",
-    "read_staged",
     "read_subject_tables",
 ]
 
@@ -216,11 +215,6 @@ def read_subject_tables(lake: Lake) -> dict[str, pl.DataFrame]:
     would look gone)."""
     check_conformed(lake)
     return {d: lake.read(LAYER, d) for d in lake.datasets(LAYER) if d.startswith(SUBJECTS_PREFIX)}
-
-
-#: The records' input tables (the name is historical: they are the conformed subject-record
-#: tables, no longer the staged ones).
-read_staged = read_subject_tables
 
 
 def read_person_records(lake: Lake) -> pl.DataFrame:

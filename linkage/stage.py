@@ -68,7 +68,7 @@ from credlink.linkage.incremental import (
 )
 from credlink.linkage.model import MODELS_DIR, LinkageModel, current_model_path, load_model
 from credlink.linkage.partitions import DELTA_TABLES, stage_table, stage_whole
-from credlink.linkage.records import organisation_records, person_records, read_staged
+from credlink.linkage.records import organisation_records, person_records, read_subject_tables
 from credlink.linkage.representatives import (
     LEGAL_REPRESENTATIVES_COLUMNS,
     REPRESENTATIVE_KIND,
@@ -384,7 +384,7 @@ def _run_linkage(
     previous = _Previous.read(lake)
     results: list[_Linked] = []
     spines = {subject: update_spine(lake, subject, rebuild=full) for subject in SUBJECTS}
-    staged = read_staged(lake)  # every agency table, read once for both subject types
+    staged = read_subject_tables(lake)  # every agency table, read once for both subject types
     common = _Run(run_id, logical_date, th, decisions, previous, full, load_policy(),
                   policy_digest(), case_references(staged))  # fmt: skip
     for subject, subject_records in SUBJECTS.items():

@@ -18,13 +18,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-INGEST_DAGS = (
-    "ingest_registries",
-    "ingest_courts",
-    "ingest_tax",
-    "ingest_transport",
-    "ingest_food",
-)
+from credlink.orchestration.sources import ingest_dag_sources
+
+#: The ingest DAGs, from the source contracts: the registries' first, then one per agency.
+INGEST_DAGS = tuple(ingest_dag_sources())
 LINK_DAG = "link_credit_codes"
 PUBLISH_DAG = "publish_joint_punishment"
 #: The DAGs the demo drives or follows (the publish DAG only when it is registered).
