@@ -3,6 +3,7 @@
     credlink init                      prepare the ignored Airflow home (secrets, admin password)
     credlink world --persons 10000 --seed 7 --start 2024-01-01 --end 2025-12-31 --out data/world
     credlink ingest --through DAY      the ingest DAGs' work without Airflow: the world's sources
+    credlink conform                   the conformed layer again from staging (a changed mapping)
     credlink link [--full]             link new and changed staged records now (record_links)
     credlink review list | show ID | accept KEY | reject KEY [--reviewer NAME --note TEXT]
     credlink train person --on DAY      a new model version in data/linkage/models/
@@ -231,6 +232,24 @@ def _now() -> datetime:
     from datetime import UTC
 
     return datetime.now(UTC)
+
+
+@app.command()
+def conform() -> None:
+    """Conform every staged partition again with the conform mappings
+    (``schemas/conform/<source>.yaml``): after a mapping changed, or for a lake staged before
+    the conformed layer existed (linkage and publishing refuse such a lake until then).
+
+    Example: `credlink conform`, then `credlink link --full`.
+    """
+    from credlink.etl.conform.apply import conform_lake
+
+    lake = _lake()
+    with console.status("conforming the staged tables"):
+        done = conform_lake(lake)
+        lake.refresh_catalog()
+    console.print(f"conformed {done:,} staged partitions into {lake.root / 'conformed'}")
+    console.print(f"query: duckdb {lake.catalog_path} -c 'SHOW TABLES FROM conformed'")
 
 
 @app.command()
