@@ -59,6 +59,9 @@ import polars as pl
 LAYERS = ("staging", "quarantine", "conformed", "linkage")
 #: The layers whose tables keep every version of a source record (catalog: a `__current` view).
 VERSIONED = ("staging", "conformed")
+#: Which version of a record is the latest: the last update, then the last interval (the
+#: catalog's `__current` views and :func:`current_rows` both order by it).
+VERSION_ORDER = ("_updated_utc", "_interval")
 #: The partition key of a table that is replaced whole, not by interval (e.g. linkage tables).
 WHOLE = "all"
 OPS_RUNS = "ops/ingest_runs"
@@ -311,8 +314,9 @@ class Lake:
                     stmts.append(
                         f"CREATE OR REPLACE VIEW {layer}.{current} AS "
                         "SELECT * EXCLUDE (_version) FROM (SELECT *, row_number() OVER ("
-                        "PARTITION BY _record_id ORDER BY _updated_utc DESC, _interval DESC"
-                        f") AS _version FROM {layer}.{view}) WHERE _version = 1"
+                        "PARTITION BY _record_id ORDER BY "
+                        + ", ".join(f"{c} DESC" for c in VERSION_ORDER)
+                        + f") AS _version FROM {layer}.{view}) WHERE _version = 1"
                     )
         runs = _sql_text(str(self.root / OPS_RUNS / "interval=*" / "*.parquet"))
         stmts.append("CREATE SCHEMA IF NOT EXISTS ops")
@@ -322,6 +326,31 @@ class Lake:
                 f"read_parquet({runs}, union_by_name = true)"
             )
         return stmts
+
+
+def current_rows(staged: pl.DataFrame) -> pl.DataFrame:
+    """The latest version of each source record in a versioned table (staged or conformed; by
+    :data:`VERSION_ORDER`), in the order staged: what the catalog's ``<table>__current`` views
+    show, in Polars.
+
+    Example: two versions of `_record_id` '7' (updated 2024-01-01 and 2025-03-01) -> the
+    2025 one only. Records staged once (nearly all) pass through without sorting.
+    """
+    if staged.is_empty():
+        return staged
+    dup = staged.get_column("_record_id").is_duplicated()
+    if not dup.any():
+        return staged
+    order = [c for c in VERSION_ORDER if c in staged.columns]
+    latest = (
+        staged.select("_record_id", *order)
+        .with_row_index("_row")
+        .filter(dup)
+        .sort(order, nulls_last=False, maintain_order=True)
+        .unique("_record_id", keep="last")
+        .get_column("_row")
+    )
+    return staged.filter(~dup | pl.int_range(pl.len(), dtype=pl.UInt32).is_in(latest.implode()))
 
 
 def _texts(value: object) -> list[str]:

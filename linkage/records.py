@@ -36,12 +36,11 @@ import polars as pl
 
 from credlink.etl.conform.apply import check_conformed
 from credlink.etl.conform.mappings import LAYER, SUBJECTS_PREFIX
-from credlink.etl.lake import Lake
+from credlink.etl.lake import Lake, current_rows
 from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
     PERSON_COLUMNS,
     conform,
-    current_rows,
     surname_given_pinyin,
 )
 

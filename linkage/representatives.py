@@ -26,8 +26,9 @@ import polars as pl
 
 from credlink.etl.catalog import columns
 from credlink.etl.conform.apply import standard_subjects
+from credlink.etl.lake import current_rows
 from credlink.linkage.records import person_records
-from credlink.linkage.spine import PERSON_COLUMNS, conform, current_rows
+from credlink.linkage.spine import PERSON_COLUMNS, conform
 
 __all__ = [
     "LEGAL_REPRESENTATIVES_COLUMNS",

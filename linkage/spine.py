@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from credlink.etl.lake import Lake
+from credlink.etl.lake import Lake, current_rows
 
 __all__ = [
     "ORGANISATION_COLUMNS",
@@ -112,30 +112,6 @@ ORGANISATION_COLUMNS: dict[str, pl.DataType] = {
     "legal_rep_pinyin": pl.String(),
     "legal_rep_id": pl.String(),  # the legal representative's ID as written (normalised)
 }
-
-
-def current_rows(staged: pl.DataFrame) -> pl.DataFrame:
-    """The latest staged version of each source record (by `_updated_utc`, then interval),
-    in the order staged.
-
-    Example: two versions of `_record_id` '7' (updated 2024-01-01 and 2025-03-01) -> the
-    2025 one only. Records staged once (nearly all) pass through without sorting.
-    """
-    if staged.is_empty():
-        return staged
-    dup = staged.get_column("_record_id").is_duplicated()
-    if not dup.any():
-        return staged
-    order = [c for c in ("_updated_utc", "_interval") if c in staged.columns]
-    latest = (
-        staged.select("_record_id", *order)
-        .with_row_index("_row")
-        .filter(dup)
-        .sort(order, nulls_last=False, maintain_order=True)
-        .unique("_record_id", keep="last")
-        .get_column("_row")
-    )
-    return staged.filter(~dup | pl.int_range(pl.len(), dtype=pl.UInt32).is_in(latest.implode()))
 
 
 def surname_given_pinyin(name_pinyin: pl.Expr) -> tuple[pl.Expr, pl.Expr]:

@@ -37,14 +37,13 @@ from pathlib import Path
 import polars as pl
 
 from credlink.etl.catalog import columns
-from credlink.etl.lake import Lake
+from credlink.etl.lake import Lake, current_rows
 from credlink.linkage.incremental import FINGERPRINT_SCHEME, fingerprints
 from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
     ORGANISATION_DATASET,
     PERSON_COLUMNS,
     PERSON_DATASET,
-    current_rows,
     organisation_spine,
     person_spine,
 )

@@ -40,9 +40,8 @@ from credlink.etl.conform.mappings import (
     events_dataset,
     list_catalog,
 )
-from credlink.etl.lake import Lake
+from credlink.etl.lake import Lake, current_rows
 from credlink.etl.standardise.vocabularies import load_vocabulary
-from credlink.linkage.spine import current_rows
 from credlink.settings import ZONE
 
 __all__ = [

@@ -11,7 +11,7 @@ import pytest
 from credlink.etl.conform.apply import conform_frames
 from credlink.etl.conform.derivations import court_region, licence_region
 from credlink.etl.identifiers import ric_check_chars
-from credlink.etl.lake import Lake
+from credlink.etl.lake import Lake, current_rows
 from credlink.linkage.quality import read_truth
 from credlink.linkage.records import (
     organisation_records,
@@ -22,7 +22,6 @@ from credlink.linkage.records import (
 from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
     PERSON_COLUMNS,
-    current_rows,
     person_spine,
     read_organisation_spine,
     read_person_spine,
