@@ -19,7 +19,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 DEMO_PERSONS ?= 20000
 # The demo backfills the world's last DEMO_DAYS days: an initial load (all history before it)
-# on the first, then daily runs (see credlink/demo.py).
+# on the first, then daily runs (see credlink/demo/).
 DEMO_DAYS ?= 30
 DEMO_SEED ?= 7
 DEMO_START ?= 2024-01-01
