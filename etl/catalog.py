@@ -53,6 +53,7 @@ __all__ = [
     "contracts_in",
     "duckdb_type",
     "lake_contract",
+    "matching",
     "polars_type",
     "read_table",
     "table_contracts",
@@ -202,15 +203,20 @@ def columns(table: str) -> dict[str, pl.DataType]:
     return table_contracts()[table].polars_schema
 
 
-def contract_for(table: str, directory: Path = SCHEMAS_DIR) -> TableContract | None:
-    """The contract of `table` ('schema.name'): its own, else the first matching pattern."""
-    contracts = table_contracts(directory)
+def matching(table: str, contracts: Mapping[str, TableContract]) -> TableContract | None:
+    """Of `contracts`, the one of `table` ('schema.name'): its own, else the first pattern
+    (``enforce.*``) it matches."""
     if table in contracts:
         return contracts[table]
     for pattern, contract in contracts.items():
         if "*" in pattern and fnmatch.fnmatchcase(table, pattern):
             return contract
     return None
+
+
+def contract_for(table: str, directory: Path = SCHEMAS_DIR) -> TableContract | None:
+    """The catalog's contract of `table` ('schema.name'): its own, else a matching pattern."""
+    return matching(table, table_contracts(directory))
 
 
 def conform(

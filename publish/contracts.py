@@ -13,12 +13,17 @@ Example:
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
 
 import duckdb
 
-from credlink.etl.catalog import TableContract, check_table, contracts_in, table_contracts
+from credlink.etl.catalog import (
+    TableContract,
+    check_table,
+    contracts_in,
+    matching,
+    table_contracts,
+)
 
 __all__ = ["check_warehouse", "warehouse_contract", "warehouse_contracts"]
 
@@ -33,13 +38,7 @@ def warehouse_contracts(directory: Path | None = None) -> dict[str, TableContrac
 
 def warehouse_contract(table: str, directory: Path | None = None) -> TableContract | None:
     """The contract of the warehouse table `table`: its own, else the first matching pattern."""
-    contracts = warehouse_contracts(directory)
-    if table in contracts:
-        return contracts[table]
-    for pattern, contract in contracts.items():
-        if "*" in pattern and fnmatch.fnmatchcase(table, pattern):
-            return contract
-    return None
+    return matching(table, warehouse_contracts(directory))
 
 
 def check_warehouse(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> list[str]:
