@@ -47,7 +47,6 @@ __all__ = [
     "check_table",
     "columns",
     "conform",
-    "conformed_contracts",
     "contract_for",
     "contract_of",
     "contracts_in",
@@ -310,7 +309,7 @@ def contract_of(
     descriptions: Mapping[str, str] | None = None,
 ) -> TableContract:
     """A lake table's contract made from a reviewed file that is not a table contract (the
-    conform mappings: :func:`conformed_contracts`)."""
+    conform mappings: :func:`etl.conform.contracts.conformed_contracts`)."""
     return TableContract(
         table=table,
         grain=grain,
@@ -329,52 +328,10 @@ def contract_of(
     )
 
 
-def conformed_contracts() -> dict[str, TableContract]:
-    """The contracts of the conformed layer's tables, made from their contract files, the conform
-    mappings (``schemas/conform/<source>.yaml``, with the columns of
-    :mod:`etl.conform.columns`): a subject-record table per mapped staged table, a listing table
-    per list (the listing's columns, then the list's own fields), an event table per event."""
-    from credlink.etl.conform.apply import listing_columns
-    from credlink.etl.conform.columns import EVENT_COLUMNS, META_COLUMNS, SUBJECT_COLUMNS
-    from credlink.etl.conform.mappings import (
-        LAYER,
-        conform_mappings,
-        events_dataset,
-        listings_dataset,
-        subjects_dataset,
-    )
-
-    key = ("unique_id", "_interval")
-    out: dict[str, TableContract] = {}
-    for source, mapping in sorted(conform_mappings().items()):
-        where = f"schemas/conform/{source}.yaml"
-        for table, conf in mapping.tables.items():
-            if conf.subjects is not None:
-                name = f"{LAYER}.{subjects_dataset(source, table)}"
-                out[name] = contract_of(
-                    name, f"one row per staged version of a record of {source}.{table}: its "
-                    "subject's fields", key, SUBJECT_COLUMNS, f"Made by {where}.")  # fmt: skip
-            for lst in conf.lists:
-                name = f"{LAYER}.{listings_dataset(lst.list)}"
-                out[name] = contract_of(
-                    name, f"one row per staged version of a listing of {lst.list}", key,
-                    listing_columns(lst), f"{lst.title} Made by {where}.",
-                    {n: f.description for n, f in lst.fields.items()})  # fmt: skip
-            for ev in conf.events:
-                name = f"{LAYER}.{events_dataset(ev.name)}"
-                out[name] = contract_of(
-                    name, f"one row per staged version of a record that may be a {ev.name} "
-                    "event", key, {**META_COLUMNS, **EVENT_COLUMNS},
-                    f"Made by {where}.")  # fmt: skip
-    return out
-
-
 def lake_contract(name: str) -> TableContract:
-    """The contract of the lake table `name` ('linkage.record_links', or a conformed table);
-    a table the catalog does not hold in the lake is an error naming it."""
+    """The contract of the lake table `name` ('linkage.record_links'); a table the catalog does
+    not hold in the lake is an error naming it."""
     contract = table_contracts().get(name)
-    if contract is None and name.startswith("conformed."):
-        contract = conformed_contracts().get(name)
     if contract is None or "lake" not in contract.stored_in:
         lake_tables = sorted(n for n, c in table_contracts().items() if "lake" in c.stored_in)
         raise TableContractError(f"{name}: no lake table of that name in the catalog {lake_tables}")

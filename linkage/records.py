@@ -34,15 +34,11 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from credlink.etl.catalog import conform
 from credlink.etl.conform.apply import check_conformed
 from credlink.etl.conform.mappings import LAYER, SUBJECTS_PREFIX
 from credlink.etl.lake import Lake, current_rows
-from credlink.linkage.spine import (
-    ORGANISATION_COLUMNS,
-    PERSON_COLUMNS,
-    conform,
-    surname_given_pinyin,
-)
+from credlink.linkage.spine import ORGANISATION_COLUMNS, PERSON_COLUMNS, surname_given_pinyin
 
 __all__ = [
     "organisation_records",

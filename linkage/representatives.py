@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from credlink.etl.catalog import columns
+from credlink.etl.catalog import columns, conform
 from credlink.etl.conform.apply import standard_subjects
 from credlink.etl.lake import current_rows
 from credlink.linkage.records import person_records
-from credlink.linkage.spine import PERSON_COLUMNS, conform
+from credlink.linkage.spine import PERSON_COLUMNS
 
 __all__ = [
     "LEGAL_REPRESENTATIVES_COLUMNS",

@@ -25,6 +25,7 @@ from typing import Any
 
 import polars as pl
 
+from credlink.etl.catalog import conform
 from credlink.etl.lake import Lake
 from credlink.linkage.decisions import read_decisions, record_decision
 from credlink.linkage.explain import waterfall_html
@@ -34,7 +35,6 @@ from credlink.linkage.review_queue import read_review_queue
 from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
     PERSON_COLUMNS,
-    conform,
     read_organisation_spine,
     read_person_spine,
 )

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
+from credlink.etl.catalog import conform
 from credlink.etl.lake import Lake, current_rows
 
 __all__ = [
@@ -118,18 +119,6 @@ def surname_given_pinyin(name_pinyin: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(surname, given name) of a 'surname given' pinyin string: 'ouyang nana' -> ouyang, nana."""
     parts = name_pinyin.str.split_exact(" ", 1)
     return parts.struct.field("field_0"), parts.struct.field("field_1")
-
-
-def conform(frame: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
-    """`frame` in exactly `columns` (missing ones null), in that order and with those types."""
-    if frame.height == 0:
-        return pl.DataFrame(schema=columns)
-    return frame.select(
-        [
-            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
-            for c, t in columns.items()
-        ]
-    )
 
 
 def person_spine(staged: pl.DataFrame) -> pl.DataFrame:

@@ -6,6 +6,7 @@ business names, by a reviewed mapping per source (``schemas/conform/<source>.yam
   source contracts of the shipped and overlay folders; no data library is imported;
 - :mod:`etl.conform.columns`: the conformed tables' columns;
 - :mod:`etl.conform.derivations`: the named derivations a mapping may use;
+- :mod:`etl.conform.contracts`: the conformed tables' contracts, made from the mappings;
 - :mod:`etl.conform.apply`: the conform step (:func:`~etl.conform.apply.conform_partition`,
   run for each staged partition; :func:`~etl.conform.apply.conform_frames` on frames).
 

@@ -23,6 +23,7 @@ from functools import reduce
 
 import polars as pl
 
+from credlink.etl.catalog import conform
 from credlink.etl.conform.columns import (
     EVENT_COLUMNS,
     LISTING_COLUMNS,
@@ -224,17 +225,7 @@ def _subjects(frame: pl.DataFrame, source: str, s: Subjects) -> pl.DataFrame:
         _unique_id().alias("unique_id"),
         *[e.alias(c) for c, e in exprs.items()],
     )
-    return conform_columns(out, SUBJECT_COLUMNS)
-
-
-def conform_columns(frame: pl.DataFrame, columns: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    """`frame` in exactly `columns` (missing ones null), in that order, with those types."""
-    if frame.height == 0:
-        return _empty(columns)
-    return frame.select(
-        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
-        for c, t in columns.items()
-    )
+    return conform(out, SUBJECT_COLUMNS)
 
 
 def listing_columns(lst: ListDef) -> dict[str, pl.DataType]:

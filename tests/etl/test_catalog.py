@@ -22,12 +22,12 @@ from credlink.etl.catalog import (
     check_frame,
     check_table,
     conform,
-    conformed_contracts,
     contract_for,
     read_table,
     table_contracts,
     write_table,
 )
+from credlink.etl.conform.contracts import conformed_contracts
 from credlink.etl.contracts import source_contracts
 from credlink.etl.ingest.run import RunContext, ingest_sources
 from credlink.etl.lake import Lake

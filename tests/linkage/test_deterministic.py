@@ -7,6 +7,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from credlink.etl.catalog import conform
 from credlink.etl.identifiers import mod_11_10_check_digits, org_code_check_chars, ric_check_chars
 from credlink.etl.identifiers import uscc_check_chars as uscc_chars
 from credlink.etl.standardise.identifiers import organisation_ids, person_ids
@@ -15,7 +16,7 @@ from credlink.linkage.deterministic import (
     deterministic_pass,
     deterministic_person_links,
 )
-from credlink.linkage.spine import ORGANISATION_COLUMNS, PERSON_COLUMNS, conform
+from credlink.linkage.spine import ORGANISATION_COLUMNS, PERSON_COLUMNS
 
 
 def ric(body17: str) -> str:

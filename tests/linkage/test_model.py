@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 import credlink.linkage.engine
+from credlink.etl.catalog import conform
 from credlink.linkage.engine import link
 from credlink.linkage.model import (
     MODELS_DIR,
@@ -19,7 +20,7 @@ from credlink.linkage.model import (
     current_model_path,
     load_model,
 )
-from credlink.linkage.spine import ORGANISATION_COLUMNS, PERSON_COLUMNS, conform
+from credlink.linkage.spine import ORGANISATION_COLUMNS, PERSON_COLUMNS
 from credlink.linkage.train import floor_probabilities, model_version
 
 

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 import credlink.linkage.engine
+from credlink.etl.catalog import conform
 from credlink.linkage.engine import link
 from credlink.linkage.model import (
     MODELS_DIR,
@@ -24,7 +25,7 @@ from credlink.linkage.model import (
     promote,
     read_production,
 )
-from credlink.linkage.spine import PERSON_COLUMNS, conform
+from credlink.linkage.spine import PERSON_COLUMNS
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
