@@ -14,22 +14,16 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from credlink.settings import ZONE
+from credlink.settings import day_start
 
 START, END = date(2024, 1, 1), date(2025, 12, 31)
-TZ = ZONE
 SEED = 7
 STAGES = ("generate", "ingest", "link", "publish")
 DAY_STAGES = ("ingest_day", "link_day", "publish_day")
-
-
-def day_start(d: date) -> datetime:
-    """Midnight of `d` in the agencies' time zone, in UTC (as Airflow gives interval bounds)."""
-    return datetime(d.year, d.month, d.day, tzinfo=TZ).astimezone(UTC)
 
 
 #: The ingest DAGs' initial-load run on the day before the world's last day, then the daily run

@@ -162,12 +162,12 @@ def ingest(
     Example: `credlink world --persons 2000 --out data/world`, then
     `credlink ingest --through 2025-12-31`, `credlink link`, `credlink publish --on 2025-12-31`.
     """
-    from datetime import UTC, timedelta
+    from datetime import timedelta
 
     from credlink.etl.ingest.run import RunContext, ingest_sources
 
     last = _parse_day(through)
-    start = datetime(last.year, last.month, last.day, tzinfo=settings.ZONE).astimezone(UTC)
+    start = settings.day_start(last)
     end = start + timedelta(days=1)
     lake = _lake()
     ctx = RunContext(

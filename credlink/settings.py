@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,13 @@ SCHEMAS_OVERLAY_ENV = "CREDLINK_SCHEMAS_OVERLAY"
 #: the DAGs' daily intervals, a listing's "today").
 TIMEZONE = "Asia/Shanghai"
 ZONE = ZoneInfo(TIMEZONE)
+
+
+def day_start(d: date) -> datetime:
+    """Midnight of day `d` in the agencies' time zone, in UTC (as Airflow gives the bounds of a
+    daily interval): ``day_start(date(2025, 12, 31))`` -> 2025-12-30 16:00 UTC."""
+    return datetime(d.year, d.month, d.day, tzinfo=ZONE).astimezone(UTC)
+
 
 #: Link probability from which a model link is accepted (it may restrict, if the identity
 #: evidence the policy demands is there too). Changing it changes every band: relink in full.

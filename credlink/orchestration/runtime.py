@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def lake() -> Lake:
     """The lake under the data folder (`$CREDLINK_DATA`, default `<root>/data`)."""
-    return Lake(settings.data_dir() / "lake")
+    return Lake(settings.lake_dir())
 
 
 def world_dir() -> Path:
