@@ -68,7 +68,7 @@ class NoiseConfig:
     duplicate: float = 0.01
     #: a value the agency's own system garbled beyond reading: an impossible month in a date or
     #: a code outside the agency's list (court list publication dates, food inspection dates,
-    #: rail behaviour codes). The pipeline must quarantine exactly these rows.
+    #: rail and tourist behaviour codes). The pipeline must quarantine exactly these rows.
     garbled_value: float = 0.002
     #: records whose subject is in no registry: foreign passport holders (persons), unregistered
     #: businesses (organisations).
@@ -171,6 +171,9 @@ class EventRates:
     tax_registered: float = 0.95
     #: major tax-violation cases per taxpayer per year.
     tax_violations: float = 0.004
+    #: share of the major tax violators who paid in full that later obtain credit repair from
+    #: the tax bureau.
+    tax_repair: float = 0.25
     #: flight-ban and rail-ban incidents per person per year.
     flight_bans: float = 0.0008
     rail_bans: float = 0.0015
@@ -181,6 +184,14 @@ class EventRates:
     inspections: float = 2.0
     #: serious food-safety violations per licence per year.
     food_violations: float = 0.01
+    #: records of tourists' seriously uncivilised behaviour per person per year (real records
+    #: are far rarer: scaled up like the other lists).
+    uncivilised_tourists: float = 0.002
+    #: share of those records withdrawn after an objection upheld (within about four months).
+    tourism_withdrawn: float = 0.03
+    #: share of the records of 2 years or more whose term is shortened (by 1 or 2 years, to at
+    #: least 1) after the tourist repaired the harm, 3 to 11 months after the record was made.
+    tourism_shortened: float = 0.08
 
 
 @dataclass(frozen=True)
