@@ -10,7 +10,14 @@ Every file is validated when loaded; an error names the file and the field: an u
 list (the lists of the conform mappings, ``schemas/conform/<source>.yaml``:
 :data:`publish.listings.LISTS`), a condition on a field the list lacks, a code the field's
 vocabulary lacks, a bad duration, a measure without (or with an unknown) enforcing agency
-(``schemas/publish/agencies.yaml``), an unknown removal reason.
+(``schemas/publish/agencies.yaml``), an unknown removal reason. A punishment memorandum
+(``kind: punishment``, the default) is also held to the national basic list of measures
+(``schemas/law/measures_2024.yaml``, :mod:`publish.measures_list`): each measure maps to an
+entry (its ``list_entry``, by default its id) and is not applied beyond the entry's targets (a
+subject type, a target list, or ``extend_to: [legal_representative]`` the entry does not allow);
+the error names the file, the measure and the reason; it may not target a red list (a list of
+``kind: red`` in the conform mappings). Incentive memoranda (``kind: incentive``,
+:mod:`publish.incentives`) are not held to the punishment list.
 
 Conditions: ``when`` is a list of alternatives (any one suffices); each alternative maps list
 fields to tests that must all hold: ``{in: [codes]}`` for code fields, ``{min: x}`` /
@@ -40,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from credlink.etl.contracts import SCHEMAS_DIR, load_reviewed_yaml, strict_yaml_load
 from credlink.publish.listings import LISTS, REMOVAL_REASONS
+from credlink.publish.measures_list import memorandum_problems
 
 __all__ = [
     "AGENCIES_FILE",
@@ -208,15 +216,24 @@ class Target(_Strict):
 
 
 class Measure(_Strict):
-    """One measure: what is restricted, by whom, for which subject types."""
+    """One measure: what is restricted, by whom, for which subject types; `list_entry` is its
+    entry in the national basic list of measures (default: the measure's id)."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    list_entry: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
     clause: str
     text: str
     enforcing_agency: str
     category: str
     scope: str = ""
     applies_to: tuple[SubjectType, ...] = ("person", "organisation")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entry_defaults_to_id(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("list_entry") is None and "id" in data:
+            return {**data, "list_entry": data["id"]}
+        return data
 
     @model_validator(mode="after")
     def _agency(self) -> Measure:
@@ -233,6 +250,8 @@ class Memorandum(_Strict):
     """A joint-punishment memorandum (see the module doc)."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    #: punishment (held to the national basic list of measures) or incentive (a red list's)
+    kind: Literal["punishment", "incentive"] = "punishment"
     title: str
     document_number: str
     issued_on: date
@@ -259,6 +278,20 @@ class Memorandum(_Strict):
                 f"lifted_by: unknown removal reasons {unknown} "
                 f"(known: {', '.join(REMOVAL_REASONS)})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _in_the_measures_list(self) -> Memorandum:
+        if self.kind == "punishment":
+            for i, t in enumerate(self.targets):
+                if getattr(LISTS.get(t.list), "kind", None) == "red":
+                    raise ValueError(
+                        f"targets.{i}: {t.list!r} is a red list; a punishment memorandum "
+                        "targets lists of dishonest subjects (incentives: kind: incentive)"
+                    )
+        problems = memorandum_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
