@@ -11,7 +11,12 @@ of each restriction (before this run) and appends one row per change (:data:`HIS
 ``lifted``     ended early by a removal (performed, paid, creditor's request, link withdrawn ...)
 ``expired``    ended at the end of its term
 ``withdrawn``  ended before it took effect (an objection upheld)
-``repaired``   ended by credit repair
+``repaired``   ended by credit repair (``case_id`` the application)
+``objected``   suspended by an open objection (status ``under_objection``; ``case_id`` it)
+``restored``   in force again after the objection was rejected (``case_id`` the objection)
+
+An upheld objection ends it as ``withdrawn`` and a former legal representative's accepted
+application as ``lifted`` (reason ``representative_changed``), each with its ``case_id``.
 
 Each row carries the state after the change (``status`` active / pending / ended, valid from /
 to) and the run (``run_id``, ``as_of`` its day, ``seq`` its order). A re-run of the same run id
@@ -51,6 +56,8 @@ CHANGES = (
     "expired",
     "withdrawn",
     "repaired",
+    "objected",
+    "restored",
 )
 
 #: ``publish.restriction_history``: one row per change of a restriction.
@@ -97,8 +104,12 @@ def changes(
     no longer in force ended. A restriction no listing binds any more (link withdrawn by a
     reviewer, listing gone) is ``lifted`` with reason ``unlinked`` on `as_of`.
     """
-    prev = previous.filter(pl.col("status").is_in(["active", "pending"])).select(
-        "restriction_id", *[pl.col(c).alias(f"prev_{c}") for c in _STATE]
+    previous = conform(previous, HISTORY_COLUMNS)  # an older history has no case_id
+    live = pl.col("status").is_in(["active", "pending", "under_objection"])
+    prev = previous.filter(live).select(
+        "restriction_id",
+        *[pl.col(c).alias(f"prev_{c}") for c in _STATE],
+        pl.col("case_id").alias("prev_case_id"),
     )
     cur = current.select(
         "restriction_id",
@@ -108,6 +119,9 @@ def changes(
         "measure_id",
         "enforcing_agency",
         *_STATE,
+        pl.col("objection_ids").list.first().alias("_objection")
+        if "objection_ids" in current.columns
+        else pl.lit(None, pl.String).alias("_objection"),
     )
     both = cur.join(prev, on="restriction_id", how="left")
     later = pl.col("valid_to").is_null() & pl.col("prev_valid_to").is_not_null()
@@ -124,7 +138,11 @@ def changes(
         )
         .when(pl.col("prev_status") != pl.col("status"))
         .then(
-            pl.when(pl.col("status") == "active")
+            pl.when(pl.col("status") == "under_objection")
+            .then(pl.lit("objected"))
+            .when(pl.col("prev_status") == "under_objection")
+            .then(pl.lit("restored"))
+            .when(pl.col("status") == "active")
             .then(pl.lit("imposed"))
             .otherwise(pl.lit("pending"))
         )
@@ -139,21 +157,34 @@ def changes(
         .then(pl.lit("amended"))
     )
     moved = both.with_columns(change.alias("change"), pl.lit(None, pl.String).alias("reason"))
-    moved = moved.filter(pl.col("change").is_not_null())
-
-    gone = previous.filter(pl.col("status").is_in(["active", "pending"])).join(
-        cur.select("restriction_id"), on="restriction_id", how="anti"
+    moved = moved.filter(pl.col("change").is_not_null()).with_columns(
+        pl.when(pl.col("change") == "objected")
+        .then(pl.col("_objection"))
+        .when(pl.col("change") == "restored")
+        .then(pl.col("prev_case_id"))
+        .otherwise(pl.lit(None, pl.String))
+        .alias("case_id"),
+        pl.when(pl.col("change") == "restored")
+        .then(pl.lit("objection_rejected"))
+        .otherwise(pl.col("reason"))
+        .alias("reason"),
     )
+
+    gone = previous.filter(live).join(cur.select("restriction_id"), on="restriction_id", how="anti")
     key = pl.concat_str(["memorandum_id", "measure_id", "target_code"], separator=":")
     how_ended = (
         bound.with_columns(key.alias("restriction_id"))
         .filter(pl.col("trigger_status").is_in(["ended", "withdrawn"]))
         .sort("end", nulls_last=False)
         .group_by("restriction_id")
-        .agg(pl.col("end").last().alias("_end"), pl.col("end_reason").last().alias("_reason"))
+        .agg(
+            pl.col("end").last().alias("_end"),
+            pl.col("end_reason").last().alias("_reason"),
+            pl.col("case_id").last().alias("case_id"),
+        )
     )
     ended = (
-        gone.drop("change", "reason", "run_id", "as_of", "seq", "status")
+        gone.drop("change", "reason", "run_id", "as_of", "seq", "status", "case_id")
         .join(how_ended, on="restriction_id", how="left")
         .with_columns(
             pl.col("_reason").fill_null("unlinked").alias("reason"),

@@ -6,10 +6,16 @@ Three named steps, each a function from frames to a frame (pure, no I/O):
    (:data:`TRIGGER_COLUMNS`), with the link of the record (``linkage.record_links``), the start
    and end of its effect by the memorandum's duration rule, why it ends, and its status on the
    run's day: ``pending`` (before its start: the objection window), ``active``, ``ended``, or
-   ``withdrawn`` (ended before it started).
+   ``withdrawn`` (ended before it started); ``under_objection`` while an objection filed by
+   the subject (to the listing, or to its link) is open: suspended, it binds no one in the
+   enforcement lists until decided. Cases end an effect early (:mod:`publish.cases`): a credit
+   repair lifts it in every memorandum at once, an upheld objection withdraws it for good;
+   the removal reasons ``repaired`` and ``withdrawn`` lift it whatever the memorandum's
+   ``lifted_by`` (:data:`UNIVERSAL_LIFTS`).
 2. :func:`targeted`: the subjects the accepted triggers bind: the listed subject (``role =
    listed``) and, where the memorandum extends to them, the legal representative of a listed
-   organisation (``role = legal_representative``, ``via_code`` the organisation), crossed with
+   organisation in office on the listing day (``role = legal_representative``, ``via_code``
+   the organisation; a former representative's accepted application ends it), crossed with
    the memorandum's measures that apply to each subject type. Only a link in the ``accept``
    band (deterministic, probabilistic above the threshold, or a reviewer's accept: ``clerical``)
    binds anyone; a record in review or rejected binds no one (it shows in
@@ -17,8 +23,8 @@ Three named steps, each a function from frames to a frame (pure, no I/O):
    evidence for some measures (``schemas/linkage/identity_evidence.yaml``: exit control on a
    full citizen ID or a reviewer's decision): a row whose link falls short is kept with
    ``evidence_held`` saying why, binds no one and shows in ``publish.pending_links``.
-3. :func:`restrictions`: one row per subject per memorandum per measure in force (active, or
-   pending in an objection window) on the day (:data:`RESTRICTION_COLUMNS`), with provenance:
+3. :func:`restrictions`: one row per subject per memorandum per measure in force (active,
+   pending in an objection window, or under objection) on the day (:data:`RESTRICTION_COLUMNS`), with provenance:
    the listing records, the roles, the link methods and the weakest link probability.
 
 Days are ``pl.Date``; ``valid_to`` is the first day no longer in force (null: open-ended).
@@ -74,7 +80,11 @@ TRIGGER_COLUMNS: dict[str, pl.DataType] = {
     "start": pl.Date(),
     "end": pl.Date(),
     "end_reason": pl.String(),  # removal reason, 'expired' (term), or null (open-ended)
-    "trigger_status": pl.String(),  # pending / active / ended / withdrawn
+    # pending / active / under_objection (an open objection suspends it) / ended / withdrawn
+    "trigger_status": pl.String(),
+    "listed_on": pl.Date(),  # the listing's day (binds the legal representative then in office)
+    # the case behind the end (a credit repair, an upheld objection) or the open objection
+    "case_id": pl.String(),
     **LINK_COLUMNS,
 }
 
@@ -102,7 +112,7 @@ RESTRICTION_COLUMNS: dict[str, pl.DataType] = {
     "measure_id": pl.String(),
     "clause": pl.String(),
     "enforcing_agency": pl.String(),
-    "status": pl.String(),  # active / pending
+    "status": pl.String(),  # active / pending / under_objection
     "valid_from": pl.Date(),
     "valid_to": pl.Date(),  # first day no longer in force; null: until removed
     "roles": pl.List(pl.String()),
@@ -111,6 +121,35 @@ RESTRICTION_COLUMNS: dict[str, pl.DataType] = {
     "link_methods": pl.List(pl.String()),
     "link_probability": pl.Float64(),  # the weakest link behind the restriction
     "model_versions": pl.List(pl.String()),
+    "objection_ids": pl.List(pl.String()),  # open objections suspending it (under_objection)
+}
+
+#: The effects in force, in order of precedence when several listings stand behind one
+#: restriction: in force, in its objection window, suspended by an open objection.
+LIVE: tuple[str, ...] = ("active", "pending", "under_objection")
+
+#: Removal reasons that end a listing's effect in every memorandum, whatever its ``lifted_by``:
+#: a completed credit repair lifts the measures everywhere at once ("one repaired, all
+#: repaired"), and a listing withdrawn on an upheld objection never restricts again.
+UNIVERSAL_LIFTS: tuple[str, ...] = ("repaired", "withdrawn")
+
+#: The frame of case ends (:func:`publish.cases.case_effects`): a repair, an upheld objection
+#: or a former representative's application ends the listing's effect for everyone
+#: (``credit_code`` null), for one linked subject, or for one role of one subject.
+CASE_END_COLUMNS: dict[str, pl.DataType] = {
+    "unique_id": pl.String(),
+    "credit_code": pl.String(),
+    "role": pl.String(),
+    "end": pl.Date(),
+    "end_reason": pl.String(),
+    "case_id": pl.String(),
+}
+
+#: The frame of open objections: a listing (``credit_code`` null) or one subject's link.
+OPEN_OBJECTION_COLUMNS: dict[str, pl.DataType] = {
+    "unique_id": pl.String(),
+    "credit_code": pl.String(),
+    "objection_id": pl.String(),
 }
 
 
@@ -153,7 +192,8 @@ def _window(duration: Duration, lifted_by: Sequence[str], as_of: date) -> list[p
             scheduled = (
                 pl.when(scheduled.is_null() | (cap < scheduled)).then(cap).otherwise(scheduled)
             )
-    lifts = pl.col("removed_on").is_not_null() & pl.col("removal_reason").is_in(list(lifted_by))
+    lifting = sorted({*lifted_by, *UNIVERSAL_LIFTS})
+    lifts = pl.col("removed_on").is_not_null() & pl.col("removal_reason").is_in(lifting)
     lift = pl.when(lifts).then(pl.col("removed_on"))
     early = lift.is_not_null() & (scheduled.is_null() | (lift < scheduled))
     end = pl.when(early).then(lift).otherwise(scheduled)
@@ -163,7 +203,12 @@ def _window(duration: Duration, lifted_by: Sequence[str], as_of: date) -> list[p
         .when(scheduled.is_not_null())
         .then(pl.lit("expired"))
     )
-    return [start.alias("start"), end.alias("end"), reason.alias("end_reason")]
+    return [
+        start.alias("start"),
+        end.alias("end"),
+        reason.alias("end_reason"),
+        pl.lit(None, pl.String).alias("case_id"),
+    ]
 
 
 def _status(as_of: date) -> pl.Expr:
@@ -194,17 +239,103 @@ def _links(links: pl.DataFrame) -> pl.DataFrame:
     return frame.select(pl.col("unique_id").cast(pl.String), *cols).unique("unique_id")
 
 
+def _case_ends(rows: pl.DataFrame, ends: pl.DataFrame | None, as_of: date) -> pl.DataFrame:
+    """`rows` (with ``start``, ``end``, ``end_reason``, ``case_id`` and the columns `ends` is
+    matched on) ended by the cases in `ends` that apply: the earliest case end known on
+    `as_of` before the rule's own end replaces it (its reason and case id with it)."""
+    if ends is None or ends.is_empty() or rows.is_empty():
+        return rows
+    cases = ends.filter(pl.col("end") <= as_of) if "end" in ends.columns else ends
+    keys = [k for k in ("unique_id", "credit_code", "role") if k in rows.columns]
+    found = []
+    for general in (["unique_id"], keys):
+        scope = cases
+        for k in ("credit_code", "role"):
+            scope = scope.filter(pl.col(k).is_not_null() if k in general else pl.col(k).is_null())
+        if scope.is_empty():
+            continue
+        found.append(
+            rows.select("_row", *general)
+            .join(scope.select(*general, "end", "end_reason", "case_id"), on=general, how="inner")
+            .select("_row", "end", "end_reason", "case_id")
+        )
+    if not found:
+        return rows
+    first = (
+        pl.concat(found)
+        .sort("_row", "end", "case_id")
+        .unique("_row", keep="first")
+        .rename({"end": "_case_end", "end_reason": "_case_reason", "case_id": "_case_id"})
+    )
+    joined = rows.join(first, on="_row", how="left", maintain_order="left")
+    sooner = pl.col("_case_end").is_not_null() & (
+        pl.col("end").is_null() | (pl.col("_case_end") < pl.col("end"))
+    )
+    return joined.with_columns(
+        pl.when(sooner).then(pl.col("_case_end")).otherwise(pl.col("end")).alias("end"),
+        pl.when(sooner)
+        .then(pl.col("_case_reason"))
+        .otherwise(pl.col("end_reason"))
+        .alias("end_reason"),
+        pl.when(sooner).then(pl.col("_case_id")).otherwise(pl.col("case_id")).alias("case_id"),
+    ).drop("_case_end", "_case_reason", "_case_id")
+
+
+def _objected(rows: pl.DataFrame, objections: pl.DataFrame | None, code: str) -> pl.DataFrame:
+    """`rows` whose listing (or whose `code` column's link) has an open objection: an active
+    or pending effect becomes ``under_objection`` (suspended until the objection is decided),
+    its ``case_id`` the objection."""
+    if objections is None or objections.is_empty() or rows.is_empty():
+        return rows
+    whole = objections.filter(pl.col("credit_code").is_null()).select("unique_id", "objection_id")
+    one = objections.filter(pl.col("credit_code").is_not_null()).select(
+        "unique_id", pl.col("credit_code").alias(code), "objection_id"
+    )
+    hits = (
+        pl.concat(
+            [
+                rows.select("_row", "unique_id")
+                .join(whole, on="unique_id")
+                .select("_row", "objection_id"),
+                rows.select("_row", "unique_id", code)
+                .join(one, on=["unique_id", code])
+                .select("_row", "objection_id"),
+            ]
+        )
+        .sort("_row", "objection_id")
+        .unique("_row", keep="first")
+    )
+    joined = rows.join(hits, on="_row", how="left", maintain_order="left")
+    live = (
+        pl.col("trigger_status").is_in(["active", "pending"]) & pl.col("objection_id").is_not_null()
+    )
+    return joined.with_columns(
+        pl.when(live)
+        .then(pl.lit("under_objection"))
+        .otherwise("trigger_status")
+        .alias("trigger_status"),
+        pl.when(live).then(pl.col("objection_id")).otherwise("case_id").alias("case_id"),
+    ).drop("objection_id")
+
+
 def triggers(
     listings: Mapping[str, pl.DataFrame],
     links: pl.DataFrame,
     memoranda: Sequence[Memorandum],
     as_of: date,
+    *,
+    ends: pl.DataFrame | None = None,
+    objections: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Step 1 (see the module doc): every (listing record, memorandum target) it satisfies,
     with its link and its effect on `as_of`; :data:`TRIGGER_COLUMNS`.
 
     `listings` is list id -> listing frame (:func:`publish.listings.build_listings`); `links`
     is ``linkage.record_links``. A listing record without a link row gets link band ``none``.
+    `ends` (:data:`CASE_END_COLUMNS`) are the cases that end a listing's effect early (a
+    credit repair, an upheld objection: for every subject, or for one linked code); those for
+    one role (a former legal representative) apply in :func:`targeted`. `objections`
+    (:data:`OPEN_OBJECTION_COLUMNS`) are the open ones: their effects are ``under_objection``.
     """
     parts = []
     for memo in memoranda:
@@ -219,7 +350,6 @@ def triggers(
             if rows.is_empty():
                 continue
             rows = rows.with_columns(_window(duration, memo.lifted_by, as_of)).with_columns(
-                _status(as_of),
                 pl.lit(memo.id).alias("memorandum_id"),
                 pl.lit(i, pl.Int32).alias("target"),
             )
@@ -233,15 +363,20 @@ def triggers(
                     "start",
                     "end",
                     "end_reason",
-                    "trigger_status",
+                    "listed_on",
+                    "case_id",
                 )
             )
     if not parts:
         return pl.DataFrame(schema=TRIGGER_COLUMNS)
     out = pl.concat(parts).join(_links(links), on="unique_id", how="left", maintain_order="left")
-    return out.with_columns(pl.col("link_band").fill_null("none")).select(
-        [pl.col(c).cast(t) for c, t in TRIGGER_COLUMNS.items()]
-    )
+    out = out.with_columns(pl.col("link_band").fill_null("none")).with_row_index("_row")
+    whole_or_linked = None
+    if ends is not None and not ends.is_empty():
+        whole_or_linked = ends.filter(pl.col("role").is_null())
+    out = _case_ends(out, whole_or_linked, as_of).with_columns(_status(as_of))
+    out = _objected(out, objections, "credit_code")
+    return out.select([pl.col(c).cast(t) for c, t in TRIGGER_COLUMNS.items()])
 
 
 def check_policy(policy: EvidencePolicy, memoranda: Sequence[Memorandum]) -> None:
@@ -311,6 +446,9 @@ def targeted(
     memoranda: Sequence[Memorandum],
     legal_reps: pl.DataFrame,
     policy: EvidencePolicy | None = None,
+    *,
+    as_of: date | None = None,
+    ends: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Step 2 (see the module doc): the subjects and measures each accepted trigger binds;
     :data:`TARGETED_COLUMNS`.
@@ -355,10 +493,26 @@ def targeted(
             _optional(legal_reps, "rep_link_method", pl.String()),
             _optional(legal_reps, "rep_name_agreement", pl.String()),
             _optional(legal_reps, "rep_evidence", pl.List(pl.String())),
+            _optional(legal_reps, "in_office_from", pl.Date()),
+            _optional(legal_reps, "in_office_to", pl.Date()),
         )
-        reps = reps.drop_nulls(["credit_code", "legal_rep_code"]).unique("credit_code")
+        reps = reps.drop_nulls(["credit_code", "legal_rep_code"])
+        # the representative in office on the listing day binds (from inclusive, to exclusive;
+        # an unknown start counts as in office since registration)
+        on = pl.col("listed_on")
+        in_office = (pl.col("in_office_from").is_null() | (pl.col("in_office_from") <= on)) & (
+            pl.col("in_office_to").is_null() | (on < pl.col("in_office_to"))
+        )
         parts.append(
-            orgs.join(reps, on="credit_code", how="inner").with_columns(
+            orgs.join(reps, on="credit_code", how="inner")
+            .filter(in_office)
+            .sort("in_office_from", nulls_last=False)
+            .unique(
+                ["unique_id", "memorandum_id", "target", "credit_code"],
+                keep="last",
+                maintain_order=True,
+            )
+            .with_columns(
                 pl.col("legal_rep_code").alias("target_code"),
                 pl.lit("person").alias("target_type"),
                 pl.lit("legal_representative").alias("role"),
@@ -400,10 +554,49 @@ def targeted(
         },
         orient="row",
     )
+    bound = _role_ends(bound, ends, as_of)
     out = bound.join(measures, on=["memorandum_id", "target_type"], how="inner").with_columns(
         _evidence_held(policy.memoranda).alias("evidence_held")
     )
     return out.select([pl.col(c).cast(t) for c, t in TARGETED_COLUMNS.items()])
+
+
+def _role_ends(bound: pl.DataFrame, ends: pl.DataFrame | None, as_of: date | None) -> pl.DataFrame:
+    """`bound` with the cases that end one role of one subject (a former legal
+    representative's application: ``role`` set in `ends`) applied, and the status of the rows
+    they end recomputed on `as_of`."""
+    if ends is None or as_of is None or bound.is_empty():
+        return bound
+    mine = ends.filter(pl.col("role").is_not_null() & pl.col("credit_code").is_not_null())
+    if mine.is_empty():
+        return bound
+    rows = bound.with_row_index("_row").with_columns(pl.col("end").alias("_before"))
+    keyed = rows.select(
+        "_row", "unique_id", pl.col("target_code").alias("credit_code"), "role",
+        "start", "end", "end_reason", "case_id",
+    )  # fmt: skip
+    ended = _case_ends(keyed, mine, as_of).select(
+        "_row", pl.col("end").alias("_end"), pl.col("end_reason").alias("_reason"),
+        pl.col("case_id").alias("_case"),
+    )  # fmt: skip
+    changed = pl.col("_end").is_not_null() & (
+        pl.col("_before").is_null() | (pl.col("_end") < pl.col("_before"))
+    )
+    out = rows.join(ended, on="_row", how="left", maintain_order="left").with_columns(
+        pl.when(changed).then(pl.col("_end")).otherwise(pl.col("end")).alias("end"),
+        pl.when(changed)
+        .then(pl.col("_reason"))
+        .otherwise(pl.col("end_reason"))
+        .alias("end_reason"),
+        pl.when(changed).then(pl.col("_case")).otherwise(pl.col("case_id")).alias("case_id"),
+        pl.col("trigger_status").alias("_status_before"),
+    )
+    return out.with_columns(
+        pl.when(pl.col("_end").is_not_null() & (pl.col("_end") == pl.col("end")))
+        .then(_status(as_of))
+        .otherwise(pl.col("_status_before"))
+        .alias("trigger_status")
+    ).drop("_row", "_before", "_end", "_reason", "_case", "_status_before")
 
 
 def restriction_id(memorandum_id: pl.Expr, measure_id: pl.Expr, code: pl.Expr) -> pl.Expr:
@@ -424,9 +617,9 @@ def restrictions(bound: pl.DataFrame) -> pl.DataFrame:
     for their identity evidence (``evidence_held``) bind no one.
     """
     live = bound.filter(
-        pl.col("trigger_status").is_in(["active", "pending"]) & pl.col("evidence_held").is_null()
+        pl.col("trigger_status").is_in(LIVE) & pl.col("evidence_held").is_null()
     ).with_columns(
-        pl.when(pl.col("trigger_status") == "active").then(0).otherwise(1).alias("_rank")
+        pl.col("trigger_status").replace_strict({s: i for i, s in enumerate(LIVE)}).alias("_rank")
     )
     if live.is_empty():
         return pl.DataFrame(schema=RESTRICTION_COLUMNS)
@@ -436,10 +629,7 @@ def restrictions(bound: pl.DataFrame) -> pl.DataFrame:
         pl.col("target_type").first().alias("subject_type"),
         pl.col("clause").first(),
         pl.col("enforcing_agency").first(),
-        pl.when(pl.col("_rank").first() == 0)
-        .then(pl.lit("active"))
-        .otherwise(pl.lit("pending"))
-        .alias("status"),
+        pl.col("trigger_status").first().alias("status"),
         pl.col("start").min().alias("valid_from"),
         pl.when(pl.col("end").is_null().any())
         .then(pl.lit(None, pl.Date))
@@ -451,6 +641,12 @@ def restrictions(bound: pl.DataFrame) -> pl.DataFrame:
         _sorted_unique("link_method").alias("link_methods"),
         pl.col("link_probability").min().alias("link_probability"),
         _sorted_unique("model_version").alias("model_versions"),
+        pl.when(pl.col("trigger_status") == "under_objection")
+        .then(pl.col("case_id"))
+        .drop_nulls()
+        .unique()
+        .sort()
+        .alias("objection_ids"),
     )
     out = out.rename({"target_code": "credit_code"}).with_columns(
         restriction_id(pl.col("memorandum_id"), pl.col("measure_id"), pl.col("credit_code")).alias(
