@@ -12,6 +12,9 @@
     credlink demo --days 2             the whole chain through Airflow's scheduler (make demo)
     credlink publish [--summary]       apply the memoranda: restrictions in the warehouse
     credlink explain CODE              a subject's restrictions and why
+    credlink repair apply CODE --listing ID --evidence TEXT [--commitment]   credit repair
+    credlink repair list [CODE]        the applications and their assessment
+    credlink objection file CODE --listing ID [--link] --reason TEXT | decide ID | list
     credlink ui start | stop | status  the Airflow web UI in the background (make ui / make stop)
 
 Run `credlink COMMAND --help` for the options of each command.
@@ -917,6 +920,357 @@ def explain(
     record = credit_record(warehouse, checked)
     # every value is escaped by format_credit_record; no markup, no highlighting
     console.print(format_credit_record(record), markup=False, highlight=False)
+
+
+repair_app = typer.Typer(
+    help="Credit repair: apply for a listing's repair (or a former legal representative's "
+    "lifting), list the applications and their assessment.",
+    no_args_is_help=True,
+)
+app.add_typer(repair_app, name="repair")
+objection_app = typer.Typer(
+    help="Objections to a listing or a link: file, decide, list.", no_args_is_help=True
+)
+app.add_typer(objection_app, name="objection")
+
+CodeArg = Annotated[str, typer.Argument(help="Credit code: citizen identity number or USCC.")]
+ListingOpt = Annotated[
+    str, typer.Option("--listing", help="The listing's unique_id, e.g. courts/SXBZXR/7.")
+]
+OnOpt = Annotated[
+    str | None, typer.Option("--on", help="The filing day, YYYY-MM-DD (default: today, China).")
+]
+
+
+def _case_day(on: str | None) -> date:
+    from credlink.settings import ZONE
+
+    return _parse_day(on) if on else datetime.now(ZONE).date()
+
+
+def _checked_code(code: str) -> str:
+    from credlink.publish.explain import CodeShapeError, check_code_shape
+
+    try:
+        return check_code_shape(code)
+    except CodeShapeError as exc:
+        _error(exc)
+        raise typer.Exit(2) from exc
+
+
+def _effects(lake: Lake, day: date) -> Any:
+    """The cases' effects on `day` (:func:`publish.cases.case_effects` on the lake as it is:
+    the cases recorded, the listings known on `day` with their publication rules, the last
+    linkage run's links and legal representatives), or None with the reason printed when the
+    lake cannot be read for them."""
+    from credlink.etl.conform.apply import NotConformedError
+    from credlink.publish.cases import CaseError, case_effects, read_cases
+    from credlink.publish.listings import read_listings
+    from credlink.publish.publication import PublicationError, with_publication
+    from credlink.publish.stage import legal_representatives, read_record_links
+
+    try:
+        listings = with_publication(read_listings(lake, day), day)
+        links, reps = read_record_links(lake), legal_representatives(lake)
+        return case_effects(listings, links, reps, read_cases(lake), day)
+    except (NotConformedError, PublicationError, CaseError) as exc:
+        _say(Text("cannot assess: ", style="yellow"), str(exc))
+        return None
+
+
+def _login() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (a container): the record says nobody
+        return None
+
+
+@repair_app.command("apply")
+def repair_apply(
+    code: CodeArg,
+    listing: ListingOpt,
+    evidence: Annotated[
+        str, typer.Option(help="What the application rests on: the conduct corrected, ...")
+    ],
+    commitment: Annotated[
+        bool,
+        typer.Option(
+            "--commitment/--no-commitment", help="A public credit commitment is filed with it."
+        ),
+    ] = False,
+    on: OnOpt = None,
+    representative_change: Annotated[
+        bool,
+        typer.Option(
+            "--representative-change",
+            help="A former legal representative applies to have the restriction they bear "
+            "through the listed organisation lifted (CODE: the representative).",
+        ),
+    ] = False,
+) -> None:
+    """Record an application for the credit repair of a listing, then print its assessment:
+    eligible (the next publishing run lifts every restriction the listing caused, in every
+    memorandum, from the filing day) or refused with the reason and the day from which it may
+    apply. The application is recorded either way; nothing is ever deleted.
+
+    Example: `credlink repair apply 91110000600037341L --listing tax/zdsswfaj/7 --evidence
+    "tax and fines paid, receipt 2026-03-02" --commitment --on 2026-04-02`.
+    """
+    from credlink.publish.cases import CaseError, file_repair
+
+    applicant = _checked_code(code)
+    day = _case_day(on)
+    lake = _lake()
+    try:
+        filing = file_repair(lake, applicant, listing, evidence, commitment=commitment, on=day,
+                             representative_change=representative_change,
+                             recorded_by=_login())  # fmt: skip
+    except CaseError as exc:
+        _error(exc)
+        raise typer.Exit(1) from exc
+    what = (
+        "application of a former legal representative"
+        if representative_change
+        else "repair application"
+    )
+    _say(
+        Text("recorded ", style="bold"),
+        Text(filing.case_id, style="bold"),
+        f": {what} by ",
+        filing.applicant_code,
+        " for listing ",
+        filing.unique_id,
+        f", filed {filing.filed_on}, "
+        + ("credit commitment filed" if filing.commitment else "no credit commitment"),
+    )
+    _say("evidence: ", filing.text)
+    effects = _effects(lake, day)
+    row = effects.repair(filing.case_id) if effects is not None else None
+    if row is not None:
+        _say("assessment: ", *_repair_assessment(row))
+
+
+def _repair_assessment(row: dict[str, Any]) -> list[object]:
+    """An assessment (a ``publish.repairs`` row) in words."""
+    if row["outcome"] == "accepted":
+        if row["kind"] == "representative_change":
+            return [
+                Text("eligible", style="green"),
+                f": the restriction {row['applicant_code']} bears through the listing as a "
+                f"former legal representative is lifted from {row['effective_from']} in the "
+                "next publishing run (representative_changed)",
+            ]
+        return [
+            Text("eligible", style="green"),
+            f": every restriction the listing caused is lifted from {row['effective_from']}, "
+            "in every memorandum, in the next publishing run (repaired)",
+        ]
+    parts: list[object] = [Text("refused", style="red"), ": ", row["refusal_reason"]]
+    if row["may_apply_from"] is not None:
+        parts.append(f"; may apply from {row['may_apply_from']}")
+    return parts
+
+
+@repair_app.command("list")
+def repair_list(
+    code: Annotated[str | None, typer.Argument(help="Only this applicant's.")] = None,
+    on: Annotated[
+        str | None, typer.Option("--on", help="As of this day (default: today, China).")
+    ] = None,
+) -> None:
+    """List the repair applications (and the repairs the listing agencies report) with their
+    assessment as of the day.
+
+    Example: `credlink repair list 91110000600037341L`.
+    """
+    import polars as pl
+
+    applicant = _checked_code(code) if code is not None else None
+    day = _case_day(on)
+    effects = _effects(_lake(), day)
+    if effects is None:
+        raise typer.Exit(1)
+    rows = effects.repairs
+    if applicant is not None:
+        rows = rows.filter(pl.col("applicant_code") == applicant)
+    if rows.is_empty():
+        console.print(f"no repair applications as of {day}")
+        return
+    _say(f"{rows.height} repair case(s) as of {day}:")
+    for r in rows.iter_rows(named=True):
+        what = ("application of a former legal representative" if r["kind"] ==
+                "representative_change" else "repair application")  # fmt: skip
+        if r["origin"] == "source":
+            who = ["repair decided by the listing agency of ", r["list_id"], " for listing ",
+                   r["unique_id"], f", from {r['effective_from']}"]  # fmt: skip
+        else:
+            who = [f"{what} by ", r["applicant_code"], " for listing ", r["unique_id"],
+                   f", filed {r['filed_on']}"]  # fmt: skip
+        _say(Text(r["case_id"], style="bold"), ": ", *who)
+        _say("  ", *_repair_assessment(r))
+
+
+@objection_app.command("file")
+def objection_file(
+    code: CodeArg,
+    listing: ListingOpt,
+    reason: Annotated[str, typer.Option(help="Why the listing (or the link) is wrong.")],
+    link: Annotated[
+        bool,
+        typer.Option(
+            "--link", help="Object to the listing's link to CODE (it is not CODE's listing)."
+        ),
+    ] = False,
+    on: OnOpt = None,
+) -> None:
+    """Record an objection to a listing (or, with `--link`, to its link to CODE), then print its
+    status: open (the restrictions it concerns show under_objection until it is decided) or
+    refused with the reason.
+
+    Example: `credlink objection file 11010519491231002X --listing transport/FlightBan/1
+    --link --reason "not me: I was abroad on that day" --on 2026-04-02`.
+    """
+    from credlink.publish.cases import CaseError, file_objection
+
+    objector = _checked_code(code)
+    day = _case_day(on)
+    lake = _lake()
+    try:
+        filing = file_objection(lake, objector, listing, reason, link=link, on=day,
+                                recorded_by=_login())  # fmt: skip
+    except CaseError as exc:
+        _error(exc)
+        raise typer.Exit(1) from exc
+    _say(
+        Text("recorded ", style="bold"),
+        Text(filing.case_id, style="bold"),
+        ": objection by ",
+        filing.applicant_code,
+        " to the link of listing " if link else " to listing ",
+        filing.unique_id,
+        f", filed {filing.filed_on}",
+    )
+    _say("reason: ", filing.text)
+    effects = _effects(lake, day)
+    row = effects.objection(filing.case_id) if effects is not None else None
+    if row is not None:
+        _say("status: ", *_objection_status(row))
+
+
+def _objection_status(row: dict[str, Any]) -> list[object]:
+    """An objection's state (a ``publish.objections`` row) in words."""
+    status = row["status"]
+    link = row["scope"] == "link"
+    if status == "open":
+        what = f"the link to {row['objector_code']}" if link else "every subject"
+        return [
+            Text("open", style="yellow"),
+            f": the restrictions of the listing ({what}) show under_objection until it is "
+            f"decided (credlink objection decide {row['objection_id']} --upheld|--rejected "
+            "--reason ...)",
+        ]
+    if status == "refused":
+        return [Text("refused", style="red"), ": ", row["refusal_reason"]]
+    if status == "upheld":
+        effect = (
+            f"the listing's link to {row['objector_code']} stops binding"
+            if link
+            else "the listing is withdrawn and never restricts again"
+        )
+        return [Text("upheld", style="green"), f" on {row['decided_on']}: {effect} from "
+                f"{row['decided_on']}"]  # fmt: skip
+    return [Text("rejected", style="bold"), f" on {row['decided_on']}: the restrictions are "
+            "restored"]  # fmt: skip
+
+
+@objection_app.command("decide")
+def objection_decide(
+    objection_id: Annotated[str, typer.Argument(metavar="OBJECTION_ID", help="O-<day>-<n>.")],
+    reason: Annotated[str, typer.Option(help="Why it is upheld or rejected.")],
+    upheld: Annotated[bool, typer.Option("--upheld", help="The objection is upheld.")] = False,
+    rejected: Annotated[
+        bool, typer.Option("--rejected", help="The objection is rejected.")
+    ] = False,
+    on: Annotated[
+        str | None, typer.Option("--on", help="The decision day (default: today, China).")
+    ] = None,
+) -> None:
+    """Record the decision on an open objection: upheld (the listing is withdrawn, or for a
+    link objection the link stops binding, from the decision day) or rejected (the restrictions
+    are restored). One decision per objection; a refused objection has nothing to decide.
+
+    Example: `credlink objection decide O-20260402-1 --upheld --reason "the court corrected
+    the entry" --on 2026-04-09`.
+    """
+    from credlink.publish.cases import CaseError, decide_objection
+
+    if upheld == rejected:
+        raise typer.BadParameter("say either --upheld or --rejected")
+    day = _case_day(on)
+    lake = _lake()
+    effects = _effects(lake, day)
+    if effects is None:
+        raise typer.Exit(1)
+    current = effects.objection(objection_id.strip())
+    if current is not None and current["status"] == "refused":
+        _error(f"objection {objection_id} was refused ({current['refusal_reason']}): there is "
+               "nothing to decide")  # fmt: skip
+        raise typer.Exit(1)
+    outcome = "upheld" if upheld else "rejected"
+    try:
+        filing = decide_objection(lake, objection_id, outcome, reason, on=day,
+                                  recorded_by=_login())  # fmt: skip
+    except CaseError as exc:
+        _error(exc)
+        raise typer.Exit(1) from exc
+    _say(
+        Text("recorded ", style="bold"),
+        Text(filing.case_id, style="bold"),
+        ": objection ",
+        filing.objection_id,
+        f" {outcome} on {filing.filed_on}",
+    )
+    _say("reason: ", filing.text)
+    after = _effects(lake, day)
+    row = after.objection(objection_id.strip()) if after is not None else None
+    if row is not None:
+        _say("status: ", *_objection_status(row))
+
+
+@objection_app.command("list")
+def objection_list(
+    on: Annotated[
+        str | None, typer.Option("--on", help="As of this day (default: today, China).")
+    ] = None,
+) -> None:
+    """List the objections (and those the listing agencies upheld in their objection windows)
+    with their status as of the day: open, upheld, rejected or refused.
+
+    Example: `credlink objection list`.
+    """
+    day = _case_day(on)
+    effects = _effects(_lake(), day)
+    if effects is None:
+        raise typer.Exit(1)
+    rows = effects.objections
+    if rows.is_empty():
+        console.print(f"no objections as of {day}")
+        return
+    _say(f"{rows.height} objection(s) as of {day}:")
+    for r in rows.iter_rows(named=True):
+        to = " to the link of listing " if r["scope"] == "link" else " to listing "
+        if r["origin"] == "source":
+            who = ["objection upheld by the listing agency of ", r["list_id"], " in its window,"]
+        else:
+            who = ["objection by ", r["objector_code"], f", filed {r['filed_on']},"]
+        _say(Text(r["objection_id"], style="bold"), ": ", *who, to, r["unique_id"])
+        if r["reason"] is not None:
+            _say("  reason: ", r["reason"])
+        _say("  ", *_objection_status(r))
+        if r["decision_id"] is not None and r["status"] in ("upheld", "rejected"):
+            _say("  decision ", r["decision_id"], ": ", r["decision_reason"])
 
 
 if __name__ == "__main__":
