@@ -70,6 +70,7 @@ FIELD_TYPES: dict[str, pl.DataType] = {
     "code": pl.String(),
     "number": pl.Float64(),
     "flag": pl.Boolean(),
+    "text": pl.String(),
 }
 #: The standardised subject fields (:mod:`etl.ingest.standardise_table`) -> conformed names.
 STANDARD_SUBJECT_FIELDS = {
