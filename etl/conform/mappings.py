@@ -13,9 +13,13 @@ One file per agency source says, for each staged table of its contract:
   corroborate each other), ``legal_rep_name`` / ``legal_rep_pinyin`` / ``legal_rep_id``, and
   ``parent``: a record of another table of the same source whose subject fields it borrows.
 - ``lists``: the table is an agency's list that a memorandum may target (:class:`ListDef`): a
-  list name in business terms, how ``reference``, ``listed_on``, ``effective_from``,
-  ``ends_on``, ``removed_on`` and ``removal_reason`` come from its columns, and the list's own
-  ``fields`` that memoranda conditions test.
+  list name in business terms, its ``kind`` (``black``, the default: a list of dishonest
+  subjects that punishment memoranda target; ``red``: a list of trustworthy subjects that only
+  incentive memoranda target), how ``reference``, ``listed_on``, ``effective_from``,
+  ``ends_on``, ``removed_on`` and ``removal_reason`` come from its columns (a row whose
+  ``listed_on`` is null is no listing: a list of some rows of a table), and the list's own
+  ``fields`` that memoranda conditions test (``text`` fields only inform, e.g. a decision
+  number).
 - ``events``: dated facts about a key (a failed inspection of a licence) that a list field may
   look back on (:class:`RecentEvent`).
 
@@ -38,8 +42,10 @@ This module imports no data library (the ingest DAG files read the source contra
 it when they are parsed).
 
 Example:
-    >>> sorted(list_catalog())
+    >>> sorted(list_catalog())[:5]
     ['court_defaulters', 'flight_ban', 'food_serious_violations', 'major_tax_violators', 'rail_ban']
+    >>> list_catalog()["tax_grade_a"].kind
+    'red'
     >>> list_catalog()["court_defaulters"].conformed
     'listings__court_defaulters'
 """
@@ -77,6 +83,7 @@ __all__ = [
     "EventsDef",
     "ListDef",
     "ListField",
+    "ListKind",
     "OrganisationId",
     "Parent",
     "RecentEvent",
@@ -295,9 +302,10 @@ class RecentEvent(_Strict):
 class ListField(_Strict):
     """A field of a list that a memorandum condition may test: ``code`` (``in: [...]`` over
     the codes of the vocabulary `codes`), ``number`` (``min`` / ``max``), ``flag`` (``is``);
-    made `from` a value, or a `recent_event` flag."""
+    or a ``text`` that no condition tests (it informs: a decision number); made `from` a value,
+    or a `recent_event` flag."""
 
-    kind: Literal["code", "number", "flag"]
+    kind: Literal["code", "number", "flag", "text"]
     description: str
     codes: str | None = None
     from_: ValueSpec | None = Field(default=None, alias="from")
@@ -325,11 +333,17 @@ class ListField(_Strict):
         return load_vocabulary(self.codes).codes
 
 
+#: What a list is: ``black`` (dishonest subjects, for punishment memoranda) or ``red``
+#: (trustworthy subjects, for incentive memoranda only).
+ListKind = Literal["black", "red"]
+
+
 class ListDef(_Strict):
     """An agency's list as a memorandum names it, made from one staged table."""
 
     list: str = Field(pattern=_NAME)
     title: str
+    kind: ListKind = "black"
     reference: ValueSpec | None = None
     listed_on: ValueSpec
     effective_from: ValueSpec
@@ -407,6 +421,11 @@ class SourceList:
     @property
     def fields(self) -> Mapping[str, ListField]:
         return self.definition.fields
+
+    @property
+    def kind(self) -> ListKind:
+        """``black`` or ``red`` (see :class:`ListDef`)."""
+        return self.definition.kind
 
 
 def _staged_columns(table: Table) -> set[str]:
