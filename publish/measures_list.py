@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from credlink.etl.catalog import columns
 from credlink.etl.contracts import SCHEMAS_DIR, load_reviewed_yaml
+from credlink.publish.agencies import enforcing_agencies
 
 if TYPE_CHECKING:  # memoranda.py imports this module: no import at run time
     from credlink.publish.memoranda import Measure, Memorandum, Target
@@ -164,8 +165,6 @@ class ListEntry(_Strict):
 
     @model_validator(mode="after")
     def _agency(self) -> ListEntry:
-        # at run time, not import time: memoranda.py imports this module
-        from credlink.publish.memoranda import enforcing_agencies
 
         agencies = enforcing_agencies()
         if self.implementing_agency not in agencies:
@@ -344,7 +343,6 @@ def measures_list_table(listing: MeasuresList | None = None) -> pl.DataFrame:
         >>> table.filter(pl.col("list_entry") == "no_outbound_tours")["target_lists"].to_list()
         [['uncivilised_tourists']]
     """
-    from credlink.publish.memoranda import enforcing_agencies
 
     listing = listing or measures_list()
     agencies = enforcing_agencies()

@@ -39,13 +39,13 @@ Example:
 from __future__ import annotations
 
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from credlink.etl.contracts import SCHEMAS_DIR, load_reviewed_yaml, strict_yaml_load
+from credlink.etl.contracts import SCHEMAS_DIR, load_reviewed_yaml
+from credlink.publish.agencies import AGENCIES_FILE, Agency, enforcing_agencies
 from credlink.publish.listings import LISTS, REMOVAL_REASONS
 from credlink.publish.measures_list import memorandum_problems
 
@@ -67,7 +67,6 @@ __all__ = [
 ]
 
 MEMORANDA_DIR = SCHEMAS_DIR / "memoranda"
-AGENCIES_FILE = SCHEMAS_DIR / "publish" / "agencies.yaml"
 
 SubjectType = Literal["person", "organisation"]
 
@@ -78,30 +77,6 @@ class MemorandumError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Agency(_Strict):
-    """An enforcing agency: `code` (names its enforcement list) and its name."""
-
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    name: str
-
-
-class _Agencies(_Strict):
-    agencies: tuple[Agency, ...] = Field(min_length=1)
-
-
-@cache
-def enforcing_agencies(path: Path = AGENCIES_FILE) -> dict[str, Agency]:
-    """The enforcing agencies of ``schemas/publish/agencies.yaml``, by code.
-
-    Example: ``enforcing_agencies()["caac"].name`` starts with '中国民用航空局'.
-    """
-    try:
-        raw = strict_yaml_load(path.read_text(encoding="utf-8"), path)
-        return {a.code: a for a in _Agencies.model_validate(raw).agencies}
-    except Exception as exc:  # any failure: name the file
-        raise MemorandumError(f"{path}: invalid agencies file: {exc}") from exc
 
 
 class Term(_Strict):

@@ -23,6 +23,7 @@ def test_the_shipped_memoranda(memoranda: list[Memorandum]) -> None:
         "aviation_ban_2018",
         "rail_ban_2018",
         "cross_list_transport_2018",
+        "tourism_uncivilised_2018",
     }
     court = by_id["court_defaulters_2016"]
     assert court.document_number == "发改财金〔2016〕141号" and court.signatory_count == 44
@@ -46,6 +47,14 @@ def test_the_shipped_memoranda(memoranda: list[Memorandum]) -> None:
     assert "tax_credit_grade_d" in {x.id for x in tax.measures}
     cross = by_id["cross_list_transport_2018"]
     assert {t.list for t in cross.targets} == {"court_defaulters", "major_tax_violators"}
+    tourists = by_id["tourism_uncivilised_2018"]
+    assert [m.id for m in tourists.measures] == [
+        "no_outbound_tours",
+        "no_honours",
+        "no_civil_service",
+    ]
+    assert tourists.targets[0].list == "uncivilised_tourists"
+    assert tourists.duration.ends == "listing"  # the record's own term, 1 to 5 years
 
 
 def _write(directory: Path, name: str, doc: dict) -> Path:
@@ -143,6 +152,8 @@ def test_adding_a_memorandum_is_adding_a_file(tmp_path: Path) -> None:
         "measures": [
             {
                 "id": "no_sleeper",
+                # a narrower form of an entry of the national list of measures
+                "list_entry": "no_rail_tickets",
                 "clause": "art. 1",
                 "text": "no sleeper berths",
                 "enforcing_agency": "china_railway",
