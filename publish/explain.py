@@ -5,8 +5,12 @@ memorandum, document number, measure, clause, enforcing agency, dates), their hi
 listing records behind each (list, reference, dates, removal) with the link evidence (band,
 method, probability, what a deterministic link matched on, model version, and its identity
 evidence: how the names compare and which independent facts agree). For a legal
-representative it also names the listed organisation. :func:`format_credit_record` renders it
-as text: a person restricted by mistake can see exactly which record and which link did it.
+representative it also names the listed organisation. The law around them too: the legal basis
+of each measure (the national basic list of measures), each listing's severity grade and
+publication bounds, whether and from when it may be repaired, the credit-repair applications
+and objections (open ones suspend the restrictions they concern), and the joint incentives the
+subject receives. :func:`format_credit_record` renders it as text: a person restricted by
+mistake can see exactly which record and which link did it.
 
 Example:
     >>> record = credit_record(Path("data/warehouse/credlink.duckdb"), "11010519491231002X")
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +97,30 @@ class CreditRecord:
     restrictions: pl.DataFrame  # in force, with memorandum and measure
     history: pl.DataFrame  # every change, oldest first
     listings: pl.DataFrame  # the listing records behind them, with link evidence
+    repairs: pl.DataFrame = field(default_factory=pl.DataFrame)  # its credit-repair cases
+    objections: pl.DataFrame = field(default_factory=pl.DataFrame)  # its objections
+    incentives: pl.DataFrame = field(default_factory=pl.DataFrame)  # joint incentives in force
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _optional_rows(
+    con: duckdb.DuckDBPyConnection, tables: set[str], table: str, sql: str, params: list[Any]
+) -> pl.DataFrame:
+    """`sql` on `table`, or no rows when the warehouse predates the table."""
+    return con.execute(sql, params).pl() if table in tables else pl.DataFrame()
 
 
 def credit_record(warehouse: Path, code: str) -> CreditRecord:
     """The credit record of `code` in the warehouse at `warehouse` (opened read-only)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
+        tables = _tables(con)
         subject = con.execute("SELECT * FROM publish.subjects WHERE credit_code = ?", [code]).pl()
         restrictions = con.execute(
             """
@@ -127,9 +149,31 @@ def credit_record(warehouse: Path, code: str) -> CreditRecord:
             """,
             [code, code, code],
         ).pl()
+        ids = listings["unique_id"].to_list() if not listings.is_empty() else []
+        repairs = _optional_rows(
+            con, tables, "publish.repairs",
+            "SELECT * FROM publish.repairs WHERE applicant_code = ? OR list_contains(?, unique_id)"
+            " ORDER BY filed_on NULLS FIRST, case_id",
+            [code, ids],
+        )  # fmt: skip
+        objections = _optional_rows(
+            con, tables, "publish.objections",
+            "SELECT * FROM publish.objections WHERE objector_code = ? "
+            "OR list_contains(?, unique_id) ORDER BY filed_on NULLS FIRST, objection_id",
+            [code, ids],
+        )  # fmt: skip
+        incentives = _optional_rows(
+            con, tables, "publish.incentives",
+            "SELECT i.*, x.text AS measure FROM publish.incentives i "
+            "LEFT JOIN publish.measures x USING (memorandum_id, measure_id) "
+            "WHERE i.credit_code = ? ORDER BY i.memorandum_id, i.measure_id",
+            [code],
+        )  # fmt: skip
     finally:
         con.close()
-    return CreditRecord(code, subject, restrictions, history, listings)
+    return CreditRecord(
+        code, subject, restrictions, history, listings, repairs, objections, incentives
+    )
 
 
 def _day(value: object) -> str:
@@ -183,6 +227,15 @@ def format_credit_record(record: CreditRecord) -> str:
         lines.append(
             f"      memorandum {r['memorandum_id']} ({r['document_number']}), clause {r['clause']}"
         )
+        if r.get("legal_basis"):
+            lines.append(
+                f"      legal basis ({r['legal_basis_kind']}): {r['legal_basis']}; national list "
+                f"entry {r['list_entry']}"
+            )
+        if r.get("objection_ids"):
+            lines.append(
+                f"      suspended while objection(s) {', '.join(r['objection_ids'])} are open"
+            )
         via = f" of {', '.join(r['via_codes'])}" if r["via_codes"] else ""
         lines.append(
             f"      as {', '.join(r['roles'])}{via}; listing record(s): "
@@ -202,6 +255,7 @@ def format_credit_record(record: CreditRecord) -> str:
             f"{item['listed_on']}, effective {item['effective_from']}, own term to "
             f"{_day(item['ends_on'])}{removed}; outcome {item['outcome']}"
         )
+        lines.extend(_publication_lines(item))
         prob = item["link_probability"]
         lines.append(
             f"      link: band {item['link_band']}, method {item['link_method']}, "
@@ -215,13 +269,77 @@ def format_credit_record(record: CreditRecord) -> str:
             lines.append(
                 f"      identity evidence: name {item['name_agreement']}; facts that agree: {facts}"
             )
+    lines.extend(_case_lines(record))
+    if not record.incentives.is_empty():
+        lines.append("")
+        lines.append("Joint incentives in force:")
+    for i in _rows(record.incentives):
+        lines.append(
+            f"  [{i['status']}] {i['measure']} — granted by {i['enforcing_agency']}, from "
+            f"{i['valid_from']} to {_day(i['valid_to'])}; memorandum {i['memorandum_id']}, "
+            f"clause {i['clause']}; record(s): {', '.join(i['listing_records'])}"
+        )
     if not record.history.is_empty():
         lines.append("")
         lines.append("History:")
     for h in _rows(record.history):
         reason = f" ({h['reason']})" if h["reason"] else ""
+        if h.get("case_id"):
+            reason += f" [case {h['case_id']}]"
         lines.append(
             f"  {h['as_of']} run {h['run_id']}: {h['memorandum_id']}/{h['measure_id']} "
             f"{h['change']}{reason} -> {h['status']} {h['valid_from']} to {_day(h['valid_to'])}"
         )
     return "\n".join(lines)
+
+
+def _publication_lines(item: _Safe) -> list[str]:
+    """A listing's severity, publication bounds and repair eligibility (when the warehouse
+    has them)."""
+    if item.get("severity") is None:
+        return []
+    shown = "published" if item.get("published") else "not published"
+    lines = [
+        f"      severity {item['severity']}: {shown} from {_day(item['publication_from'])} to "
+        f"{_day(item['publication_to'])} (stops by itself then)"
+    ]
+    if item.get("repairable"):
+        met = "met" if item.get("obligations_met") else "not met yet"
+        lines.append(
+            f"      credit repair: may be applied for from {_day(item['repair_from'])}; "
+            f"obligations {met}; a credit commitment is required"
+        )
+    else:
+        lines.append(f"      credit repair: not repairable ({item['not_repairable_reason']})")
+    return lines
+
+
+def _case_lines(record: CreditRecord) -> list[str]:
+    """Its credit-repair cases and objections."""
+    lines: list[str] = []
+    if not record.repairs.is_empty():
+        lines += ["", "Credit repair:"]
+    for r in _rows(record.repairs):
+        filed = f"filed {r['filed_on']}" if r["filed_on"] is not None else "reported by the agency"
+        outcome = (
+            f"accepted, restrictions lifted from {_day(r['effective_from'])}"
+            if r["outcome"] == "accepted"
+            else f"refused: {r['refusal_reason']}"
+            + (f" (may apply from {r['may_apply_from']})" if r["may_apply_from"] else "")
+        )
+        lines.append(f"  {r['case_id']} ({r['kind']}) on {r['unique_id']}, {filed}: {outcome}")
+    if not record.objections.is_empty():
+        lines += ["", "Objections:"]
+    for o in _rows(record.objections):
+        filed = f"filed {o['filed_on']}" if o["filed_on"] is not None else "by the agency"
+        state = o["status"]
+        if o["decided_on"] is not None:
+            state += f" on {o['decided_on']}" + (
+                f" ({o['decision_reason']})" if o["decision_reason"] else ""
+            )
+        if o["refusal_reason"]:
+            state += f": {o['refusal_reason']}"
+        lines.append(
+            f"  {o['objection_id']} to the {o['scope']} {o['unique_id']}, {filed}: {state}"
+        )
+    return lines

@@ -64,6 +64,7 @@ from credlink.publish.carry import (
     carried_restrictions,
     read_carry,
 )
+from credlink.publish.cases import Cases, case_effects, read_cases
 from credlink.publish.commit import (
     PublishLockedError,
     Remove,
@@ -84,9 +85,18 @@ from credlink.publish.guard import (
     record_hold,
 )
 from credlink.publish.history import changes, latest_state
+from credlink.publish.incentives import blacklisted_subjects, incentive_tables, load_incentives
 from credlink.publish.listings import LISTING_COLUMNS, TIMEZONE, read_listings
+from credlink.publish.measures_list import measure_basis, measures_list_table
 from credlink.publish.memoranda import MEMORANDA_DIR, Memorandum, enforcing_agencies, load_memoranda
-from credlink.publish.rules import check_policy, targeted, triggers
+from credlink.publish.publication import (
+    PUBLICATION_COLUMNS,
+    Publication,
+    listing_identifiers,
+    public_disclosure,
+    with_publication,
+)
+from credlink.publish.rules import UNIVERSAL_LIFTS, check_policy, targeted, triggers
 from credlink.publish.warehouse import (
     EXTRACTS,
     build_warehouse,
@@ -117,6 +127,7 @@ log = logging.getLogger(__name__)
 #: The lake keeps the restriction history (the state the next run compares with).
 LAYER = "publish"
 HISTORY_DATASET = "restriction_history"
+INCENTIVE_HISTORY_DATASET = "incentive_history"
 
 RUNS_DATASET = "runs"
 
@@ -143,6 +154,8 @@ class Published:
     basis: pl.DataFrame | None = None
     #: subjects whose restrictions were recomputed (the rest carried over)
     recomputed: int = 0
+    #: the whole incentive history after it (publish.incentives)
+    incentive_history: pl.DataFrame | None = None
 
     def counts(self) -> dict[str, int]:
         """Small counts for logs and XCom."""
@@ -187,8 +200,9 @@ def registry_subjects(lake: Lake) -> pl.DataFrame:
 
 
 def legal_representatives(lake: Lake) -> pl.DataFrame:
-    """Organisation code -> its legal representative's citizen ID (``credit_code``,
-    ``legal_rep_code``, and the representative's link: ``rep_link_method``,
+    """Organisation code -> its legal representatives' citizen IDs, one row per term of office
+    (``credit_code``, ``legal_rep_code``, ``in_office_from``, ``in_office_to``: exclusive, null
+    while in office; and the representative's link: ``rep_link_method``,
     ``rep_link_probability``).
 
     From ``linkage.legal_representatives``: the registry's representatives linked to the
@@ -198,9 +212,14 @@ def legal_representatives(lake: Lake) -> pl.DataFrame:
     linked = read_table(lake, "linkage.legal_representatives")
     columns = {"credit_code": pl.String(), "legal_rep_code": pl.String(),
                "rep_link_method": pl.String(), "rep_link_probability": pl.Float64(),
-               "rep_name_agreement": pl.String(), "rep_evidence": pl.List(pl.String())}  # fmt: skip
+               "rep_name_agreement": pl.String(), "rep_evidence": pl.List(pl.String()),
+               "in_office_from": pl.Date(), "in_office_to": pl.Date()}  # fmt: skip
     if linked.is_empty():
         return pl.DataFrame(schema=columns)
+    terms = [
+        (pl.col(c) if c in linked.columns else pl.lit(None)).cast(pl.Date).alias(c)
+        for c in ("in_office_from", "in_office_to")
+    ]
     return linked.filter((pl.col("band") == "accept") & pl.col("credit_code").is_not_null()).select(
         pl.col("organisation_code").alias("credit_code"),
         pl.col("credit_code").alias("legal_rep_code"),
@@ -208,6 +227,7 @@ def legal_representatives(lake: Lake) -> pl.DataFrame:
         pl.col("link_probability").cast(pl.Float64).alias("rep_link_probability"),
         pl.col("name_agreement").alias("rep_name_agreement"),
         pl.col("evidence").cast(pl.List(pl.String())).alias("rep_evidence"),
+        *terms,
     )
 
 
@@ -301,16 +321,29 @@ def _measures_table(memoranda: Sequence[Memorandum]) -> pl.DataFrame:
         "scope": pl.String(),
         "applies_to": pl.List(pl.String()),
     }
-    return pl.DataFrame(rows, schema=schema)
+    table = pl.DataFrame(rows, schema=schema)
+    basis = measure_basis(memoranda).select(
+        "memorandum_id",
+        "measure_id",
+        "list_entry",
+        "legal_basis_kind",
+        "legal_basis",
+        "list_edition",
+    )
+    return table.join(basis, on=["memorandum_id", "measure_id"], how="left", maintain_order="left")
 
 
 def _listings_table(listings: Mapping[str, pl.DataFrame], trig: pl.DataFrame) -> pl.DataFrame:
-    base = [c for c in LISTING_COLUMNS if c != "subject_name"]
+    base = [c for c in LISTING_COLUMNS if c != "subject_name"] + list(PUBLICATION_COLUMNS)
+    schema = {**LISTING_COLUMNS, **PUBLICATION_COLUMNS}
     frames = [f.select(base) for f in listings.values() if not f.is_empty()]
-    every = pl.concat(frames) if frames else pl.DataFrame(schema=LISTING_COLUMNS).select(base)
+    every = pl.concat(frames) if frames else pl.DataFrame(schema=schema).select(base)
+    ended_by = pl.col("end_reason").filter(pl.col("end_reason").is_in(list(UNIVERSAL_LIFTS)))
     per = trig.group_by("unique_id").agg(
         pl.col("memorandum_id").unique().sort().alias("memoranda"),
         pl.col("trigger_status").is_in(["active", "pending"]).any().alias("_live"),
+        (pl.col("trigger_status") == "under_objection").any().alias("_objected"),
+        ended_by.first().alias("_ended_by"),
         *[
             pl.col(c).first()
             for c in (
@@ -328,7 +361,13 @@ def _listings_table(listings: Mapping[str, pl.DataFrame], trig: pl.DataFrame) ->
         ],
     )
     out = every.join(per, on="unique_id", how="inner").with_columns(
-        pl.when(~pl.col("_live"))
+        pl.when(pl.col("_live") & (pl.col("link_band") == "accept"))
+        .then(pl.lit("restricting"))
+        .when(pl.col("_objected"))
+        .then(pl.lit("under_objection"))
+        .when(~pl.col("_live") & pl.col("_ended_by").is_not_null())
+        .then(pl.col("_ended_by"))
+        .when(~pl.col("_live"))
         .then(pl.lit("ended"))
         .when(pl.col("link_band") == "accept")
         .then(pl.lit("restricting"))
@@ -337,7 +376,7 @@ def _listings_table(listings: Mapping[str, pl.DataFrame], trig: pl.DataFrame) ->
         .otherwise(pl.lit("unlinked"))
         .alias("outcome")
     )
-    return out.drop("_live").sort("unique_id")
+    return out.drop("_live", "_objected", "_ended_by").sort("unique_id")
 
 
 def _pending_links(
@@ -429,6 +468,11 @@ def publish_tables(
     runs: pl.DataFrame | None = None,
     policy: EvidencePolicy | None = None,
     carry: Carry | None = None,
+    cases: Cases | None = None,
+    identifiers: pl.DataFrame | None = None,
+    publication: Publication | None = None,
+    incentives: Sequence[Memorandum] = (),
+    incentive_history: pl.DataFrame | None = None,
 ) -> Published:
     """Every warehouse table of one run, from plain frames (no I/O): the pure core of
     :func:`run_publish`, what the tests drive with hand-made listings.
@@ -439,12 +483,26 @@ def publish_tables(
     representatives (:func:`legal_representatives`); `policy` the identity-evidence policy
     (default: the reviewed file); `carry` the previous warehouse's restrictions and their
     basis: only the subjects whose rows changed are recomputed (:mod:`publish.carry`; the
-    result is the same).
+    result is the same); `cases` the credit-repair applications and objections filed
+    (:mod:`publish.cases`; default none); `identifiers` the listed identifiers the public
+    disclosure masks (:func:`publish.publication.listing_identifiers`); `publication` the
+    severity and publication rules (default: the reviewed file); `incentives` the joint
+    incentive memoranda (:mod:`publish.incentives`) and `incentive_history` their history
+    recorded before.
     """
-    trig = triggers(listings, links, memoranda, as_of)
-    bound = targeted(trig, memoranda, legal_reps, policy)
+    listings = with_publication(listings, as_of, publication)
+    effects = case_effects(listings, links, legal_reps, cases or Cases(), as_of)
+    trig = triggers(
+        listings, links, memoranda, as_of, ends=effects.ends, objections=effects.open_objections
+    )
+    bound = targeted(trig, memoranda, legal_reps, policy, as_of=as_of, ends=effects.ends)
     in_force, basis, recomputed = carried_restrictions(bound, carry)
-    current = in_force.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(as_of).alias("as_of"))
+    legal = measure_basis(memoranda).select(
+        "memorandum_id", "measure_id", "list_entry", "legal_basis_kind", "legal_basis"
+    )
+    current = in_force.join(
+        legal, on=["memorandum_id", "measure_id"], how="left", maintain_order="left"
+    ).with_columns(pl.lit(run_id).alias("run_id"), pl.lit(as_of).alias("as_of"))
     previous_runs = _previous_runs(history, runs)
     seq = _seq(previous_runs, run_id)
     before = history.filter((pl.col("run_id") != run_id) & (pl.col("seq") < seq))
@@ -453,7 +511,7 @@ def publish_tables(
         [history.filter(pl.col("run_id") != run_id), made], how="vertical_relaxed"
     ).sort("seq", "restriction_id")
 
-    measures = _measures_table(memoranda)
+    measures = _measures_table([*memoranda, *incentives])
     accepted = links.filter(
         (pl.col("band") == "accept") & pl.col("credit_code").is_not_null()
     ).select("credit_code", "subject_type")
@@ -487,12 +545,67 @@ def publish_tables(
         "publish.restrictions": current,
         "publish.restriction_history": new_history,
         "publish.runs": runs,
+        "publish.measures_list": measures_list_table(),
+        "publish.repairs": effects.repairs,
+        "publish.objections": effects.objections,
+        "publish.public_disclosure": public_disclosure(
+            listings,
+            identifiers
+            if identifiers is not None
+            else pl.DataFrame(schema={"unique_id": pl.String(), "identifier": pl.String()}),
+            effects.ends,
+            as_of,
+            publication,
+        ),
     }
     agencies = sorted({x.enforcing_agency for m in memoranda for x in m.measures})
     for agency in agencies:
         tables[f"enforce.{agency}"] = _enforcement(current, measures, subjects, agency)
+    rewards = incentive_tables(
+        listings,
+        links,
+        incentives,
+        legal_reps=legal_reps,
+        blacklisted=_blacklisted(listings, links, trig, current, as_of),
+        history=incentive_history if incentive_history is not None else pl.DataFrame(),
+        run_id=run_id,
+        as_of=as_of,
+        seq=seq,
+        registry=registry,
+        policy=policy,
+    )
+    tables.update(rewards.tables())
     return Published(tables=tables, history=new_history, runs=runs, basis=basis,
-                     recomputed=recomputed)  # fmt: skip
+                     recomputed=recomputed, incentive_history=rewards.history)  # fmt: skip
+
+
+def _blacklisted(
+    listings: Mapping[str, pl.DataFrame],
+    links: pl.DataFrame,
+    trig: pl.DataFrame,
+    current: pl.DataFrame,
+    as_of: date,
+) -> pl.DataFrame:
+    """Who receives no incentive on `as_of`: every subject linked to a live blacklist listing,
+    every subject a restriction binds (a legal representative too), and, while a reviewer has
+    not decided, the candidate of a live listing whose link is in review (an incentive waits
+    rather than go to someone who may be on a blacklist)."""
+    in_review = trig.filter(
+        pl.col("trigger_status").is_in(["active", "pending", "under_objection"])
+        & (pl.col("link_band") == "review")
+    ).select(pl.col("candidate_code").alias("credit_code"))
+    return (
+        pl.concat(
+            [
+                blacklisted_subjects(listings, links, as_of),
+                current.select("credit_code"),
+                in_review,
+            ],
+            how="vertical_relaxed",
+        )
+        .drop_nulls()
+        .unique()
+    )
 
 
 def run_publish(
@@ -543,6 +656,10 @@ def run_publish(
             runs=_read_runs(lake),
             policy=policy,
             carry=carry,
+            cases=read_cases(lake),
+            identifiers=listing_identifiers(lake, as_of),
+            incentives=load_incentives(),
+            incentive_history=read_table(lake, "publish.incentive_history"),
         )
         seq = int(published.runs.filter(pl.col("run_id") == run_id)["seq"][0])
         before = history.filter((pl.col("run_id") != run_id) & (pl.col("seq") < seq))
@@ -631,6 +748,11 @@ def _stage(
         Replace(history_tmp, history_final),
         Replace(runs_tmp, runs_final),
     ]
+    if published.incentive_history is not None:
+        rewards_final = lake.partition(LAYER, INCENTIVE_HISTORY_DATASET, WHOLE)
+        rewards_tmp = _stage_parquet(rewards_final, published.incentive_history, token)
+        write_point("staged incentive history")
+        ops.append(Replace(rewards_tmp, rewards_final))
     if published.basis is not None:
         # the basis of the next run's carry-over, for the warehouse of this run
         basis_final = basis_path(lake)

@@ -167,7 +167,8 @@ def test_flight_ban_withdrawn_in_the_objection_window(memoranda: list[Memorandum
     tables = {"transport__FlightBan": staged("transport", "FlightBan", [row])}
     run = publish(tables, links(link("transport/FlightBan/2", PERSON)), memoranda, date(2024, 4, 1))
     assert in_force(run).is_empty()
-    assert run.tables["publish.listings"]["outcome"].to_list() == ["ended"]
+    # withdrawn on an upheld objection: it never restricts again, and says so
+    assert run.tables["publish.listings"]["outcome"].to_list() == ["withdrawn"]
 
 
 def _rail(rid: int, **fields: object) -> dict:
