@@ -187,7 +187,10 @@ class EventRates:
     #: records of tourists' seriously uncivilised behaviour per person per year (real records
     #: are far rarer: scaled up like the other lists).
     uncivilised_tourists: float = 0.002
-    #: share of those records withdrawn after an objection upheld (within about four months).
+    #: share of the recorded tourists who are foreign visitors identified by a passport (in no
+    #: registry); the rest are citizens of the population registry.
+    tourism_foreigners: float = 0.05
+    #: share of the tourism records withdrawn after an objection upheld (within about 4 months).
     tourism_withdrawn: float = 0.03
     #: share of the records of 2 years or more whose term is shortened (by 1 or 2 years, to at
     #: least 1) after the tourist repaired the harm, 3 to 11 months after the record was made.

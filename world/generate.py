@@ -1,4 +1,4 @@
-"""Build a whole synthetic world: registries, four agency databases and the ground truth.
+"""Build a whole synthetic world: registries, five agency databases and the ground truth.
 
 Layout written under `out`:
 
@@ -8,6 +8,7 @@ Layout written under `out`:
     agencies/tax.db                nsrxx, nsxypj, zdsswfaj
     agencies/transport.db          FlightBan, RailBan
     agencies/food.db               licences, inspections, serious_violations
+    agencies/tourism.db            UNCIVIL_RECORD
     truth/records.parquet          one row per agency record per role (never read by the pipeline)
     world.json                     the arguments, the noise and event rates, and the counts
 
@@ -49,14 +50,16 @@ import numpy as np
 import polars as pl
 
 from credlink.world import registries
-from credlink.world.agencies import courts, food, tax, transport
+from credlink.world.agencies import courts, food, tax, tourism, transport
 from credlink.world.agencies.common import write_sqlite
 from credlink.world.config import WorldConfig, WorldConfigError, check_output_folder
 from credlink.world.registries import Registries
 
 log = logging.getLogger(__name__)
 
-AGENCIES: tuple[ModuleType, ...] = (courts, tax, transport, food)
+#: The agencies in the order of their random streams (:func:`_streams`): a new agency goes last,
+#: so that the others' streams, hence their tables, stay as they were.
+AGENCIES: tuple[ModuleType, ...] = (courts, tax, transport, food, tourism)
 
 POPULATION_DDL = """
 CREATE TABLE person (

@@ -7,8 +7,9 @@ One DAG per agency, ``ingest_<source>``, and one for the reference registries,
 drive the DAGs by id without parsing them.
 
 Example:
-    >>> list(ingest_dag_sources())
-    ['ingest_registries', 'ingest_courts', 'ingest_food', 'ingest_tax', 'ingest_transport']
+    >>> list(ingest_dag_sources())  # doctest: +NORMALIZE_WHITESPACE
+    ['ingest_registries', 'ingest_courts', 'ingest_food', 'ingest_tax', 'ingest_tourism',
+     'ingest_transport']
     >>> ingest_dag_sources()["ingest_registries"]
     ['legal_entities', 'population']
 """

@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-INGEST = {"ingest_courts", "ingest_tax", "ingest_transport", "ingest_food", "ingest_registries"}
+INGEST = {
+    "ingest_courts", "ingest_tax", "ingest_transport", "ingest_food", "ingest_tourism",
+    "ingest_registries",
+}  # fmt: skip
 EXPECTED = INGEST | {"link_credit_codes", "train_linkage_models", "publish_joint_punishment"}
 HEAVY = ("polars", "duckdb", "great_expectations", "splink", "opencc", "pypinyin", "pandas")
 

@@ -25,6 +25,7 @@ SOURCES = {
     "ingest_tax": ["tax"],
     "ingest_transport": ["transport"],
     "ingest_food": ["food"],
+    "ingest_tourism": ["tourism"],
     "ingest_registries": ["population", "legal_entities"],
 }
 

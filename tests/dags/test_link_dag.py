@@ -20,7 +20,10 @@ from credlink.orchestration.assets import LINKED_SOURCES
 
 pytestmark = pytest.mark.slow
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-INGEST = ("ingest_courts", "ingest_tax", "ingest_transport", "ingest_food", "ingest_registries")
+INGEST = (
+    "ingest_courts", "ingest_tax", "ingest_transport", "ingest_food", "ingest_tourism",
+    "ingest_registries",
+)  # fmt: skip
 
 
 def task_states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -15,7 +15,10 @@ from credlink.linkage.tables import read_record_links
 from credlink.publish.contracts import check_warehouse
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-INGEST = ("ingest_courts", "ingest_tax", "ingest_transport", "ingest_food", "ingest_registries")
+INGEST = (
+    "ingest_courts", "ingest_tax", "ingest_transport", "ingest_food", "ingest_tourism",
+    "ingest_registries",
+)  # fmt: skip
 
 
 def task_states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]

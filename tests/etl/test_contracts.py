@@ -29,14 +29,17 @@ from credlink.etl.contracts import (
 )
 from credlink.world.generate import WorldSummary
 
-EXPECTED_SOURCES = ("courts", "food", "legal_entities", "population", "tax", "transport")
+EXPECTED_SOURCES = (
+    "courts", "food", "legal_entities", "population", "tax", "tourism", "transport",
+)  # fmt: skip
 #: The naming habit of each agency database (see `naming_style`); food's lower-case English
-#: words are joined by underscores (snake_case).
+#: words are joined by underscores (snake_case), and so are tourism's upper-case ones.
 AGENCY_NAMING = {
     "courts": "upper-case pinyin abbreviations",
     "tax": "lower-case pinyin abbreviations",
     "transport": "CamelCase English",
     "food": "lower-case English",
+    "tourism": "upper-case English",
 }
 #: Rows of each table whose incremental value is parsed (evenly spread over the table).
 SAMPLE = 2000
@@ -106,8 +109,9 @@ def parse_incremental(value: object, incremental: Incremental) -> datetime | Non
 
 
 def letter_case(column: str) -> str:
-    """'upper-case' (ZXFY), 'CamelCase' (IdNumber), 'lower-case' (nsrsbh, licence_no) or 'other'."""
-    if re.fullmatch(r"[A-Z][A-Z0-9]*", column):
+    """'upper-case' (ZXFY, CERT_NO), 'CamelCase' (IdNumber), 'lower-case' (nsrsbh, licence_no)
+    or 'other'."""
+    if re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*", column):
         return "upper-case"
     if re.fullmatch(r"(?:[A-Z][a-z]+)+", column):
         return "CamelCase"
@@ -176,6 +180,7 @@ def test_naming_style_tells_the_habits_apart() -> None:
     assert naming_style(["nsrsbh", "fddbrxm", "modified_ts"]) == "lower-case pinyin abbreviations"
     assert naming_style(["PassengerName", "IdNumber", "UpdatedAt"]) == "CamelCase English"
     assert naming_style(["licence_no", "operator_name", "modified"]) == "lower-case English"
+    assert naming_style(["RECORD_ID", "TOURIST_NAME", "UPDATE_TIME"]) == "upper-case English"
     assert naming_style(["licence_no", "IdNumber"]).startswith("mixed")
 
 
@@ -326,7 +331,7 @@ def test_incremental_values_follow_the_declared_format(
 
 @pytest.mark.slow
 def test_each_agency_database_has_its_own_conventions(small_world: WorldSummary) -> None:
-    """The four agencies differ in column naming and in how they write their timestamps, as real
+    """The five agencies differ in column naming and in how they write their timestamps, as real
     agencies do: each contract's habit is visible in its real database and no other's."""
     contracts = source_contracts()
     styles: dict[str, str] = {}

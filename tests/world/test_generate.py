@@ -19,7 +19,7 @@ from credlink.world import names
 from credlink.world.config import EventRates, NoiseConfig, WorldConfig, WorldConfigError
 from credlink.world.generate import WorldSummary, generate_world
 
-AGENCY_DBS = ("courts", "tax", "transport", "food")
+AGENCY_DBS = ("courts", "tax", "transport", "food", "tourism")
 ID_COLUMN = {
     ("courts", "ZXAJ"): "AJBS",
     ("courts", "SXBZXR"): "SXID",
@@ -31,6 +31,7 @@ ID_COLUMN = {
     ("food", "licences"): "licence_no",
     ("food", "inspections"): "inspection_id",
     ("food", "serious_violations"): "case_id",
+    ("tourism", "UNCIVIL_RECORD"): "RECORD_ID",
 }
 
 
@@ -79,6 +80,7 @@ DUPLICATED_TABLES = (
     "FlightBan",
     "RailBan",
     "serious_violations",
+    "UNCIVIL_RECORD",
 )
 
 
@@ -171,6 +173,7 @@ def test_truth_codes_are_registry_codes(small_world: WorldSummary) -> None:
         "FlightBan",
         "RailBan",
         "serious_violations",
+        "UNCIVIL_RECORD",
     }
 
 

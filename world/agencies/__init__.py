@@ -1,4 +1,4 @@
-"""The four simulated agencies. Each module builds its own database, with its own schema,
+"""The five simulated agencies. Each module builds its own database, with its own schema,
 column names, date formats and identifier habits, as real agencies have:
 
 - courts: upper-case pinyin abbreviations (`BZXRMC`); dates `2023年03月05日`, timestamps
@@ -9,4 +9,7 @@ column names, date formats and identifier habits, as real agencies have:
   ID or passport number, passenger names in airline pinyin (`ZHANG/WEI`).
 - food: snake_case English (`licence_no`); `2023/03/05` and `2023/03/05 14:07`; JY licence
   numbers, USCC or the old registration number.
+- tourism: upper-case English with underscores (`TOURIST_NAME`); dotted dates `2023.03.05`,
+  timestamps `20230305140700`; a certificate type code (`111` identity card, `414` passport)
+  with the certificate number, sex 男 / 女.
 """

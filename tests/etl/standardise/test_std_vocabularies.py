@@ -21,7 +21,7 @@ from credlink.etl.standardise.vocabularies import (
     map_values,
     vocabulary_names,
 )
-from credlink.world.agencies import courts, food, tax, transport
+from credlink.world.agencies import courts, food, tax, tourism, transport
 from credlink.world.generate import WorldSummary
 
 EXPECTED = {
@@ -39,6 +39,10 @@ EXPECTED = {
     "tax_grade",
     "tax_violation_type",
     "taxpayer_status",
+    "tourism_behaviour",
+    "tourism_cert_type",
+    "tourism_gravity",
+    "tourism_record_status",
     "transport_status",
     "yes_no",
 }
@@ -115,6 +119,9 @@ GENERATOR_VALUES = {
     "rail_behaviour": [b[0] for b in transport.RAIL_BEHAVIOURS]
     + [b[1] for b in transport.RAIL_BEHAVIOURS],
     "food_violation": [v[0] for v in food.VIOLATIONS] + [v[1] for v in food.VIOLATIONS],
+    "tourism_behaviour": [b[0] for b in tourism.BEHAVIOURS] + [b[1] for b in tourism.BEHAVIOURS],
+    "tourism_gravity": sorted(set(tourism.GRAVITY.values())),
+    "tourism_cert_type": [tourism.CERT_CITIZEN, tourism.CERT_PASSPORT],
 }
 
 
@@ -124,7 +131,8 @@ def test_every_value_of_the_generators_tables_maps(name: str) -> None:
     codes = map_values(raw, name)
     assert codes.null_count() == 0, raw.filter(codes.is_null()).to_list()
     # Codes and texts of one act agree.
-    if name in ("tax_violation_type", "flight_behaviour", "rail_behaviour", "food_violation"):
+    if name in ("tax_violation_type", "flight_behaviour", "rail_behaviour", "food_violation",
+                "tourism_behaviour"):  # fmt: skip
         half = len(raw) // 2
         assert codes[:half].to_list() == codes[half:].to_list()
     assert set(codes) == set(load_vocabulary(name).codes)
