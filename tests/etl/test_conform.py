@@ -57,6 +57,7 @@ def test_every_agency_has_a_mapping_and_the_lists_are_named_in_business_terms() 
         "flight_ban": ("transport", "FlightBan"),
         "rail_ban": ("transport", "RailBan"),
         "food_serious_violations": ("food", "serious_violations"),
+        "tax_grade_a": ("tax", "nsxypj"),
         "uncivilised_tourists": ("tourism", "UNCIVIL_RECORD"),
     }
     assert list_catalog()["food_serious_violations"].datasets == (
