@@ -24,8 +24,9 @@ Three named steps, each a function from frames to a frame (pure, no I/O):
    full citizen ID or a reviewer's decision): a row whose link falls short is kept with
    ``evidence_held`` saying why, binds no one and shows in ``publish.pending_links``.
 3. :func:`restrictions`: one row per subject per memorandum per measure in force (active,
-   pending in an objection window, or under objection) on the day (:data:`RESTRICTION_COLUMNS`), with provenance:
-   the listing records, the roles, the link methods and the weakest link probability.
+   pending in an objection window, or under objection) on the day
+   (:data:`RESTRICTION_COLUMNS`), with provenance: the listing records, the roles, the link
+   methods and the weakest link probability.
 
 Days are ``pl.Date``; ``valid_to`` is the first day no longer in force (null: open-ended).
 
@@ -242,7 +243,7 @@ def _links(links: pl.DataFrame) -> pl.DataFrame:
 def _case_ends(rows: pl.DataFrame, ends: pl.DataFrame | None, as_of: date) -> pl.DataFrame:
     """`rows` (with ``start``, ``end``, ``end_reason``, ``case_id`` and the columns `ends` is
     matched on) ended by the cases in `ends` that apply: the earliest case end known on
-    `as_of` before the rule's own end replaces it (its reason and case id with it)."""
+    `as_of`, on or before the rule's own end, replaces it (its reason and case id with it)."""
     if ends is None or ends.is_empty() or rows.is_empty():
         return rows
     cases = ends.filter(pl.col("end") <= as_of) if "end" in ends.columns else ends
@@ -268,8 +269,9 @@ def _case_ends(rows: pl.DataFrame, ends: pl.DataFrame | None, as_of: date) -> pl
         .rename({"end": "_case_end", "end_reason": "_case_reason", "case_id": "_case_id"})
     )
     joined = rows.join(first, on="_row", how="left", maintain_order="left")
+    # a case ending it on the rule's own end day names that end (a repair the source reports)
     sooner = pl.col("_case_end").is_not_null() & (
-        pl.col("end").is_null() | (pl.col("_case_end") < pl.col("end"))
+        pl.col("end").is_null() | (pl.col("_case_end") <= pl.col("end"))
     )
     return joined.with_columns(
         pl.when(sooner).then(pl.col("_case_end")).otherwise(pl.col("end")).alias("end"),
