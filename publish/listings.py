@@ -63,7 +63,6 @@ REMOVAL_REASONS: tuple[str, ...] = (
     *load_vocabulary("listing_removal_reason").codes,
     "withdrawn",  # an objection was upheld in the objection window (transport)
     "fare_paid",  # the fare owed was paid (rail fare dodging)
-    "repaired",  # credit repair granted (NDRC rules 2026); no simulated source writes it yet
 )
 
 
