@@ -16,9 +16,9 @@ are in :mod:`linkage.tables`:
 ``linkage.review_queue``  replaced: one row per open review-band record, with its evidence
                           (:mod:`linkage.review_queue`).
 ``linkage.legal_representatives``
-                          one row per organisation of the legal-entity registry: its legal
-                          representative linked to the population registry like a record
-                          (:mod:`linkage.representatives`).
+                          one row per organisation of the legal-entity registry and term of
+                          office of its legal representative, linked to the population
+                          registry like a record (:mod:`linkage.representatives`).
 ``linkage.person_spine``, ``linkage.organisation_spine``, ``linkage.spine_manifest``
                           the spines kept between runs and the registry partitions behind
                           them: a daily run merges the registries' new rows only
@@ -72,6 +72,7 @@ from credlink.linkage.records import organisation_records, person_records, read_
 from credlink.linkage.representatives import (
     LEGAL_REPRESENTATIVES_COLUMNS,
     REPRESENTATIVE_KIND,
+    TERMS_DATASET,
     representative_records,
     with_organisations,
 )
@@ -394,9 +395,10 @@ def _run_linkage(
         results.append(_link_kind(subject, records, spines[subject], prev, subject=subject,
                                   model=model, run=common))  # fmt: skip
     registry = lake.read("staging", ORGANISATION_DATASET)
+    terms = lake.read("staging", TERMS_DATASET)
     reps = _link_kind(
         REPRESENTATIVE_KIND,
-        representative_records(registry),
+        representative_records(registry, terms),
         spines["person"],
         previous.representatives.select(
             [*RECORD_LINK_COLUMNS, "record_fingerprint", "linked_run_id"]
@@ -411,9 +413,9 @@ def _run_linkage(
         RECORD_LINKS_COLUMNS,
     ).sort("subject_type", "unique_id")
     representatives = conform(
-        with_organisations(reps.links, registry).with_columns(**run),
+        with_organisations(reps.links, registry, terms).with_columns(**run),
         LEGAL_REPRESENTATIVES_COLUMNS,
-    ).sort("organisation_code")
+    ).sort("organisation_code", "unique_id")  # a term's id ends with its start: in term order
     queue = conform(
         pl.concat([r.queue for r in [*results, reps]], how="vertical_relaxed").with_columns(
             run_id=pl.lit(run_id)

@@ -92,6 +92,8 @@ ALL = "all"
 RESTRICTION_QUALITY_COLUMNS = columns("linkage.restriction_quality")
 
 _KEY = ["memorandum_id", "measure_id", "credit_code"]
+#: A legal representative's term of office (``linkage.legal_representatives``).
+TERM_COLUMNS = ("in_office_from", "in_office_to")
 _FLAGS = (
     "expected",
     "imposed",
@@ -266,15 +268,18 @@ def restriction_quality(
     `listings` the listings it was made from (list id -> frame, as from
     :func:`publish.listings.build_listings`); `truth` has ``unique_id`` and ``true_code``
     (:func:`linkage.quality.read_truth`); `truth_legal_reps` maps each organisation
-    (``credit_code``) to its true legal representative (``legal_rep_code``,
-    :func:`read_truth_legal_reps`); `pending_links` is ``publish.pending_links`` (its
-    ``unique_id``: listing records awaiting a reviewer); `reps_in_review` the organisations
+    (``credit_code``) to its true legal representatives (``legal_rep_code``, with their terms
+    ``in_office_from`` / ``in_office_to`` when known, :func:`read_truth_legal_reps`);
+    `pending_links` is ``publish.pending_links`` (its ``unique_id``: listing records awaiting a
+    reviewer); `reps_in_review` the organisations
     (``credit_code``) whose legal representative's own link is in the review band.
     """
     trig = triggers(listings, truth_links(listings, truth), memoranda, as_of)
     reps = truth_legal_reps.select(
         pl.col("credit_code").cast(pl.String),
         pl.col("legal_rep_code").cast(pl.String),
+        # the terms, when known: the representative in office on the listing day is bound
+        *[pl.col(c).cast(pl.Date) for c in TERM_COLUMNS if c in truth_legal_reps.columns],
         pl.lit(1.0).alias("rep_link_probability"),
         pl.lit("truth").alias("rep_link_method"),
         *_full_evidence(pl.lit("person"), "rep_"),
@@ -389,20 +394,34 @@ def measure_restriction_quality(warehouse: Path, lake: Lake, world: Path) -> pl.
 
 
 def read_truth_legal_reps(world: Path) -> pl.DataFrame:
-    """Each organisation's true legal representative: ``credit_code`` (USCC) and
-    ``legal_rep_code`` (citizen ID), from the world's legal-entity registry
-    (``registries/legal_entities.db``: the generator draws each representative from the
-    population registry and writes the ID as is)."""
+    """Each organisation's true legal representatives, term by term: ``credit_code`` (USCC),
+    ``legal_rep_code`` (citizen ID), ``in_office_from`` and ``in_office_to`` (Date, exclusive;
+    null: in office), from the world's legal-entity registry (``registries/legal_entities.db``,
+    table ``legal_representative``: the generator draws each representative from the
+    population registry and writes the ID as is). A world from before the registry kept terms
+    gives each organisation's representative of table ``legal_entity``, both bounds null."""
     path = world / "registries" / "legal_entities.db"
     if not path.is_file():
         raise FileNotFoundError(f"no legal-entity registry at {path}: is this a world folder?")
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = con.execute("SELECT uscc, legal_rep_id FROM legal_entity").fetchall()
+        has_terms = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'legal_representative'"
+        ).fetchone()
+        query = (
+            "SELECT uscc, legal_rep_id, term_from, term_to FROM legal_representative"
+            if has_terms
+            else "SELECT uscc, legal_rep_id, NULL, NULL FROM legal_entity"
+        )
+        rows = con.execute(query).fetchall()
     finally:
         con.close()
-    return pl.DataFrame(
-        rows, schema={"credit_code": pl.String, "legal_rep_code": pl.String}, orient="row"
+    text = {c: pl.String for c in ("credit_code", "legal_rep_code", "from", "to")}
+    return pl.DataFrame(rows, schema=text, orient="row").select(
+        "credit_code",
+        "legal_rep_code",
+        pl.col("from").str.to_date("%Y-%m-%d").alias("in_office_from"),
+        pl.col("to").str.to_date("%Y-%m-%d").alias("in_office_to"),
     )
 
 

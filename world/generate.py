@@ -3,7 +3,7 @@
 Layout written under `out`:
 
     registries/population.db       table person
-    registries/legal_entities.db   table legal_entity
+    registries/legal_entities.db   legal_entity, legal_representative (the representatives' terms)
     agencies/courts.db             ZXAJ, SXBZXR
     agencies/tax.db                nsrxx, nsxypj, zdsswfaj
     agencies/transport.db          FlightBan, RailBan
@@ -97,6 +97,19 @@ CREATE TABLE legal_entity (
 );
 CREATE INDEX legal_entity_updated_at ON legal_entity (updated_at);
 CREATE INDEX legal_entity_organisation_code ON legal_entity (organisation_code);
+
+CREATE TABLE legal_representative (
+    uscc           TEXT NOT NULL,      -- the organisation (legal_entity.uscc)
+    legal_rep_id   TEXT NOT NULL,      -- citizen ID of the legal representative of this term
+    legal_rep_name TEXT NOT NULL,
+    term_from      TEXT NOT NULL,      -- ISO date the representative took office
+    term_to        TEXT,               -- ISO date the next took office (exclusive); null: in office
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,      -- moves when the term ends
+    PRIMARY KEY (uscc, term_from)
+);
+CREATE INDEX legal_representative_updated_at ON legal_representative (updated_at);
+CREATE INDEX legal_representative_legal_rep_id ON legal_representative (legal_rep_id);
 """
 
 
@@ -151,10 +164,18 @@ def generate_world(cfg: WorldConfig, progress: Callable[[str], None] | None = No
     reg = world_registries(cfg)
     people = _iso(registries.persons_table(reg))
     orgs = _iso(registries.organisations_table(reg))
+    terms = _iso(registries.representatives_table(reg))
     write_sqlite(out / "registries" / "population.db", POPULATION_DDL, {"person": people})
-    write_sqlite(out / "registries" / "legal_entities.db", LEGAL_ENTITY_DDL, {"legal_entity": orgs})
+    write_sqlite(
+        out / "registries" / "legal_entities.db",
+        LEGAL_ENTITY_DDL,
+        {"legal_entity": orgs, "legal_representative": terms},
+    )
     summary.tables["population"] = {"person": people.height}
-    summary.tables["legal_entities"] = {"legal_entity": orgs.height}
+    summary.tables["legal_entities"] = {
+        "legal_entity": orgs.height,
+        "legal_representative": terms.height,
+    }
 
     truths = []
     for agency, seed in zip(AGENCIES, seeds[1:], strict=True):

@@ -3,7 +3,10 @@
 * population registry: one row per citizen, keyed by the GB 11643 citizen identity number;
 * legal-entity registry: one row per organisation, keyed by its GB 32100 USCC, with its legal
   representative (a person of the population registry) and, for organisations registered before
-  the 2015 reform, the legacy registration number, organisation code and tax registration number.
+  the 2015 reform, the legacy registration number, organisation code and tax registration number;
+  and the representatives' terms of office (:func:`build_representatives`): one row per
+  (organisation, representative term), most organisations one term since registration, a share
+  :data:`REP_CHANGED_SHARE` a change of representative once or twice during the world's period.
 
 Also built here, apart from the registries: the subjects that exist in no registry (foreign
 passport holders and unregistered businesses), who appear in agency records and must stay
@@ -23,7 +26,8 @@ The registries themselves stay clean: they are the reference that agency records
 
 The in-memory frames carry a few helper columns (prefixed `_`) that are not written to the
 registry files: persons `_pid`, `_is_male`, `_surname`, `_twin` (has a namesake twin);
-organisations `_oid`, `_pre_reform`, `_rep_pid`; foreigners `_namesake_of` (the citizen ID whose
+organisations `_oid`, `_pre_reform`, `_rep_pid`; representative terms `_oid`, `_term` (0 for the
+first), `_rep_pid`; foreigners `_namesake_of` (the citizen ID whose
 bearer's name they bear); unregistered businesses `_lookalike_of` (the USCC of the firm they are
 named like) and `_lookalike_rep` (its legal representative's name).
 """
@@ -76,6 +80,17 @@ TWINS_BORN_BEFORE = date(1990, 1, 1)
 LOOKALIKE_TYPES = ("91", "92")
 #: Tries at a look-alike name that no business bears yet.
 LOOKALIKE_ROUNDS = 10
+#: Share of organisations whose legal representative changed during the world's period
+#: (变更法定代表人), among those that existed long enough in it (see
+#: :func:`build_representatives`); an assumption of the simulation [unconfirmed: no published
+#: rate of changes of representative is used here].
+REP_CHANGED_SHARE = 0.15
+#: Of those, the share that changed twice.
+REP_CHANGED_TWICE_SHARE = 0.2
+#: A representative serves at least this many days (from registration, or between changes).
+MIN_TERM_DAYS = 30
+#: A representative is at least this old (years) when taking office.
+REP_MIN_AGE = 18
 
 
 @dataclass
@@ -86,6 +101,8 @@ class Registries:
     organisations: pl.DataFrame
     foreigners: pl.DataFrame
     unregistered: pl.DataFrame
+    #: the legal-entity registry's representatives with their terms (:func:`build_representatives`)
+    representatives: pl.DataFrame
 
 
 def _birth_days(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -234,6 +251,120 @@ def build_organisations(
             pl.col(c).replace("", None)
             for c in ("legacy_registration_no", "organisation_code", "legacy_tax_no")
         ]
+    )
+
+
+def _former_reps(
+    rng: np.random.Generator,
+    persons: pl.DataFrame,
+    pool: np.ndarray,
+    took_office: np.ndarray,
+    successor: np.ndarray,
+) -> np.ndarray:
+    """For each term starting on `took_office`, a representative (person row) drawn from `pool`
+    among those at least :data:`REP_MIN_AGE` years old that day (the whole pool if nobody is),
+    never the `successor` who took over from them."""
+    births = persons["birth_date"].to_numpy()[pool]
+    order = np.argsort(births, kind="stable")
+    pool, births = pool[order], births[order]
+    oldest_enough = took_office - np.timedelta64(REP_MIN_AGE * 365, "D")
+    k = np.searchsorted(births, oldest_enough, side="right")
+    k = np.where(k == 0, len(pool), k)
+    idx = np.minimum((rng.random(len(took_office)) * k).astype(np.int64), k - 1)
+    same = (pool[idx] == successor) & (k > 1)
+    idx[same] = (idx[same] + 1) % k[same]
+    return pool[idx]
+
+
+def build_representatives(
+    rng: np.random.Generator, cfg: WorldConfig, organisations: pl.DataFrame, persons: pl.DataFrame
+) -> pl.DataFrame:
+    """The legal representatives' terms of office: one row per (organisation, term), with
+    `term_from` (the day the representative took office: the registration, or the change) and
+    `term_to` (exclusive: the day the next one took office; null while in office).
+
+    The current representative is the organisation's (`legal_rep_id` of its registry row, drawn
+    as before, so nothing else of the world changes). A share :data:`REP_CHANGED_SHARE` of the
+    organisations that existed at least :data:`MIN_TERM_DAYS` days in the period (registered
+    that long before its end, not deregistered meanwhile) changed representative during it, a
+    share :data:`REP_CHANGED_TWICE_SHARE` of those twice (at least :data:`MIN_TERM_DAYS` days
+    apart); the former representatives are adults of the population registry who were at least
+    :data:`REP_MIN_AGE` on taking office, each another person than their successor. An
+    organisation whose current representative was not yet :data:`REP_MIN_AGE` at its
+    registration (and that did not change in the period) changed once before the period.
+
+    Stamps: a first term was created with its organisation's row; a change is one stamp, the
+    update of the term that ends (`term_to` set) and the creation of the next. The
+    organisation's row itself is left as it was (its `updated_at` does not move at a change).
+    Columns: `_oid`, `_term`, `uscc`, `legal_rep_id`, `legal_rep_name`, `term_from`, `term_to`,
+    `created_at`, `updated_at`, `_rep_pid`; sorted by organisation and term.
+    """
+    n = organisations.height
+    registered = organisations["registration_date"].to_numpy()
+    dereg = organisations["deregistration_date"].to_numpy()
+    min_term = np.timedelta64(MIN_TERM_DAYS, "D")
+    # the days a change can fall on: in the period, a term after registration, before deregistering
+    # (a change before the period too, below)
+    lo = np.maximum(day(cfg.start), registered + min_term)
+    hi = np.where(np.isnat(dereg), day(cfg.end), np.minimum(day(cfg.end), dereg - ONE_DAY))
+    span = (hi - lo).astype(np.int64) + 1
+    u = rng.random(n)
+    changes = ((u < REP_CHANGED_SHARE) & (span >= 1)).astype(np.int64)
+    changes += (u < REP_CHANGED_SHARE * REP_CHANGED_TWICE_SHARE) & (span > MIN_TERM_DAYS)
+    r1, r2, r3 = rng.random(n), rng.random(n), rng.random(n)
+    first_span = np.where(changes == 2, span - MIN_TERM_DAYS, span)
+    c1 = lo + (r1 * np.maximum(first_span, 1)).astype("timedelta64[D]")
+    rest = np.maximum((hi - c1 - min_term).astype(np.int64) + 1, 1)
+    c2 = c1 + min_term + (r2 * rest).astype("timedelta64[D]")
+
+    births = persons["birth_date"].to_numpy()
+    pool = np.flatnonzero(births < day(cfg.start) - np.timedelta64(25 * 365, "D"))
+    current = organisations["_rep_pid"].to_numpy()
+    # A current representative too young to have taken office at registration (drawn among
+    # the adults of the period) took over from a founding one before the period: after
+    # coming of age, at least a term after registration, before deregistering.
+    of_age = births[current] + np.timedelta64(REP_MIN_AGE * 365, "D")
+    pre_lo = np.maximum(registered + min_term, of_age)
+    pre_hi = np.where(np.isnat(dereg), day(cfg.start), np.minimum(day(cfg.start), dereg))
+    pre_span = (pre_hi - pre_lo).astype(np.int64)
+    earlier = (changes == 0) & (of_age > registered) & (pre_span >= 1)
+    c1 = np.where(earlier, pre_lo + (r3 * np.maximum(pre_span, 1)).astype("timedelta64[D]"), c1)
+    changes[earlier] = 1
+    created_at = organisations["created_at"].to_numpy()
+    # a change before the organisation's row was made was entered with it
+    s1 = office_stamps(rng, c1)
+    s1 = np.where(earlier, np.maximum(s1, created_at), s1)
+    s2 = office_stamps(rng, c2)
+    # the one before the current representative, then (two changes) the first one
+    before = _former_reps(rng, persons, pool, np.where(changes == 2, c1, registered), current)
+    first = _former_reps(rng, persons, pool, registered, before)
+
+    # one row per term: organisation o has changes[o] + 1 terms, j = 0 .. changes[o]
+    oid = np.repeat(np.arange(n), changes + 1)
+    j = np.arange(len(oid)) - np.repeat(np.cumsum(changes + 1) - (changes + 1), changes + 1)
+    k = changes[oid]
+    starts = np.stack([registered, c1, c2])[np.minimum(j, 2), oid]
+    ends = np.stack([c1, c2, c2])[np.minimum(j, 2), oid]
+    ends = np.where(j < k, ends, np.datetime64("NaT", "D"))
+    stamps = np.stack([created_at, s1, s2])
+    created = stamps[np.minimum(j, 2), oid]
+    updated = np.where(j < k, stamps[np.minimum(j + 1, 2), oid], created)
+    who = np.where(
+        j == k, current[oid], np.where((k == 2) & (j == 0), first[oid], before[oid])
+    ).astype(np.int64)
+    return pl.DataFrame(
+        {
+            "_oid": oid.astype(np.int64),
+            "_term": j.astype(np.int64),
+            "uscc": organisations["uscc"].to_numpy()[oid],
+            "legal_rep_id": persons["citizen_id"].to_numpy()[who],
+            "legal_rep_name": persons["name"].to_numpy()[who],
+            "term_from": starts,
+            "term_to": ends,
+            "created_at": created,
+            "updated_at": updated,
+            "_rep_pid": who,
+        }
     )
 
 
@@ -515,6 +646,9 @@ def build_registries(rng: np.random.Generator, cfg: WorldConfig) -> Registries:
     )
     persons = with_person_helpers(persons)
     organisations = build_organisations(rng, cfg, persons)
+    representatives = build_representatives(
+        noise.stream(cfg.seed, "registries.representatives"), cfg, organisations, persons
+    )
     n_foreign = max(20, cfg.persons // 200)
     n_unreg = max(20, cfg.organisations // 20)
     foreigners = add_foreign_namesakes(
@@ -534,6 +668,7 @@ def build_registries(rng: np.random.Generator, cfg: WorldConfig) -> Registries:
         organisations=organisations,
         foreigners=foreigners,
         unregistered=unregistered,
+        representatives=representatives,
     )
 
 
@@ -547,6 +682,12 @@ def organisations_table(reg: Registries) -> pl.DataFrame:
     return reg.organisations.select(pl.exclude("^_.*$"))
 
 
+def representatives_table(reg: Registries) -> pl.DataFrame:
+    """The representatives' terms as written to `legal_entities.db` (table
+    `legal_representative`)."""
+    return reg.representatives.select(pl.exclude("^_.*$"))
+
+
 __all__ = [
     "ONE_DAY",
     "Registries",
@@ -554,5 +695,6 @@ __all__ = [
     "add_lookalikes",
     "add_namesake_twins",
     "build_registries",
+    "build_representatives",
     "relatives",
 ]

@@ -187,6 +187,35 @@ def test_legal_representative_right_only_when_it_is_the_true_one(
     assert (_row(table)["wrongful"], _row(table)["missed"]) == (0, 0)
 
 
+def test_the_true_representative_is_the_one_in_office_on_the_listing_day(
+    memoranda: list[Memorandum],
+) -> None:
+    row = [court(3, subject_type="organisation")]  # listed 2024-01-10
+    lk = links(link("courts/SXBZXR/3", ORG))
+
+    def truly(change: date) -> pl.DataFrame:
+        """OTHER represented ORG until `change`, REP since."""
+        return pl.DataFrame(
+            {
+                "credit_code": [ORG, ORG],
+                "legal_rep_code": [OTHER, REP],
+                "in_office_from": [date(2015, 5, 4), change],
+                "in_office_to": [change, None],
+            }
+        )
+
+    # REP took office after the listing day: OTHER should carry the restrictions, not REP
+    restrictions, table = measure(
+        memoranda, row, lk, _truth(r3=ORG), truth_reps=truly(date(2024, 3, 1))
+    )
+    on_rep = _count(restrictions, REP)
+    assert on_rep > 0 and _count(restrictions, OTHER) == 0
+    assert (_row(table)["wrongful"], _row(table)["missed"]) == (on_rep, on_rep)
+    # REP was in office on the listing day: all right
+    _, table = measure(memoranda, row, lk, _truth(r3=ORG), truth_reps=truly(date(2023, 7, 1)))
+    assert (_row(table)["wrongful"], _row(table)["missed"]) == (0, 0)
+
+
 def test_a_listing_in_review_holds_its_restrictions_it_does_not_miss_them(
     memoranda: list[Memorandum],
 ) -> None:
@@ -298,9 +327,31 @@ def test_true_legal_representatives_come_from_the_worlds_registry(tmp_path: Path
     con.execute("INSERT INTO legal_entity VALUES (?, ?, ?)", (ORG, "北京某某有限公司", REP))
     con.commit()
     con.close()
-    assert read_truth_legal_reps(tmp_path).rows() == [(ORG, REP)]
+    # a world from before the registry kept terms: the representative, term unknown
+    assert read_truth_legal_reps(tmp_path).rows() == [(ORG, REP, None, None)]
     with pytest.raises(FileNotFoundError):
         read_truth_legal_reps(tmp_path / "nowhere")
+
+
+def test_true_legal_representatives_come_with_their_terms(tmp_path: Path) -> None:
+    (tmp_path / "registries").mkdir()
+    con = sqlite3.connect(tmp_path / "registries" / "legal_entities.db")
+    con.execute("CREATE TABLE legal_entity (uscc TEXT, name TEXT, legal_rep_id TEXT)")
+    con.execute("INSERT INTO legal_entity VALUES (?, ?, ?)", (ORG, "北京某某有限公司", REP))
+    con.execute(
+        "CREATE TABLE legal_representative "
+        "(uscc TEXT, legal_rep_id TEXT, term_from TEXT, term_to TEXT)"
+    )
+    con.executemany(
+        "INSERT INTO legal_representative VALUES (?, ?, ?, ?)",
+        [(ORG, OTHER, "2010-05-04", "2024-03-01"), (ORG, REP, "2024-03-01", None)],
+    )
+    con.commit()
+    con.close()
+    assert read_truth_legal_reps(tmp_path).sort("in_office_from").rows() == [
+        (ORG, OTHER, date(2010, 5, 4), date(2024, 3, 1)),
+        (ORG, REP, date(2024, 3, 1), None),
+    ]
 
 
 def test_demo_summary_shows_the_key_figures(tmp_path: Path, memoranda: list[Memorandum]) -> None:
