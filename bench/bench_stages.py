@@ -114,7 +114,7 @@ def stage_bare(a: dict[str, Any]) -> dict[str, Any]:
     from credlink.linkage.deterministic import deterministic_pass
     from credlink.linkage.model import current_model_path, load_model
     from credlink.linkage.records import read_organisation_records, read_person_records
-    from credlink.linkage.representatives import representative_records
+    from credlink.linkage.representatives import TERMS_DATASET, representative_records
     from credlink.linkage.spine import (
         ORGANISATION_DATASET,
         read_organisation_spine,
@@ -128,7 +128,13 @@ def stage_bare(a: dict[str, Any]) -> dict[str, Any]:
     inputs = [
         ("person", read_person_records(lake), persons),
         ("organisation", read_organisation_records(lake), read_organisation_spine(lake)),
-        ("person", representative_records(lake.read("staging", ORGANISATION_DATASET)), persons),
+        (
+            "person",
+            representative_records(
+                lake.read("staging", ORGANISATION_DATASET), lake.read("staging", TERMS_DATASET)
+            ),
+            persons,
+        ),
     ]
     seconds = {"read": time.perf_counter() - t0, "prep": 0.0, "splink": 0.0}
     records_in = pairs = 0

@@ -74,7 +74,11 @@ DELTA_TABLES: dict[str, DeltaTable] = {
             "record_links", "unique_id", ("subject_type", "unique_id"), ("run_id", "logical_date")
         ),
         DeltaTable(
-            "legal_representatives", "unique_id", ("organisation_code",), ("run_id", "logical_date")
+            # an organisation's terms in date order (their ids end with the term's start)
+            "legal_representatives",
+            "unique_id",
+            ("organisation_code", "unique_id"),
+            ("run_id", "logical_date"),
         ),
         DeltaTable("person_spine", "unique_id"),
         DeltaTable("organisation_spine", "unique_id"),

@@ -32,9 +32,7 @@ def readme_case_block() -> str:
 
 
 @pytest.mark.slow
-def test_the_readme_repair_and_objection_example_runs(
-    published_lake: Lake, tmp_path: Path
-) -> None:
+def test_the_readme_repair_and_objection_example_runs(published_lake: Lake, tmp_path: Path) -> None:
     home = tmp_path / "user"
     data = home / "data"
     shutil.copytree(published_lake.root, data / "lake")
@@ -96,8 +94,22 @@ def test_the_readme_repair_and_objection_example_runs(
             "SELECT DISTINCT status FROM publish.restrictions WHERE credit_code = ?", [objector]
         ).fetchall()
         assert ("under_objection",) not in status and status, status
+        rewarded = con.execute(
+            "SELECT credit_code FROM publish.incentives ORDER BY credit_code LIMIT 1"
+        ).fetchone()
     finally:
         con.close()
+    # explain names the law behind each restriction and the listing's publication and repair
+    assert "legal basis (" in out.stdout and "national list entry" in out.stdout
+    assert "severity serious: published from" in out.stdout
+    assert "credit repair: not repairable (" in out.stdout  # the court defaulter's listing
+    assert rewarded is not None, "the small world has grade A taxpayers with incentives"
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "credlink"), "explain", rewarded[0]],
+        cwd=home, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "Joint incentives in force:" in shown.stdout, shown.stdout
     # explain showed the repair and the suspension
     assert "repaired" in out.stdout and case_id in out.stdout
     assert "under_objection" in out.stdout
