@@ -98,10 +98,12 @@ __all__ = [
     "CaseError",
     "Cases",
     "Filing",
+    "FilingFacts",
     "case_effects",
     "decide_objection",
     "file_objection",
     "file_repair",
+    "filing_facts",
     "read_cases",
 ]
 
@@ -137,6 +139,13 @@ FILING_COLUMNS: dict[str, pl.DataType] = {
     "outcome": pl.String(),  # decision: upheld / rejected
     "recorded_at": pl.Datetime("us", "UTC"),  # when the record was written
     "recorded_by": pl.String(),  # who wrote it (an operator's login), if known
+    # the facts on the filing day, as the platform knew them when recording it (null: not
+    # recorded; the run's facts are used): the listing's accepted link and its band, and
+    # whether the source showed the obligations met. A case is judged on these, so a later
+    # relink or a later payment does not change what was decided.
+    "linked_code": pl.String(),
+    "link_band": pl.String(),
+    "obligations_met": pl.Boolean(),
 }
 
 #: The listing columns the repair assessment reads (publish.publication.with_publication).
@@ -228,6 +237,9 @@ class Filing:
     outcome: str | None = None
     recorded_at: datetime | None = None
     recorded_by: str | None = None
+    linked_code: str | None = None
+    link_band: str | None = None
+    obligations_met: bool | None = None
 
     def frame(self) -> pl.DataFrame:
         """The filing as a one-row frame of :data:`FILING_COLUMNS`."""
@@ -340,6 +352,45 @@ def _day(on: date | None, recorded_at: datetime, what: str) -> date:
     return day
 
 
+@dataclass(frozen=True)
+class FilingFacts:
+    """What the platform knows of a listing on a filing's day (recorded with the filing): its
+    accepted link (``linked_code``, None when not accepted), the link's band (``none``: no
+    link; None: no linkage run yet, the run's links decide) and whether the source shows the
+    obligations met (None: unknown listing, the run's facts decide)."""
+
+    linked_code: str | None = None
+    link_band: str | None = None
+    obligations_met: bool | None = None
+
+
+def filing_facts(lake: Lake, unique_id: str, day: date) -> FilingFacts:
+    """The facts of listing `unique_id` on `day` in `lake`: the last linkage run's link, and
+    the obligations as the listings known on `day` show them (with their publication rules)."""
+    from credlink.etl.catalog import read_table
+    from credlink.etl.conform.apply import NotConformedError
+    from credlink.publish.listings import read_listings
+    from credlink.publish.publication import with_publication
+
+    links = read_table(lake, "linkage.record_links")
+    link = _accepted(links).get(unique_id, (None, "none")) if links.height else None
+    met: bool | None = None
+    try:
+        listings = with_publication(read_listings(lake, day), day)
+    except NotConformedError:
+        listings = {}
+    for frame in listings.values():
+        if "obligations_met" not in frame.columns:
+            continue
+        rows = frame.filter(pl.col("unique_id") == unique_id)
+        if rows.height:
+            met = bool(rows["obligations_met"][0])
+            break
+    if link is None:
+        return FilingFacts(obligations_met=met)
+    return FilingFacts(linked_code=link[0], link_band=link[1], obligations_met=met)
+
+
 def _next_id(cases: Cases, prefix: str, day: date) -> str:
     stem = f"{prefix}-{day:%Y%m%d}-"
     used = [
@@ -384,6 +435,7 @@ def file_repair(
     representative_change: bool = False,
     recorded_at: datetime | None = None,
     recorded_by: str | None = None,
+    facts: FilingFacts | None = None,
 ) -> Filing:
     """Record an application by `code` for the repair of listing `unique_id` (or, with
     `representative_change`, by a former legal representative for the restriction they bear
@@ -392,7 +444,8 @@ def file_repair(
     (``R-<day>-<n>``); whether it is eligible is :func:`case_effects`' to say.
 
     :class:`CaseError` (nothing recorded) for a code that is not a credit code, an empty
-    evidence text or a day after today.
+    evidence text or a day after today. The listing's `facts` on the filing day (default:
+    :func:`filing_facts` of the lake) are recorded with it: the case is judged on them.
     """
     moment = _moment(recorded_at)
     kind = "representative_change" if representative_change else "repair"
@@ -400,6 +453,7 @@ def file_repair(
     uid = _listing_id(unique_id)
     text = _text(evidence, "the evidence")
     day = _day(on, moment, "an application")
+    known = facts if facts is not None else filing_facts(lake, uid, day)
     return _record(
         lake,
         kind,
@@ -414,6 +468,9 @@ def file_repair(
             commitment=bool(commitment),
             recorded_at=moment,
             recorded_by=recorded_by,
+            linked_code=known.linked_code,
+            link_band=known.link_band,
+            obligations_met=known.obligations_met,
         ),
     )
 
@@ -428,17 +485,20 @@ def file_objection(
     on: date | None = None,
     recorded_at: datetime | None = None,
     recorded_by: str | None = None,
+    facts: FilingFacts | None = None,
 ) -> Filing:
     """Record an objection by `code` to listing `unique_id` (or, with `link`, to the listing's
     link to `code`: the listing is not theirs), filed on `on` (default: today in China), with its
     `reason`. Returns the recorded filing (``O-<day>-<n>``); whether it is open or refused is
-    :func:`case_effects`' to say.
+    :func:`case_effects`' to say. The listing's `facts` on the filing day (default:
+    :func:`filing_facts` of the lake) are recorded with it: who may object is judged on them.
     """
     moment = _moment(recorded_at)
     objector = _code(code, "objector")
     uid = _listing_id(unique_id)
     text = _text(reason, "the reason")
     day = _day(on, moment, "an objection")
+    known = facts if facts is not None else filing_facts(lake, uid, day)
     return _record(
         lake,
         "objection",
@@ -453,6 +513,8 @@ def file_objection(
             scope="link" if link else "listing",
             recorded_at=moment,
             recorded_by=recorded_by,
+            linked_code=known.linked_code,
+            link_band=known.link_band,
         ),
     )
 
@@ -968,19 +1030,30 @@ def case_effects(
         for r in facts.filter(pl.col("unique_id").is_in(wanted)).iter_rows(named=True)
     }
     book = _Book()
+
+    def link_of(f: dict[str, Any]) -> tuple[str | None, str] | None:
+        """The link the filing recorded on its day, else the run's."""
+        if f.get("link_band") is not None:
+            return (f["linked_code"], f["link_band"])
+        return accepted.get(f["unique_id"])
+
+    def fact_of(f: dict[str, Any]) -> dict[str, Any] | None:
+        """The listing's facts, with the obligations the filing recorded on its day."""
+        fact = by_uid.get(f["unique_id"])
+        if fact is not None and f.get("obligations_met") is not None:
+            fact = {**fact, "obligations_met": f["obligations_met"]}
+        return fact
+
     # objections first: a repair may find its listing withdrawn, never the other way round
     for f in filings.filter(pl.col("kind") == "objection").iter_rows(named=True):
-        uid = f["unique_id"]
-        _assess_objection(book, f, decisions.get(f["case_id"]), by_uid.get(uid),
-                          accepted.get(uid))  # fmt: skip
+        _assess_objection(book, f, decisions.get(f["case_id"]), fact_of(f), link_of(f))
     for f in filings.filter(pl.col("kind").is_in(["repair", "representative_change"])).iter_rows(
         named=True
     ):
-        uid = f["unique_id"]
         if f["kind"] == "repair":
-            _assess_repair(book, f, by_uid.get(uid), accepted.get(uid), lacking)
+            _assess_repair(book, f, fact_of(f), link_of(f), lacking)
         else:
-            _assess_representative(book, f, by_uid.get(uid), accepted.get(uid), terms)
+            _assess_representative(book, f, fact_of(f), link_of(f), terms)
     src_repairs, src_objections, src_ends = _source_cases(facts, accepted, as_of)
     repairs = _frame(book.repairs + src_repairs, REPAIR_COLUMNS)
     objections = _frame(book.objections + src_objections, OBJECTION_COLUMNS)

@@ -39,6 +39,7 @@ from handmade import (
 from credlink.etl.lake import Lake
 from credlink.publish.cases import (
     Filing,
+    FilingFacts,
     decide_objection,
     file_objection,
     file_repair,
@@ -48,6 +49,7 @@ from credlink.publish.contracts import check_warehouse, warehouse_contract
 from credlink.publish.history import HISTORY_COLUMNS, in_force_on
 from credlink.publish.incentives import INCENTIVE_HISTORY_COLUMNS, load_incentives
 from credlink.publish.memoranda import Memorandum
+from credlink.publish.publication import with_publication
 from credlink.publish.stage import Published, publish_tables
 from credlink.publish.warehouse import build_warehouse
 
@@ -211,6 +213,19 @@ class Runs:
         )
         return self.last
 
+    def facts(self, uid: str, on: date) -> FilingFacts:
+        """What the platform knows of the listing on the filing day (recorded with the filing,
+        as ``credlink repair apply`` records the lake's): its link now, its obligations then."""
+        link = self.record_links.filter(pl.col("unique_id") == uid)
+        band = str(link["band"][0]) if link.height else "none"
+        code = link["credit_code"][0] if link.height and band == "accept" else None
+        met = None
+        for frame in with_publication(listings(self.tables, on), on).values():
+            rows = frame.filter(pl.col("unique_id") == uid)
+            if rows.height:
+                met = bool(rows["obligations_met"][0])
+        return FilingFacts(linked_code=code, link_band=band, obligations_met=met)
+
     def repair(
         self, code: str, uid: str, on: date, *, commitment: bool = True, former_rep: bool = False
     ) -> Filing:
@@ -223,12 +238,14 @@ class Runs:
             on=on,
             representative_change=former_rep,
             recorded_at=_at(on),
+            facts=self.facts(uid, on),
         )
 
     def object(self, code: str, uid: str, on: date, *, link: bool = False) -> Filing:
         return file_objection(
-            self.lake, code, uid, "not ours", link=link, on=on, recorded_at=_at(on)
-        )
+            self.lake, code, uid, "not ours", link=link, on=on, recorded_at=_at(on),
+            facts=self.facts(uid, on),
+        )  # fmt: skip
 
     def decide(self, objection: Filing, outcome: str, on: date) -> Filing:
         reason = f"{outcome} on review"
@@ -451,13 +468,6 @@ def test_a_court_defaulter_is_not_repairable_and_the_reason_says_so(
     assert outcome(after, "courts/SXBZXR/1") == "restricting"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (publish.cases._assess_repair): a repair is said to be assessed as of its "
-    "filing day, but obligations_met is the run's (publish.publication.with_publication on "
-    "the run's as_of): an application refused for unmet obligations turns accepted in a later "
-    "run once the source shows payment, backdated to its filing day, rewriting a refusal",
-)
 def test_a_repair_refused_for_unmet_obligations_stays_refused_when_paid_later(
     tmp_path: Path, memoranda: list[Memorandum]
 ) -> None:
@@ -561,13 +571,6 @@ def test_an_upheld_objection_withdraws_the_listing_for_good(
     assert r["outcome"] == "refused" and "withdrawn" in r["refusal_reason"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (publish.cases.case_effects): every run assesses every filing anew on the "
-    "run's links; once linkage links a withdrawn listing to another code, the objection "
-    "upheld before is re-assessed as refused (the objector 'is not the subject of listing') "
-    "and the withdrawn listing restricts the newly linked subject",
-)
 def test_a_withdrawn_listing_never_restricts_again_even_linked_anew(
     tmp_path: Path, memoranda: list[Memorandum]
 ) -> None:
@@ -584,12 +587,6 @@ def test_a_withdrawn_listing_never_restricts_again_even_linked_anew(
     assert outcome(relinked, TAX) == "withdrawn"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (publish.cases.case_effects): an accepted repair is re-assessed on each run's "
-    "links; once linkage links the repaired listing to another code the repair reads "
-    "'refused' in publish.repairs, the listing is disclosed again and restricts that code",
-)
 def test_a_repaired_listing_stays_repaired_when_linked_anew(
     tmp_path: Path, memoranda: list[Memorandum]
 ) -> None:
