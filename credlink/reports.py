@@ -308,6 +308,21 @@ WAREHOUSE_QUERIES = {
         "SELECT list_id, outcome, count(*) AS listings FROM publish.listings "
         "GROUP BY ALL ORDER BY ALL"
     ),
+    "Public disclosure by list and grade": (
+        "SELECT list_id, severity, count(*) AS listings FROM publish.public_disclosure "
+        "GROUP BY ALL ORDER BY ALL"
+    ),
+    "Credit repairs and objections": (
+        "SELECT 'repair' AS case_type, kind, origin, outcome AS state, count(*) AS cases "
+        "FROM publish.repairs GROUP BY ALL "
+        "UNION ALL SELECT 'objection', scope, origin, status, count(*) FROM publish.objections "
+        "GROUP BY ALL ORDER BY ALL"
+    ),
+    "Joint incentives by agency": (
+        "SELECT enforcing_agency, status, count(*) AS incentives, "
+        "count(DISTINCT credit_code) AS subjects FROM publish.incentives "
+        "GROUP BY ALL ORDER BY ALL"
+    ),
 }
 
 

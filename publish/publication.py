@@ -63,7 +63,7 @@ from credlink.etl.lake import Lake, current_rows
 from credlink.publish.listings import LISTS, REMOVAL_REASONS
 from credlink.publish.memoranda import FieldTest, Target
 from credlink.publish.rules import condition
-from credlink.settings import ZONE
+from credlink.settings import ZONE, schema_folders
 
 __all__ = [
     "DISCLOSURE_COLUMNS",
@@ -404,6 +404,8 @@ def load_publication(path: Path = PUBLICATION_FILE) -> Publication:
         raise PublicationError(f"{path}: cannot read publication rules: {exc}") from exc
     if not isinstance(raw, dict):
         raise PublicationError(f"{path}: publication rules are a mapping, got {type(raw).__name__}")
+    if path == PUBLICATION_FILE:
+        raw = _with_overlays(raw, path)
     try:
         pub = Publication.model_validate(raw)
     except ValidationError as exc:
@@ -423,6 +425,36 @@ def load_publication(path: Path = PUBLICATION_FILE) -> Publication:
         raise PublicationError("\n".join(lines))
     pub._path = path
     return pub
+
+
+def _with_overlays(raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """`raw` (the shipped file) with the lists of each overlay folder's
+    ``law/publication.yaml`` (:func:`credlink.settings.schema_folders`: a new agency's list
+    brings its publication rules beside its contract and mapping; only ``lists:``, the grades
+    stay the shipped file's). A list given twice is an error naming both files."""
+    lists = dict(raw.get("lists") or {})
+    origin = dict.fromkeys(lists, path)
+    for folder in schema_folders()[1:]:
+        extra = folder / "law" / "publication.yaml"
+        if not extra.is_file():
+            continue
+        try:
+            more: Any = strict_yaml_load(extra.read_text(encoding="utf-8"), extra)
+        except (OSError, yaml.YAMLError) as exc:
+            raise PublicationError(f"{extra}: cannot read publication rules: {exc}") from exc
+        if not isinstance(more, dict) or set(more) - {"lists"}:
+            raise PublicationError(
+                f"{extra}: an overlay's publication rules hold only 'lists:' (the grades are "
+                f"those of {path})"
+            )
+        for list_id, spec in (more.get("lists") or {}).items():
+            if list_id in lists:
+                raise PublicationError(
+                    f"{extra}: lists.{list_id}: the list's rules are given in {origin[list_id]}"
+                )
+            lists[list_id] = spec
+            origin[list_id] = extra
+    return {**raw, "lists": lists}
 
 
 def _period_end(rule: GradeRule, bounds: GradeBounds, start: pl.Expr) -> pl.Expr:

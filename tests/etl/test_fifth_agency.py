@@ -1,7 +1,9 @@
-"""A fifth agency is a source contract, its conform mapping, a memorandum and a DAG file: no code.
+"""A fifth agency is a source contract, its conform mapping, its list's publication rules, a
+memorandum and a DAG file: no code.
 
 An environmental-protection bureau (a SQLite database this test builds) keeps a list of
-seriously dishonest polluters. Its contract and conform mapping live in a folder of their own
+seriously dishonest polluters. Its contract, conform mapping and publication rules (severity
+grade, publication period, repair, masking: ``law/publication.yaml``) live in a folder of their own
 (``$CREDLINK_SCHEMAS_OVERLAY``: the shipped ``schemas/`` is not touched), its memorandum in a
 copy of the memoranda folder, its DAG file in a folder of DAG files of its own. The bureau's
 database is ingested and conformed beside a tiny world's registries, linked and published by
@@ -127,13 +129,34 @@ dag = ingest_dag("ingest_environment", sources=["environment"], doc_md=__doc__,
 END = datetime(2024, 7, 1, tzinfo=UTC)  # after the tiny world ends
 
 
+PUBLICATION = """\
+lists:
+  serious_polluters:
+    basis: 环境保护法 and the bureau's listing rules (a test's simulation)
+    starts: listed_on
+    severity:
+      default: {grade: serious, period: {years: 3}}
+    repair:
+      repairable: true
+      reason: the bureau repairs its own listings after the minimum period
+    obligations_met:
+      none_owed: true
+      note: the fine is not on the list
+    masking:
+      person: {keep_first: 4, keep_last: 4}
+      organisation: {keep_all: true}
+"""
+
+
 def _site(tmp_path: Path) -> Path:
     """The agency's reviewed files, in an overlay folder of their own."""
     site = tmp_path / "site-schemas"
     (site / "sources").mkdir(parents=True)
     (site / "conform").mkdir()
+    (site / "law").mkdir()
     (site / "sources" / "environment.yaml").write_text(CONTRACT, encoding="utf-8")
     (site / "conform" / "environment.yaml").write_text(MAPPING, encoding="utf-8")
+    (site / "law" / "publication.yaml").write_text(PUBLICATION, encoding="utf-8")
     return site
 
 
@@ -324,3 +347,13 @@ def test_no_source_or_table_is_named_in_linkage_or_publish() -> None:
                 if any(f"{n}__" in s or f"{n}." in s for n in agencies) and len(s) < 60
             ]
     assert found == []
+
+
+def test_an_overlay_cannot_change_a_shipped_lists_publication_rules(overlay: Path) -> None:
+    from credlink.publish.publication import PublicationError, load_publication
+
+    assert load_publication().for_list("serious_polluters").severity.default.grade == "serious"
+    rules = overlay / "law" / "publication.yaml"
+    rules.write_text(PUBLICATION.replace("serious_polluters:", "court_defaulters:"), "utf-8")
+    with pytest.raises(PublicationError, match=r"lists.court_defaulters: the list's rules are"):
+        load_publication()
