@@ -312,7 +312,8 @@ def test_ingested_conformed_linked_and_published_without_code(
             (rep, "no_honours", date(2024, 5, 6), date(2027, 5, 6)),
         ]
     )
-    assert listings == [("environment/WRDW/1", "restricting"), ("environment/WRDW/3", "ended")]
+    # the repaired listing says so (publish.listings outcome repaired, not just ended)
+    assert listings == [("environment/WRDW/1", "restricting"), ("environment/WRDW/3", "repaired")]
 
 
 def _code_strings(path: Path) -> set[str]:
