@@ -96,7 +96,7 @@ def world(
         ),
     ] = 1.0,
 ) -> None:
-    """Generate a synthetic world: two registries, four agency databases and the ground truth.
+    """Generate a synthetic world: two registries, five agency databases and the ground truth.
 
     Example: `credlink world --persons 10000 --seed 7 --start 2024-01-01 --end 2025-12-31`;
     `--identity-errors 20` for a world with 20 times the identity errors, to test linkage.
