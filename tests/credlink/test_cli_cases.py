@@ -257,3 +257,25 @@ def test_a_refused_command_says_why_and_records_nothing(
     assert result.exit_code == code, result.output
     assert message in flat(result)
     assert read_cases(Lake(data / "lake")).filings.is_empty()
+
+
+def test_a_filing_records_the_facts_of_its_day_and_is_judged_on_them(data: Path) -> None:
+    """The command records the listing's link and obligations as the lake shows them; a later
+    linkage run linking the listing to someone else does not undo the accepted repair."""
+    ok = run("repair", "apply", PERSON, "--listing", BAN, "--evidence", "fined",
+             "--commitment", "--on", "2026-05-06")  # fmt: skip
+    assert "assessment: eligible" in flat(ok), ok.output
+    lake = Lake(data / "lake")
+    (filing,) = read_cases(lake).filings.rows(named=True)
+    assert (filing["linked_code"], filing["link_band"], filing["obligations_met"]) == (
+        PERSON, "accept", True
+    )  # fmt: skip
+    relinked = [_link(BAN, PERSON_2), _link(WITHDRAWN, PERSON_2), _link(COURT, PERSON),
+                _link(COURT_ORG, ORG)]  # fmt: skip
+    lake.write_whole("linkage", "record_links", pl.DataFrame(relinked))
+    listed = flat(run("repair", "list", PERSON, "--on", "2026-06-01"))
+    assert "R-20260506-1: repair application" in listed and "eligible: every restriction" in listed
+    # filed after the relink, the same application is not the applicant's any more
+    late = flat(run("repair", "apply", PERSON, "--listing", BAN, "--evidence", "fined",
+                    "--commitment", "--on", "2026-05-07"))  # fmt: skip
+    assert f"{PERSON} is not the subject of listing {BAN}" in late, late
