@@ -162,3 +162,22 @@ def publish(
 def in_force(published: Published, memorandum: str | None = None) -> pl.DataFrame:
     r = published.tables["publish.restrictions"]
     return r if memorandum is None else r.filter(pl.col("memorandum_id") == memorandum)
+
+
+def tax_grade(rid: int, year: int, xydj: str = "A", **fields: Any) -> dict[str, Any]:
+    """One staged row of the yearly tax-credit evaluation (``nsxypj``) of ORG: the tax year
+    `year`, evaluated on 1 April of the next year (entered that day)."""
+    evaluated = date(year + 1, 4, 1)
+    return {
+        "id": rid,
+        "subject_type": "organisation",
+        "subject_name": "北京某某有限公司",
+        "nsrid": 1,
+        "pjnd": year,
+        "xydj": xydj,
+        "grade": xydj,
+        "pjdf": 95.0 if xydj == "A" else 75.0,
+        "evaluated_on": evaluated,
+        "updated": datetime(year + 1, 4, 1, 2, tzinfo=UTC),
+        **fields,
+    }

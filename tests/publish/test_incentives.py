@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
-from handmade import LEGAL_REPS, ORG, REGISTRY, link, links, listings, staged, tax_case
+from handmade import LEGAL_REPS, ORG, REGISTRY, link, links, listings, staged, tax_case, tax_grade
 
 from credlink.etl.catalog import check_frame, table_contracts
 from credlink.publish.incentives import (
@@ -31,25 +31,6 @@ ORG_2 = "91310000MA1FL8KQ3N"
 MEMO = "tax_grade_a_2016"
 AGENCIES = {"customs", "finance", "financial_regulator", "honours", "market_regulator", "ndrc",
             "tax"}  # fmt: skip
-
-
-def grade(rid: int, year: int, xydj: str = "A", **fields: Any) -> dict[str, Any]:
-    """One staged row of the yearly tax-credit evaluation (``nsxypj``) of ORG: the tax year
-    `year`, evaluated on 1 April of the next year (entered that day)."""
-    evaluated = date(year + 1, 4, 1)
-    return {
-        "id": rid,
-        "subject_type": "organisation",
-        "subject_name": "北京某某有限公司",
-        "nsrid": 1,
-        "pjnd": year,
-        "xydj": xydj,
-        "grade": xydj,
-        "pjdf": 95.0 if xydj == "A" else 75.0,
-        "evaluated_on": evaluated,
-        "updated": datetime(year + 1, 4, 1, 2, tzinfo=UTC),
-        **fields,
-    }
 
 
 def run(
@@ -101,7 +82,7 @@ def test_the_shipped_incentive_memorandum() -> None:
 
 
 def test_a_grade_a_taxpayer_receives_the_incentives_and_a_grade_b_none() -> None:
-    out = run([grade(1, 2023), grade(2, 2023, "B", code=ORG_2)], [], date(2024, 6, 30))
+    out = run([tax_grade(1, 2023), tax_grade(2, 2023, "B", code=ORG_2)], [], date(2024, 6, 30))
     rows = out.incentives
     assert set(rows["credit_code"]) == {ORG}
     assert rows.height == len(load_incentives()[0].measures)
@@ -124,15 +105,15 @@ def test_a_grade_a_taxpayer_receives_the_incentives_and_a_grade_b_none() -> None
 
 
 def test_a_grade_only_counts_from_its_evaluation_and_for_one_year() -> None:
-    before = run([grade(1, 2023)], [], date(2024, 3, 31))
+    before = run([tax_grade(1, 2023)], [], date(2024, 3, 31))
     assert before.incentives.is_empty()  # not evaluated (nor known) yet
-    after = run([grade(1, 2023)], [], date(2025, 4, 1))
+    after = run([tax_grade(1, 2023)], [], date(2025, 4, 1))
     assert after.incentives.is_empty()  # a year later, with no new grade A
 
 
 def test_a_blacklisted_grade_a_taxpayer_receives_none() -> None:
     case = tax_case(7, published_on=date(2024, 3, 1))
-    out = run([grade(1, 2023)], [case], date(2024, 6, 30))
+    out = run([tax_grade(1, 2023)], [case], date(2024, 6, 30))
     assert out.incentives.is_empty()
     assert all(f.is_empty() for f in out.by_agency.values())
     h = out.history
@@ -140,22 +121,22 @@ def test_a_blacklisted_grade_a_taxpayer_receives_none() -> None:
     assert set(h["status"]) == {"withheld"} and h.height == len(load_incentives()[0].measures)
     assert out.bound is not None and set(out.bound["end_reason"]) == {"blacklisted"}
     # the next run records nothing more: the history already says why
-    again = run([grade(1, 2023)], [case], date(2024, 7, 31), history=h, run_id="r2", seq=2)
+    again = run([tax_grade(1, 2023)], [case], date(2024, 7, 31), history=h, run_id="r2", seq=2)
     assert again.history.height == h.height
 
 
 def test_a_link_in_review_makes_no_one_blacklisted() -> None:
     case = tax_case(7, published_on=date(2024, 3, 1))
     lk = links(link("tax/nsxypj/1", ORG), link("tax/zdsswfaj/7", ORG, band="review"))
-    out = run([grade(1, 2023)], [case], date(2024, 6, 30), record_links=lk)
+    out = run([tax_grade(1, 2023)], [case], date(2024, 6, 30), record_links=lk)
     assert set(out.incentives["credit_code"]) == {ORG}
 
 
 def test_history_across_runs() -> None:
     """Granted on the 2023 grade, extended on the 2024 one, revoked when blacklisted, granted
     again on the 2025 grade once the case is paid and removed; the other firm's expires."""
-    g23, g24 = grade(1, 2023), grade(2, 2024)
-    other = [grade(3, 2023, code=ORG_2), grade(4, 2024, "B", code=ORG_2)]
+    g23, g24 = tax_grade(1, 2023), tax_grade(2, 2024)
+    other = [tax_grade(3, 2023, code=ORG_2), tax_grade(4, 2024, "B", code=ORG_2)]
     case = tax_case(7, published_on=date(2025, 5, 20), updated=datetime(2025, 5, 20, tzinfo=UTC))
     paid = {**case, "removed_on": date(2026, 1, 10), "ycyy": "已缴清税款、滞纳金和罚款",
             "updated": datetime(2026, 1, 10, tzinfo=UTC)}  # fmt: skip
@@ -163,7 +144,7 @@ def test_history_across_runs() -> None:
         (date(2024, 6, 30), [g23, other[0]], []),
         (date(2025, 4, 10), [g23, g24, *other], []),
         (date(2025, 6, 1), [g23, g24, *other], [case]),
-        (date(2026, 4, 10), [g23, g24, grade(5, 2025), *other], [paid]),
+        (date(2026, 4, 10), [g23, g24, tax_grade(5, 2025), *other], [paid]),
     ]
     history = None
     for seq, (day, grades, cases) in enumerate(steps, start=1):

@@ -34,6 +34,7 @@ from handmade import (
     listings,
     staged,
     tax_case,
+    tax_grade,
 )
 
 from credlink.etl.lake import Lake
@@ -131,24 +132,6 @@ def food(rid: int, **fields: Any) -> dict[str, Any]:
         "revoked": "no",
         "fine_amount_yuan": 10_000.0,
         "decided_date": date(2024, 6, 1),
-        **fields,
-    }
-
-
-def grade(rid: int, year: int, xydj: str = "A", **fields: Any) -> dict[str, Any]:
-    """A staged tax-credit evaluation (``nsxypj``) of the tax year `year`, on 1 April after."""
-    evaluated = date(year + 1, 4, 1)
-    return {
-        "id": rid,
-        "subject_type": "organisation",
-        "subject_name": "北京某某有限公司",
-        "nsrid": 1,
-        "pjnd": year,
-        "xydj": xydj,
-        "grade": xydj,
-        "pjdf": 95.0 if xydj == "A" else 75.0,
-        "evaluated_on": evaluated,
-        "updated": _at(evaluated),
         **fields,
     }
 
@@ -847,7 +830,7 @@ def test_a_grade_a_taxpayer_receives_incentives_unless_blacklisted(
     tmp_path: Path, memoranda: list[Memorandum]
 ) -> None:
     (memo,) = load_incentives()
-    grades = staged("tax", "nsxypj", [grade(1, 2023), grade(2, 2023, nsrid=2)])
+    grades = staged("tax", "nsxypj", [tax_grade(1, 2023), tax_grade(2, 2023, nsrid=2)])
     lk = links(link("tax/nsxypj/1", ORG), link("tax/nsxypj/2", ORG_2))
     runs = _runs(tmp_path, memoranda, {"tax__nsxypj": grades}, lk, incentives=True)
     run = runs.run(date(2024, 6, 30))
@@ -886,7 +869,7 @@ def test_a_blacklisted_taxpayer_graded_a_is_never_granted(
     tmp_path: Path, memoranda: list[Memorandum]
 ) -> None:
     tables = {
-        "tax__nsxypj": staged("tax", "nsxypj", [grade(1, 2023)]),
+        "tax__nsxypj": staged("tax", "nsxypj", [tax_grade(1, 2023)]),
         "tax__zdsswfaj": staged("tax", "zdsswfaj", [unpaid(7)]),
     }
     lk = links(link("tax/nsxypj/1", ORG), link("tax/zdsswfaj/7", ORG))
@@ -919,7 +902,7 @@ def test_every_table_of_a_run_under_the_law_holds_to_its_contract(
     the warehouse and checked against every contract."""
     tables = {
         "tax__zdsswfaj": staged("tax", "zdsswfaj", paid()),
-        "tax__nsxypj": staged("tax", "nsxypj", [grade(1, 2023, nsrid=2)]),
+        "tax__nsxypj": staged("tax", "nsxypj", [tax_grade(1, 2023, nsrid=2)]),
         "courts__SXBZXR": staged("courts", "SXBZXR", [court(1), court(2, subject_type="organisation")]),
         "transport__FlightBan": staged("transport", "FlightBan", [flight(1)]),
     }  # fmt: skip
