@@ -15,7 +15,13 @@ Output: the warehouse `data/warehouse/credlink.duckdb` (env `CREDLINK_WAREHOUSE`
 atomically after every table passed its contract in `schemas/publish/tables/`:
 `publish.restrictions`, `publish.restriction_history` (every change with this run's id),
 `publish.subjects`, `publish.memoranda`, `publish.measures`, `publish.listings`,
-`enforce.<agency>`. Announces the `publish.restrictions` Asset.
+`enforce.<agency>`; and the law around them (`docs/law.md`): each restriction's legal basis
+(`publish.measures_list`), each listing's severity grade and publication bounds
+(`publish.public_disclosure`: what a credit portal shows), the credit repairs and objections
+filed with `credlink repair apply` / `credlink objection file` (`publish.repairs`,
+`publish.objections`: an accepted repair lifts everything the listing caused in this run, an
+open objection suspends: `under_objection`), and the grade A joint incentives
+(`publish.incentives`, `incentive.<agency>`). Announces the `publish.restrictions` Asset.
 **Re-run:** safe (`airflow dags trigger publish_joint_punishment`): a re-run of the same run
 replaces its own history rows. Explain one subject: `credlink explain CODE`.
 **When it fails:** a memorandum file that fails validation names the file and the field; a
