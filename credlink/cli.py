@@ -638,7 +638,7 @@ def demo(
         typer.Option(help="The world whose last day ends the demo (default data/world)."),
     ] = None,
     port: Annotated[int | None, typer.Option(help="API server port (default: a free one).")] = None,
-    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 1800,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 3600,
 ) -> None:
     """Run the whole chain through Airflow's scheduler: reset the demo state, backfill the ingest
     DAGs over the world's last DAYS days (linkage and publishing follow through their Assets),

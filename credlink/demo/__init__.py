@@ -74,7 +74,7 @@ from credlink.demo.summary import print_summary
 __all__ = ["main"]
 
 
-def main(plan: DemoPlan, *, port: int | None = None, timeout: float = 1800) -> DemoResult:
+def main(plan: DemoPlan, *, port: int | None = None, timeout: float = 3600) -> DemoResult:
     """Run the demo and print its summary (what `credlink demo` does)."""
     console = Console(width=None if Console().is_terminal else 120)
     demo = Demo(plan, port=port, timeout=timeout, console=console)

@@ -120,7 +120,7 @@ class Demo:
         env: Mapping[str, str] | None = None,
         *,
         port: int | None = None,
-        timeout: float = 1800,
+        timeout: float = 3600,
         poll: float = 2.0,
         console: Console | None = None,
     ) -> None:
