@@ -299,9 +299,11 @@ def _publication_lines(item: _Safe) -> list[str]:
     if item.get("severity") is None:
         return []
     shown = "published" if item.get("published") else "not published"
+    ended = item.get("outcome") in ("repaired", "withdrawn")
     lines = [
         f"      severity {item['severity']}: {shown} from {_day(item['publication_from'])} to "
         f"{_day(item['publication_to'])} (stops by itself then)"
+        + (f"; publication stopped: {item['outcome']}" if ended else "")
     ]
     if item.get("repairable"):
         met = "met" if item.get("obligations_met") else "not met yet"
