@@ -29,7 +29,9 @@ def test_plan_initial_load_then_daily_backfills() -> None:
     assert all(
         (c.from_date, c.to_date, c.conf) == (plan.daily_from, plan.last_date, None) for c in daily
     )
-    assert plan.expected_backfill_runs() == 15
+    # three days of every ingest DAG (the registries' and the five agencies')
+    assert len(INGEST_DAGS) == 6 and "ingest_tourism" in INGEST_DAGS
+    assert plan.expected_backfill_runs() == 18
 
 
 def test_a_one_day_plan_has_no_daily_backfill() -> None:
