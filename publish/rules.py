@@ -658,3 +658,19 @@ def restrictions(bound: pl.DataFrame) -> pl.DataFrame:
     return out.select([pl.col(c).cast(t) for c, t in RESTRICTION_COLUMNS.items()]).sort(
         "restriction_id"
     )
+
+
+def agency_rows(current: pl.DataFrame, agency: str) -> pl.DataFrame:
+    """What one agency enforces (or grants) from `current` (restriction-shaped rows): one row
+    per subject and measure in force (active), from the earliest start to the latest end
+    (open-ended if any is): ``credit_code``, ``measure_id``, ``subject_type``, ``valid_from``,
+    ``valid_to``."""
+    rows = current.filter((pl.col("enforcing_agency") == agency) & (pl.col("status") == "active"))
+    return rows.group_by("credit_code", "measure_id").agg(
+        pl.col("subject_type").first(),
+        pl.col("valid_from").min(),
+        pl.when(pl.col("valid_to").is_null().any())
+        .then(pl.lit(None, pl.Date))
+        .otherwise(pl.col("valid_to").max())
+        .alias("valid_to"),
+    )

@@ -96,7 +96,13 @@ from credlink.publish.publication import (
     public_disclosure,
     with_publication,
 )
-from credlink.publish.rules import UNIVERSAL_LIFTS, check_policy, targeted, triggers
+from credlink.publish.rules import (
+    UNIVERSAL_LIFTS,
+    agency_rows,
+    check_policy,
+    targeted,
+    triggers,
+)
 from credlink.publish.warehouse import (
     EXTRACTS,
     build_warehouse,
@@ -430,15 +436,7 @@ def _enforcement(
     current: pl.DataFrame, measures: pl.DataFrame, subjects: pl.DataFrame, agency: str
 ) -> pl.DataFrame:
     text = measures.group_by("measure_id").agg(pl.col("text").first().alias("measure"))
-    rows = current.filter((pl.col("enforcing_agency") == agency) & (pl.col("status") == "active"))
-    merged = rows.group_by("credit_code", "measure_id").agg(
-        pl.col("subject_type").first(),
-        pl.col("valid_from").min(),
-        pl.when(pl.col("valid_to").is_null().any())
-        .then(pl.lit(None, pl.Date))
-        .otherwise(pl.col("valid_to").max())
-        .alias("valid_to"),
-    )
+    merged = agency_rows(current, agency)
     return (
         merged.join(subjects.select("credit_code", "name"), on="credit_code", how="left")
         .join(text, on="measure_id", how="left")
