@@ -29,11 +29,14 @@ from credlink.publish.guard import LiftLimits, MassLiftHeld, approve_mass_lift, 
 from credlink.publish.history import HISTORY_COLUMNS
 from credlink.publish.stage import read_history, run_publish
 
-#: Write points of a run (publish.commit.write_point): 6 staged files, the commit record,
-#: 7 operations (stale WAL, warehouse, extracts link, checksums, history, runs, restriction
-#: basis), record removed.
-POINTS = 15  # with the restriction basis (publish.carry): staged, then renamed
-COMMIT_POINT = 7
+#: Write points of a run (publish.commit.write_point): 7 staged files (warehouse, extracts,
+#: checksums, history, runs, incentive history, restriction basis), the commit record,
+#: 8 operations (stale WAL, warehouse, extracts link, checksums, history, runs, incentive
+#: history, restriction basis), record removed.
+POINTS = 17
+COMMIT_POINT = 8
+#: The last write point before the runs are renamed: the history's rename.
+HISTORY_RENAMED = COMMIT_POINT + 5
 NO_SHA = {"publish.runs": ["warehouse_sha256"]}
 
 
@@ -165,7 +168,10 @@ def test_the_wedge_of_issue_12_kill_after_history_before_runs(
 ) -> None:
     """Killed between the history and the runs renames: the next runs go on."""
     killed = base["r1"].copy(tmp_path / "killed")
-    assert forker.run(killed.lake.root, killed.warehouse, "r2", DAY2, crash_after=12) == -9
+    assert (
+        forker.run(killed.lake.root, killed.warehouse, "r2", DAY2, crash_after=HISTORY_RENAMED)
+        == -9
+    )
     assert (killed.lake.root / "publish" / ".commit.json").exists()
     killed.run("r3", DAY2)
     history = read_history(killed.lake)
