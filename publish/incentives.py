@@ -55,7 +55,7 @@ from credlink.linkage.evidence import EvidencePolicy
 from credlink.publish.history import changes, latest_state
 from credlink.publish.listings import LISTS, SourceList
 from credlink.publish.memoranda import Memorandum, MemorandumError, load_memorandum
-from credlink.publish.rules import restrictions, targeted, triggers
+from credlink.publish.rules import agency_rows, restrictions, targeted, triggers
 
 __all__ = [
     "BLACKLISTED",
@@ -256,17 +256,7 @@ def _by_agency(
     ).unique("credit_code", keep="first")
     out = {}
     for agency in sorted({x.enforcing_agency for m in incentives for x in m.measures}):
-        rows = current.filter(
-            (pl.col("enforcing_agency") == agency) & (pl.col("status") == "active")
-        )
-        merged = rows.group_by("credit_code", "measure_id").agg(
-            pl.col("subject_type").first(),
-            pl.col("valid_from").min(),
-            pl.when(pl.col("valid_to").is_null().any())
-            .then(pl.lit(None, pl.Date))
-            .otherwise(pl.col("valid_to").max())
-            .alias("valid_to"),
-        )
+        merged = agency_rows(current, agency)
         frame = merged.join(names, on="credit_code", how="left").join(
             text, on="measure_id", how="left"
         )
