@@ -6,6 +6,8 @@
     credlink conform                   the conformed layer again from staging (a changed mapping)
     credlink link [--full]             link new and changed staged records now (record_links)
     credlink review list | show ID | accept KEY | reject KEY [--reviewer NAME --note TEXT]
+    credlink review agreement          how often two reviewers agreed (blind double review)
+    credlink review sample draw --size N --seed S | list | show ID | decide KEY | estimate
     credlink train person --on DAY      a new model version in data/linkage/models/
     credlink models promote FILE | show  make a reviewed model the production model
     credlink quality                   links against the world's ground truth
@@ -220,9 +222,16 @@ def _show_staging(lake: Lake) -> None:
 
 
 review_app = typer.Typer(
-    help="Review the uncertain links: list, show, accept, reject.", no_args_is_help=True
+    help="Review the uncertain links: list, show, accept, reject; agreement; the quality sample.",
+    no_args_is_help=True,
 )
 app.add_typer(review_app, name="review")
+sample_app = typer.Typer(
+    help="Estimate linkage precision without ground truth: a blind review of a random sample "
+    "of accepted links (draw, list, show, decide, estimate).",
+    no_args_is_help=True,
+)
+review_app.add_typer(sample_app, name="sample")
 
 
 def _lake() -> Lake:
@@ -295,15 +304,26 @@ def link(
 
 
 @review_app.command("list")
-def review_list() -> None:
+def review_list(
+    reviewer: Annotated[
+        str | None,
+        typer.Option(
+            help="Whose list (default: the login name): under double review, the "
+            "items this reviewer may decide now."
+        ),
+    ] = None,
+) -> None:
     """List the open review items (number, item key, candidate, link probability).
 
-    Example: `credlink review list`, then `credlink review show 1`; decide by the item key
-    (`credlink review accept courts/SXBZXR/7@3f2a9c1e07bd`): a number is only for looking.
+    Under blind double review (schemas/review/review_policy.yaml) the list is the reviewer's:
+    without the items they decided, and the disagreements only for a senior reviewer; it never
+    shows another reviewer's decision. Example: `credlink review list`, then `credlink review
+    show 1`; decide by the item key (`credlink review accept courts/SXBZXR/7@3f2a9c1e07bd`): a
+    number is only for looking.
     """
     from credlink.linkage.review import open_items
 
-    items = open_items(_lake())
+    items = open_items(_lake(), _reviewer(reviewer))
     if items.is_empty():
         console.print("nothing to review")
         return
@@ -328,15 +348,21 @@ def review_list() -> None:
     console.print(table)
 
 
+def _reviewer(name: str | None) -> str:
+    import getpass
+
+    return name or getpass.getuser()
+
+
 def _number(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _item(name: str) -> dict[str, Any]:
+def _item(name: str, reviewer: str | None = None) -> dict[str, Any]:
     from credlink.linkage.review import ReviewItemNotFound, find_item
 
     try:
-        return find_item(_lake(), name)
+        return find_item(_lake(), name, reviewer)
     except ReviewItemNotFound as exc:
         _error(exc.args[0])
         raise typer.Exit(1) from exc
@@ -348,18 +374,32 @@ def review_show(
     out: Annotated[
         Path | None, typer.Option(help="Folder of the waterfall chart (default data/review).")
     ] = None,
+    reviewer: Annotated[
+        str | None, typer.Option(help="Who looks (default: the login name).")
+    ] = None,
 ) -> None:
     """Explain a review item: its item key, both records side by side, the match weight of
-    each comparison, and a waterfall chart as offline HTML.
+    each comparison, and a waterfall chart as offline HTML. Under blind double review, one of
+    the reviewer's items, and nothing of another reviewer's decision (a senior reviewer
+    settling a disagreement is shown both decisions).
 
     Example: `credlink review show 1`, `credlink review show courts/SXBZXR/7`; then decide by
     the item key it prints.
     """
     from credlink.linkage.model import ModelError
-    from credlink.linkage.review import comparison_weights, consequences, side_by_side, waterfall
+    from credlink.linkage.review import (
+        NotASenior,
+        comparison_weights,
+        consequences,
+        disagreement,
+        side_by_side,
+        waterfall,
+    )
+    from credlink.linkage.review_policy import load_review_policy
     from credlink.publish.explain import printable
 
-    item = _item(item_id)
+    who = _reviewer(reviewer)
+    item = _item(item_id, who)
     _say("item key: ", Text(printable(item["item_key"]), style="bold"))
     _say(
         item["unique_id"],
@@ -403,6 +443,17 @@ def review_show(
     for name, w in comparison_weights(item):
         weights.add_row(literal(name), "null" if w is None else f"{w:+.2f}")
     console.print(weights)
+    policy = load_review_policy()
+    if policy.is_senior(who):
+        try:
+            both = disagreement(_lake(), item["unique_id"], who, policy=policy)
+        except NotASenior:
+            both = None
+        if both is not None and both.height:
+            _say("the reviewers disagree; as senior reviewer your decision settles it:")
+            for d in both.iter_rows(named=True):
+                _say("  ", d["reviewer"], ": ", d["decision"], " ", d["candidate_code"],
+                     *([" (", d["note"], ")"] if d["note"] else []))  # fmt: skip
     decide = f"credlink review accept {item['item_key']}"
     if conflict:
         decide += f" [--candidate {conflict}]"
@@ -424,17 +475,38 @@ def _decide(
     note: str | None,
     candidate: str | None = None,
 ) -> None:
-    import getpass
-
     from credlink.linkage.review import DecisionConflict, ItemChanged, NotAKey, decide
+    from credlink.linkage.review_policy import load_review_policy
 
-    who = reviewer or getpass.getuser()
+    who = _reviewer(reviewer)
+    policy = load_review_policy()
     try:
         row = decide(_lake(), key, decision, reviewer=who, decided_at=_now(), note=note,
-                     candidate_code=candidate)  # fmt: skip
+                     candidate_code=candidate, policy=policy)  # fmt: skip
     except (NotAKey, ItemChanged, DecisionConflict, ValueError) as exc:
         _error(exc)
         raise typer.Exit(1) from exc
+    if "queue" in row.columns and row["queue"].item() == "sample":
+        _say("verdict ", decision, " recorded on the sampled link ", row["unique_id"].item(),
+             " (by ", who, "); `credlink review sample estimate` counts it once its review "
+             "settles")  # fmt: skip
+        return
+    if policy.mode == "double":
+        # Nothing about whether it settled: the reviewers of an item stay blind to each other.
+        _say(
+            f"{decision} recorded on ",
+            row["unique_id"].item(),
+            " -> ",
+            row["candidate_code"].item(),
+            " (by ",
+            who,
+            "; item ",
+            key,
+            "). Under blind double review an item takes effect once two reviewers agree or a "
+            "senior reviewer settles their disagreement; until then it waits and restricts "
+            "nobody",
+        )
+        return
     _say(
         f"{decision}ed ",
         row["unique_id"].item(),
@@ -489,6 +561,212 @@ def review_reject(
     "different person"`.
     """
     _decide(key, "reject", reviewer, note, candidate)
+
+
+@review_app.command("agreement")
+def review_agreement(
+    queue: Annotated[
+        str | None, typer.Option(help="uncertain or sample (default: both, apart).")
+    ] = None,
+) -> None:
+    """How often the two reviewers of an item agreed under blind double review: items decided
+    by two reviewers, agreed, percent agreement and Cohen's kappa (first decision against
+    second), per queue.
+
+    Example: `credlink review agreement`, `credlink review agreement --queue sample`.
+    """
+    from credlink.linkage.decisions import read_rounds
+    from credlink.linkage.review import agreement
+
+    rounds = read_rounds(_lake())
+    queues = [queue] if queue else ["uncertain", "sample"]
+    for q in queues:
+        if q not in ("uncertain", "sample"):
+            raise typer.BadParameter(f"queue is uncertain or sample, got {q!r}")
+        got = agreement(rounds, q)
+        kappa = "undefined" if got.kappa is None else f"{got.kappa:.3f}"
+        percent = "-" if got.percent_agreement is None else f"{got.percent_agreement:.1%}"
+        _say(f"{q}: {got.pairs} item(s) decided by two reviewers, {got.agreed} agreed "
+             f"({percent}), Cohen's kappa {kappa}"
+             + (f"; {got.different_candidates} accepted different candidates"
+                if got.different_candidates else ""))  # fmt: skip
+        if got.pairs:
+            table = Table(title=f"{q}: first reviewer (rows) x second reviewer")
+            for col in ("first", "second: accept", "second: reject"):
+                table.add_column(col, justify="left" if col == "first" else "right")
+            for first, acc, rej in got.table.iter_rows():
+                table.add_row(first, str(acc), str(rej))
+            console.print(table)
+
+
+@sample_app.command("draw")
+def sample_draw(
+    seed: Annotated[int, typer.Option(help="Seed of the draw: the same seed draws the same.")],
+    size: Annotated[
+        int | None, typer.Option(help="Links to draw (default: the review policy's).")
+    ] = None,
+) -> None:
+    """Draw a blind quality sample of the accepted links of the last linkage run, stratified by
+    source, subject type and method as the review policy says; it becomes the sample under
+    review.
+
+    Example: `credlink review sample draw --size 200 --seed 7`, then `credlink review sample
+    list`.
+    """
+    import polars as pl
+
+    from credlink.linkage.estimated_quality import STRATUM, draw_sample
+
+    lake = _lake()
+    try:
+        drawn = draw_sample(lake, seed=seed, size=size, drawn_at=_now())
+    except ValueError as exc:
+        _error(exc)
+        raise typer.Exit(1) from exc
+    lake.refresh_catalog()
+    table = Table(title=f"sample {drawn['sample_id'][0]}: {drawn.height} accepted link(s)")
+    for col in (*STRATUM, "accepted links", "drawn"):
+        table.add_column(col, justify="right" if col in ("accepted links", "drawn") else "left")
+    strata = drawn.group_by(STRATUM).agg(
+        pl.col("stratum_population").first(), pl.col("stratum_sampled").first()
+    )
+    for row in strata.sort(STRATUM).iter_rows():
+        table.add_row(*[literal(v) for v in row[:3]], f"{row[3]:,}", str(row[4]))
+    console.print(table)
+    _say("to review: credlink review sample list (the reviewer sees the record and the linked "
+         "entry only)")  # fmt: skip
+
+
+@sample_app.command("list")
+def sample_list(reviewer: Reviewer = None) -> None:
+    """List the open items of the sample under review, blind: the record's source and subject
+    type and the item key, nothing of how or how surely it was linked.
+
+    Example: `credlink review sample list`, then `credlink review sample show 1`.
+    """
+    from credlink.linkage.estimated_quality import sample_items
+
+    items = sample_items(_lake(), _reviewer(reviewer))
+    if items.is_empty():
+        console.print("nothing to review in the quality sample")
+        return
+    table = Table(title=f"{items.height} sampled link(s) to review; decide by item key")
+    for col in ("#", "item key", "subject", "source"):
+        table.add_column(col, justify="right" if col == "#" else "left", no_wrap=col != "#")
+    for i, row in enumerate(items.iter_rows(named=True), start=1):
+        table.add_row(str(i), literal(row["item_key"]), literal(row["subject_type"]),
+                      literal(row["source"]))  # fmt: skip
+    console.print(table)
+
+
+@sample_app.command("show")
+def sample_show(
+    item_id: Annotated[str, typer.Argument(metavar="ID", help="Item key, record id or number.")],
+    reviewer: Reviewer = None,
+) -> None:
+    """Show a sampled link blind: the record and the registry entry side by side (no
+    probability, no method, nothing that says it was accepted), and how to decide.
+
+    Example: `credlink review sample show 1`, then `credlink review sample decide KEY accept`
+    (the same subject) or `reject` (not the same).
+    """
+    import json
+
+    from credlink.linkage.estimated_quality import sample_items
+
+    items = sample_items(_lake(), _reviewer(reviewer))
+    hit = (
+        items.slice(int(item_id) - 1, 1)
+        if item_id.isdigit() and int(item_id) >= 1
+        else items.filter((items["item_key"] == item_id) | (items["unique_id"] == item_id))
+    )
+    if hit.is_empty():
+        _error(f"{item_id[:200]!r} is not an open item of the quality sample")
+        raise typer.Exit(1)
+    item = hit.row(0, named=True)
+    _say("item key: ", Text(str(item["item_key"]), style="bold"))
+    record, entry = json.loads(item["record"] or "{}"), json.loads(item["entry"] or "{}")
+    fields = Table(title="Record and registry entry: the same subject?")
+    for col in ("field", "record", "registry entry"):
+        fields.add_column(col)
+    for name in [*record, *[k for k in entry if k not in record]]:
+        mine, theirs = record.get(name), entry.get(name)
+        fields.add_row(literal(name), literal(mine), literal(theirs),
+                       style="" if mine == theirs else "yellow")  # fmt: skip
+    console.print(fields)
+    _say("to decide: credlink review sample decide ", item["item_key"],
+         " accept (the same subject) | reject (not the same)")  # fmt: skip
+
+
+@sample_app.command("decide")
+def sample_decide(
+    key: ItemKeyArg,
+    verdict: Annotated[str, typer.Argument(help="accept (the same subject) or reject (not).")],
+    reviewer: Reviewer = None,
+    note: Note = None,
+) -> None:
+    """Record a verdict on a sampled link (as `credlink review accept/reject KEY` does).
+
+    Example: `credlink review sample decide courts/SXBZXR/7@3f2a9c1e07bd accept --reviewer li`.
+    """
+    if verdict not in ("accept", "reject"):
+        raise typer.BadParameter(f"the verdict is accept or reject, got {verdict!r}")
+    _decide(key, verdict, reviewer, note)
+
+
+@sample_app.command("estimate")
+def sample_estimate() -> None:
+    """Estimate the precision of the accepted links from the settled verdicts on the sample
+    under review: per stratum with a Wilson score interval, per subject type and overall
+    weighted by the strata's accepted links; stored as linkage.estimated_quality.
+
+    Example: `credlink review sample estimate`; `credlink quality` shows it beside the truth.
+    """
+    from credlink.linkage.estimated_quality import found_wrong, measure_estimated_quality
+
+    lake = _lake()
+    table = measure_estimated_quality(lake, estimated_at=_now())
+    if table is None:
+        _error("no quality sample drawn yet: `credlink review sample draw --size N --seed S`")
+        raise typer.Exit(1)
+    lake.refresh_catalog()
+    console.print(_estimate_table(table, f"estimated precision, sample "
+                                         f"{table['sample_id'][0]}"))  # fmt: skip
+    wrong = found_wrong(lake)
+    if wrong.height:
+        _say(f"{wrong.height} sampled link(s) found wrong (a verdict does not unlink them: "
+             "correct them as any accepted link):")  # fmt: skip
+        for row in wrong.iter_rows(named=True):
+            _say("  ", row["unique_id"], " -> ", row["credit_code"])
+
+
+def _estimate_table(table: Any, title: str, truth: Any = None) -> Table:
+    """A rich table of ``linkage.estimated_quality`` rows (with ``true_precision`` and
+    ``inside`` when `truth` columns are there)."""
+    out = Table(title=title)
+    cols = ["subject", "source", "method", "accepted", "sampled", "settled", "correct",
+            "precision", "interval"]  # fmt: skip
+    has_truth = "true_precision" in table.columns
+    if has_truth:
+        cols += ["true precision", "inside"]
+    for col in cols:
+        out.add_column(col, justify="left" if col in ("subject", "source", "method") else "right")
+    for r in table.iter_rows(named=True):
+        interval = (
+            "-"
+            if r["ci_low"] is None
+            else f"{r['ci_low']:.3f}-{r['ci_high']:.3f} ({r['confidence']:.0%})"
+        )
+        cells: list[str | Text] = [
+                 literal(r["subject_type"]), literal(r["source"]), literal(r["method"]),
+                 f"{r['population']:,}", str(r["sampled"]), str(r["decided"]),
+                 str(r["correct"]), _number(r["precision"], ".3f"), interval]  # fmt: skip
+        if has_truth:
+            inside = r.get("inside")
+            cells += [_number(r["true_precision"], ".3f"),
+                      "-" if inside is None else ("yes" if inside else "NO")]  # fmt: skip
+        out.add_row(*cells)
+    return out
 
 
 @app.command()
@@ -626,6 +904,22 @@ def quality(
     restrictions = measure_restriction_quality(warehouse, lake, truth_dir)
     lake.refresh_catalog()
     reports.show(console, reports.quality_report(linkage, truth_dir, restrictions, warehouse))
+    _estimate_beside_truth(lake, truth_dir)
+
+
+def _estimate_beside_truth(lake: Lake, truth_dir: Path) -> None:
+    """Print linkage.estimated_quality (the blind sample's estimate) beside the truth."""
+    from credlink.linkage.quality import estimate_beside_truth, read_truth
+    from credlink.linkage.tables import read_record_links
+
+    estimated = lake.read("linkage", "estimated_quality")
+    if estimated.is_empty():
+        _say("no estimate without truth yet (`credlink review sample draw`, review, then "
+             "`credlink review sample estimate`)")  # fmt: skip
+        return
+    beside = estimate_beside_truth(estimated, read_record_links(lake), read_truth(truth_dir))
+    title = f"estimated precision (sample {estimated['sample_id'][0]}) beside the truth"
+    console.print(_estimate_table(beside, title))
 
 
 @app.command()

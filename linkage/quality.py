@@ -18,6 +18,11 @@ to NHS records: precision 99.95%, recall 99.99%), per source table and subject t
 :func:`measure_linkage_quality` measures the lake's last linkage run and stores the tables as
 ``linkage.quality`` (:func:`quality_table`) and ``linkage.who_fails`` (:func:`who_fails`).
 
+Where no truth exists, precision is estimated from a blind review of a sample of accepted links
+(:mod:`linkage.estimated_quality`, ``linkage.estimated_quality``); on our worlds
+:func:`estimate_beside_truth` puts each estimate beside the true precision of the same links,
+so that the estimate can be checked against the truth.
+
 Example:
     >>> table = quality_table(links, read_truth(Path("data/world")))     # doctest: +SKIP
     >>> measured = measure_linkage_quality(Lake(Path("data/lake")), Path("data/world"))
@@ -38,6 +43,7 @@ from credlink.linkage.tables import LAYER, read_record_links
 
 __all__ = [
     "LinkageQuality",
+    "estimate_beside_truth",
     "failures",
     "measure_linkage_quality",
     "quality_table",
@@ -230,6 +236,50 @@ def who_fails(links: pl.DataFrame, truth: pl.DataFrame, reference_year: int) -> 
             "missed",
         )
         .sort("subject_type", "dimension", "recall", "value")
+    )
+
+
+def estimate_beside_truth(
+    estimated: pl.DataFrame, links: pl.DataFrame, truth: pl.DataFrame
+) -> pl.DataFrame:
+    """``linkage.estimated_quality`` rows with the true precision of the same accepted links
+    (``true_precision``: accepted with the true code / accepted, over the stratum's
+    ``subject_type``, ``source`` and ``method``, ``'all'`` rolling up) and ``inside``: whether
+    the estimate's interval holds it (null without an estimate). `links`: the
+    ``linkage.record_links`` rows the sample was drawn from; `truth` as from :func:`read_truth`.
+
+    Example: ``estimate_beside_truth(lake.read('linkage', 'estimated_quality'),
+    read_record_links(lake), read_truth(Path('data/world')))``.
+    """
+    if estimated.is_empty():
+        return estimated.with_columns(
+            pl.lit(None, pl.Float64).alias("true_precision"),
+            pl.lit(None, pl.Boolean).alias("inside"),
+        )
+    s = _scored(links.filter(pl.col("band") == "accept"), truth)
+    dims = ["subject_type", "source", "method"]
+    parts = []
+    for rolled in ([], ["source", "method"], dims):
+        kept = [d for d in dims if d not in rolled]
+        frame = (
+            s.group_by(kept).agg((pl.col("tp").sum() / pl.len()).alias("true_precision"))
+            if kept
+            else s.select((pl.col("tp").sum() / pl.len()).alias("true_precision"))
+        )
+        parts.append(
+            frame.with_columns([pl.lit("all").alias(d) for d in rolled]).select(
+                *dims, "true_precision"
+            )
+        )
+    true = pl.concat(parts)
+    out = estimated.join(true, on=dims, how="left", maintain_order="left")
+    return out.with_columns(
+        pl.when(pl.col("ci_low").is_not_null())
+        .then(
+            (pl.col("ci_low") <= pl.col("true_precision"))
+            & (pl.col("true_precision") <= pl.col("ci_high"))
+        )
+        .alias("inside")
     )
 
 

@@ -18,6 +18,14 @@ as Polars types in the order the table holds them:
 ``linkage.legal_representatives``
                           one row per organisation of the legal-entity registry
                           (:data:`linkage.representatives.LEGAL_REPRESENTATIVES_COLUMNS`).
+``linkage.review_rounds`` one row per reviewer decision in a round of review
+                          (:data:`REVIEW_ROUNDS_COLUMNS`): blind double review and the quality
+                          sample's verdicts, appended by :func:`linkage.decisions.record_round`.
+``linkage.review_sample`` one row per accepted link drawn into a blind quality sample
+                          (:data:`REVIEW_SAMPLE_COLUMNS`, :mod:`linkage.estimated_quality`).
+``linkage.estimated_quality``
+                          precision estimated from the sample's verdicts, per stratum and
+                          overall, with confidence intervals (:data:`ESTIMATED_QUALITY_COLUMNS`).
 
 Example:
     >>> list(DECISION_COLUMNS)[:3]
@@ -34,12 +42,18 @@ from credlink.etl.lake import Lake
 __all__ = [
     "DECISIONS",
     "DECISION_COLUMNS",
+    "ESTIMATED_QUALITY",
+    "ESTIMATED_QUALITY_COLUMNS",
     "LAYER",
     "LEGAL_REPRESENTATIVES",
     "RECORD_LINKS",
     "RECORD_LINKS_COLUMNS",
     "REVIEW_QUEUE",
     "REVIEW_QUEUE_COLUMNS",
+    "REVIEW_ROUNDS",
+    "REVIEW_ROUNDS_COLUMNS",
+    "REVIEW_SAMPLE",
+    "REVIEW_SAMPLE_COLUMNS",
     "RUNS",
     "RUNS_COLUMNS",
     "read_record_links",
@@ -51,6 +65,9 @@ REVIEW_QUEUE = "review_queue"
 DECISIONS = "decisions"
 RUNS = "runs"
 LEGAL_REPRESENTATIVES = "legal_representatives"
+REVIEW_ROUNDS = "review_rounds"
+REVIEW_SAMPLE = "review_sample"
+ESTIMATED_QUALITY = "estimated_quality"
 
 #: ``linkage.record_links``: one row per source record.
 RECORD_LINKS_COLUMNS = columns("linkage.record_links")
@@ -63,6 +80,15 @@ REVIEW_QUEUE_COLUMNS = columns("linkage.review_queue")
 
 #: ``linkage.decisions``: one row per reviewer decision.
 DECISION_COLUMNS = columns("linkage.decisions")
+
+#: ``linkage.review_rounds``: one row per reviewer decision in a round of review.
+REVIEW_ROUNDS_COLUMNS = columns("linkage.review_rounds")
+
+#: ``linkage.review_sample``: one row per accepted link drawn into a blind quality sample.
+REVIEW_SAMPLE_COLUMNS = columns("linkage.review_sample")
+
+#: ``linkage.estimated_quality``: estimated precision per sample and stratum, and overall.
+ESTIMATED_QUALITY_COLUMNS = columns("linkage.estimated_quality")
 
 
 def read_record_links(lake: Lake) -> pl.DataFrame:
