@@ -55,10 +55,10 @@ class _Strict(BaseModel):
 class SamplePolicy(_Strict):
     """How the blind quality sample of accepted links is drawn and read."""
 
-    size: int = Field(200, ge=1)
+    size: int = Field(default=200, ge=1)
     allocation: Literal["proportional", "equal"] = "proportional"
-    min_per_stratum: int = Field(10, ge=0)
-    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    min_per_stratum: int = Field(default=10, ge=0)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
 
 
 class ReviewPolicy(_Strict):
@@ -68,7 +68,7 @@ class ReviewPolicy(_Strict):
     version: int = 1
     mode: Literal["single", "double"] = "single"
     seniors: tuple[str, ...] = ()
-    sample: SamplePolicy = Field(default_factory=SamplePolicy)
+    sample: SamplePolicy = SamplePolicy()
 
     @model_validator(mode="after")
     def _seniors_named(self) -> ReviewPolicy:
