@@ -26,8 +26,12 @@ are in :mod:`linkage.tables`:
 ``linkage.runs``          appended: one row per run and subject type, full or incremental and
                           why, records linked again and kept, seconds (:mod:`linkage.runs`).
 
-This module is the orchestration only: it reads what the previous run left, links each kind of
-record (:func:`_link_kind`, given its model) and commits the run's tables.
+This module is the orchestration only: it reads what the previous run left and plans each
+kind of record (:func:`prepare_run`, :func:`plan_kind`), resolves the records to link again
+(a :data:`Resolver`: :func:`resolve_here` in this process by default), finishes each kind
+(:func:`finish_kind`: decisions, corroboration, the queue, the run row) and commits the run's
+tables. A sharded run (:mod:`linkage.shards`) resolves in separate tasks and merges here, with
+the same result: a record's resolution depends on that record and the whole spine only.
 
 Example:
     >>> counts = run_linkage(Lake(Path("data/lake")), run_id="manual__2026-01-01",
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -76,7 +81,7 @@ from credlink.linkage.representatives import (
     representative_records,
     with_organisations,
 )
-from credlink.linkage.resolve import RECORD_LINK_COLUMNS, resolve
+from credlink.linkage.resolve import RECORD_LINK_COLUMNS, Resolution, resolve
 from credlink.linkage.review_queue import OPEN_ITEM_COLUMNS, read_review_queue, review_queue
 from credlink.linkage.runs import LinkageRun, read_runs, runs_frame
 from credlink.linkage.spine import ORGANISATION_DATASET
@@ -93,7 +98,21 @@ from credlink.linkage.tables import (
 )
 from credlink.settings import ACCEPT, REVIEW
 
-__all__ = ["LinkageLockedError", "Thresholds", "run_linkage"]
+__all__ = [
+    "KINDS",
+    "KindWork",
+    "LinkageLockedError",
+    "PreparedRun",
+    "Resolver",
+    "RunShared",
+    "Thresholds",
+    "finish_kind",
+    "plan_kind",
+    "prepare_run",
+    "resolve_here",
+    "resolve_records",
+    "run_linkage",
+]
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +171,7 @@ class _Previous:
 
 
 @dataclass(frozen=True)
-class _Run:
+class RunShared:
     """What every kind's linking in one run shares."""
 
     run_id: str
@@ -224,7 +243,33 @@ def _plan(
     return _relink_namesakes(incremental, prev_links, spine.columns, subject)
 
 
-def _link_kind(
+@dataclass
+class KindWork:
+    """One kind's share of a run, planned (:func:`plan_kind`): its records, the spine they link
+    to, the previous links, the model, and what to link again (`to_link`) or keep."""
+
+    kind: str
+    subject: str
+    records: pl.DataFrame
+    records_fp: pl.DataFrame
+    spine: SpineUpdate
+    prev_links: pl.DataFrame
+    model: LinkageModel
+    why_full: str | None
+    plan: Plan
+    #: the records to link again, in the records' columns
+    to_link: pl.DataFrame
+    #: the seconds planning took
+    plan_seconds: float
+
+
+#: How a run resolves the records it links again (:func:`resolve_here`, or the shards'
+#: results, :mod:`linkage.shards`): the resolution (None: nothing to link) and the seconds it
+#: took elsewhere (added to the kind's ``linkage.runs`` row).
+Resolver = Callable[[KindWork, RunShared], tuple[Resolution | None, float]]
+
+
+def plan_kind(
     kind: str,
     records: pl.DataFrame,
     spine: SpineUpdate,
@@ -232,10 +277,10 @@ def _link_kind(
     *,
     subject: str,
     model: LinkageModel,
-    run: _Run,
-) -> _Linked:
-    """Link one kind of record (`subject` records, or legal representatives) to `spine` with
-    `model`: in full or incrementally (:mod:`linkage.incremental`), decisions applied."""
+    run: RunShared,
+) -> KindWork:
+    """What one kind of record (`subject` records, or legal representatives) links again and
+    keeps in this run: in full or incrementally (:mod:`linkage.incremental`)."""
     started = time.perf_counter()
     th, previous = run.th, run.previous
     records_fp = fingerprints(records)
@@ -250,31 +295,65 @@ def _link_kind(
     )
     the_plan = _plan(records_fp, prev_links, spine, subject, why_full)
     to_link = records.join(the_plan.relink, on="unique_id", how="semi")
+    return KindWork(kind, subject, records, records_fp, spine, prev_links, model, why_full,
+                    the_plan, to_link, time.perf_counter() - started)  # fmt: skip
+
+
+def resolve_records(
+    records: pl.DataFrame,
+    entries: pl.DataFrame,
+    subject: str,
+    model: LinkageModel,
+    th: Thresholds,
+    policy: EvidencePolicy,
+) -> Resolution:
+    """:func:`linkage.resolve.resolve` of `records` against the spine `entries` as a run does
+    it: thresholds `th`, evidence `policy`. Each record's row depends on that record and the
+    whole spine only (the deterministic pass, the best candidate, the prior and the term
+    frequencies), never on which other records are resolved with it: what lets a run resolve
+    its records in shards (:mod:`linkage.shards`)."""
+    return resolve(
+        records,
+        entries,
+        subject,
+        model,
+        accept=th.accept,
+        review=th.review,
+        count_blocking_pairs=False,
+        policy=policy,
+    )
+
+
+def resolve_here(work: KindWork, run: RunShared) -> tuple[Resolution | None, float]:
+    """The default :data:`Resolver`: every record of `work` resolved in this process."""
+    if work.to_link.is_empty():
+        return None, 0.0
+    res = resolve_records(work.to_link, work.spine.columns, work.subject, work.model, run.th,
+                          run.policy)  # fmt: skip
+    return res, 0.0
+
+
+def finish_kind(work: KindWork, res: Resolution | None, run: RunShared, spent: float) -> _Linked:
+    """One kind's links, queue and ``linkage.runs`` row from its plan and the resolution of
+    the records it links again (`res`); `spent` the seconds planning and resolving took (in
+    this process and in shards)."""
+    started = time.perf_counter()
+    kind, records, spine, to_link = work.kind, work.records, work.spine, work.to_link
+    th, previous, the_plan, why_full = run.th, run.previous, work.plan, work.why_full
     entries = spine.columns
-    kept = prev_links.join(the_plan.keep, on="unique_id", how="semi").select(
+    kept = work.prev_links.join(the_plan.keep, on="unique_id", how="semi").select(
         [*RECORD_LINK_COLUMNS, "linked_run_id"]
     )
-    fresh = pl.DataFrame(schema=RECORD_LINK_COLUMNS)
-    res = None
-    if not to_link.is_empty():
-        res = resolve(
-            to_link,
-            entries,
-            subject,
-            model,
-            accept=th.accept,
-            review=th.review,
-            count_blocking_pairs=False,
-            policy=run.policy,
-        )
-        fresh = res.links
+    fresh = pl.DataFrame(schema=RECORD_LINK_COLUMNS) if res is None else res.links
     links = apply_decisions(
         pl.concat(
             [fresh.with_columns(linked_run_id=pl.lit(run.run_id)), kept], how="vertical_relaxed"
         ),
         run.decisions,
-    ).join(records_fp.rename({"fingerprint": "record_fingerprint"}), on="unique_id", how="left")
-    links = corroborate(links, run.references, run.policy.rule(subject))
+    ).join(
+        work.records_fp.rename({"fingerprint": "record_fingerprint"}), on="unique_id", how="left"
+    )
+    links = corroborate(links, run.references, run.policy.rule(work.subject))
     # The queue: fresh evidence for relinked records, the previous evidence for kept ones.
     queue = (
         review_queue(links.join(the_plan.relink, on="unique_id", how="semi"), res, to_link, entries)
@@ -294,7 +373,7 @@ def _link_kind(
         subject_type=kind,
         mode="full" if why_full else "incremental",
         full_reason=why_full,
-        model_version=model.version,
+        model_version=work.model.version,
         accept=th.accept,
         review=th.review,
         evidence_policy=run.policy_digest,
@@ -309,7 +388,7 @@ def _link_kind(
         relinked_changed=reasons.get("changed"),
         relinked_spine_changed=reasons.get("spine_changed"),
         relinked_not_accepted=reasons.get("not_accepted"),
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=round(time.perf_counter() - started + spent, 3),
     )
     log.info(
         "%s: %s run%s, spine %s (%d changed): %d records, %d relinked %s, %d kept, %.1f s",
@@ -327,6 +406,30 @@ def _link_kind(
     return _Linked(links, queue, row)
 
 
+def _link_kind(
+    kind: str,
+    records: pl.DataFrame,
+    spine: SpineUpdate,
+    prev_links: pl.DataFrame,
+    *,
+    subject: str,
+    model: LinkageModel,
+    run: RunShared,
+    resolver: Resolver = resolve_here,
+) -> _Linked:
+    """Link one kind of record (`subject` records, or legal representatives) to `spine` with
+    `model`: in full or incrementally (:mod:`linkage.incremental`), decisions applied."""
+    work = plan_kind(kind, records, spine, prev_links, subject=subject, model=model, run=run)
+    return _resolved(work, run, resolver)
+
+
+def _resolved(work: KindWork, run: RunShared, resolver: Resolver) -> _Linked:
+    """`work` resolved by `resolver` and finished (:func:`finish_kind`), timed."""
+    t = time.perf_counter()
+    res, elsewhere = resolver(work, run)
+    return finish_kind(work, res, run, work.plan_seconds + time.perf_counter() - t + elsewhere)
+
+
 def run_linkage(
     lake: Lake,
     *,
@@ -336,6 +439,7 @@ def run_linkage(
     thresholds: Thresholds | None = None,
     full: bool = False,
     lock_timeout: float | None = 3600.0,
+    resolver: Resolver | None = None,
 ) -> dict[str, int]:
     """Link the staged records of the lake and update ``linkage.record_links``,
     ``linkage.legal_representatives`` and the kept spines (a partition of the rows this run
@@ -350,7 +454,9 @@ def run_linkage(
     Incremental by default (:mod:`linkage.incremental`): only new and changed records, and
     those a spine change concerns, are linked; `full` links everything again. `models_dir`
     holds the trained models (default ``linkage/models``); the current one of each subject
-    type is used. Example result: ``{'records': 20480, 'relinked': 112, 'kept': 20368,
+    type is used. `resolver` resolves the records each kind links again (default: here,
+    :func:`resolve_here`; a sharded run's merge passes the shards' results,
+    :mod:`linkage.shards`). Example result: ``{'records': 20480, 'relinked': 112, 'kept': 20368,
     'accept': 20110, 'review': 96, 'reject': 274, 'deterministic': 17002,
     'probabilistic': 3381, 'clerical': 3, 'none': 94, 'review_queue': 96, 'decisions': 3,
     'legal_representatives': 2003, 'legal_representatives_linked': 2001}``.
@@ -360,7 +466,8 @@ def run_linkage(
             # this very run was killed after its commit record: it has happened (a retry)
             log.warning("linkage run %s was committed before it was killed: done", run_id)
             return _counts_of_stored(lake, run_id)
-        return _run_linkage(lake, run_id, logical_date, models_dir, thresholds, full)
+        return _run_linkage(lake, run_id, logical_date, models_dir, thresholds, full,
+                            resolver or resolve_here)  # fmt: skip
 
 
 class LinkageLockedError(StageLockedError):
@@ -372,6 +479,66 @@ def _current_model(subject: str, models_dir: Path | None) -> LinkageModel:
     return load_model(current_model_path(subject, models_dir or MODELS_DIR))
 
 
+@dataclass
+class PreparedRun:
+    """A run read from the lake and planned (:func:`prepare_run`): what its kinds share, the
+    spines of this run, and each kind's work (persons, organisations, legal representatives;
+    :data:`KINDS`)."""
+
+    run: RunShared
+    spines: dict[str, SpineUpdate]
+    works: list[KindWork]
+    registry: pl.DataFrame
+    terms: pl.DataFrame
+
+
+#: The kinds of record a run links, in this order: each subject type, then the legal
+#: representatives (linked to the person spine).
+KINDS = (*SUBJECTS, REPRESENTATIVE_KIND)
+
+
+def prepare_run(
+    lake: Lake,
+    run_id: str,
+    logical_date: datetime,
+    models_dir: Path | None = None,
+    thresholds: Thresholds | None = None,
+    full: bool = False,
+) -> PreparedRun:
+    """Read what a linkage run needs from the lake (decisions, the previous run's tables, the
+    spines updated with the registries' new rows, the staged records) and plan each kind
+    (:func:`plan_kind`); writes nothing."""
+    th = thresholds or Thresholds()
+    decisions = read_decisions(lake)
+    previous = _Previous.read(lake)
+    spines = {subject: update_spine(lake, subject, rebuild=full) for subject in SUBJECTS}
+    staged = read_subject_tables(lake)  # every agency table, read once for both subject types
+    common = RunShared(run_id, logical_date, th, decisions, previous, full, load_policy(),
+                  policy_digest(), case_references(staged))  # fmt: skip
+    works = []
+    for subject, subject_records in SUBJECTS.items():
+        prev = previous.links.filter(pl.col("subject_type") == subject)
+        works.append(plan_kind(subject, subject_records(staged), spines[subject], prev,
+                               subject=subject, model=_current_model(subject, models_dir),
+                               run=common))  # fmt: skip
+    registry = lake.read("staging", ORGANISATION_DATASET)
+    terms = lake.read("staging", TERMS_DATASET)
+    works.append(
+        plan_kind(
+            REPRESENTATIVE_KIND,
+            representative_records(registry, terms),
+            spines["person"],
+            previous.representatives.select(
+                [*RECORD_LINK_COLUMNS, "record_fingerprint", "linked_run_id"]
+            ),
+            subject="person",
+            model=_current_model("person", models_dir),
+            run=common,
+        )
+    )
+    return PreparedRun(common, spines, works, registry, terms)
+
+
 def _run_linkage(
     lake: Lake,
     run_id: str,
@@ -379,34 +546,12 @@ def _run_linkage(
     models_dir: Path | None,
     thresholds: Thresholds | None,
     full: bool,
+    resolver: Resolver = resolve_here,
 ) -> dict[str, int]:
-    th = thresholds or Thresholds()
-    decisions = read_decisions(lake)
-    previous = _Previous.read(lake)
-    results: list[_Linked] = []
-    spines = {subject: update_spine(lake, subject, rebuild=full) for subject in SUBJECTS}
-    staged = read_subject_tables(lake)  # every agency table, read once for both subject types
-    common = _Run(run_id, logical_date, th, decisions, previous, full, load_policy(),
-                  policy_digest(), case_references(staged))  # fmt: skip
-    for subject, subject_records in SUBJECTS.items():
-        prev = previous.links.filter(pl.col("subject_type") == subject)
-        records = subject_records(staged)
-        model = _current_model(subject, models_dir)
-        results.append(_link_kind(subject, records, spines[subject], prev, subject=subject,
-                                  model=model, run=common))  # fmt: skip
-    registry = lake.read("staging", ORGANISATION_DATASET)
-    terms = lake.read("staging", TERMS_DATASET)
-    reps = _link_kind(
-        REPRESENTATIVE_KIND,
-        representative_records(registry, terms),
-        spines["person"],
-        previous.representatives.select(
-            [*RECORD_LINK_COLUMNS, "record_fingerprint", "linked_run_id"]
-        ),
-        subject="person",
-        model=_current_model("person", models_dir),
-        run=common,
-    )
+    prep = prepare_run(lake, run_id, logical_date, models_dir, thresholds, full)
+    common, spines, registry, terms = prep.run, prep.spines, prep.registry, prep.terms
+    previous, decisions = common.previous, common.decisions
+    *results, reps = [_resolved(work, common, resolver) for work in prep.works]
     run = {"run_id": pl.lit(run_id), "logical_date": pl.lit(logical_date)}
     record_links = conform(
         pl.concat([r.links for r in results], how="vertical_relaxed").with_columns(**run),
