@@ -20,6 +20,12 @@ Output (replaced whole, atomically): `linkage.record_links` (one row per source 
 population registry) and `linkage.review_queue`; announces the `linkage.record_links` Asset;
 then refreshes the DuckDB catalog. **Re-run:** safe at any time (`airflow dags trigger
 link_credit_codes`; `-c '{"full": true}'` to link everything again).
+**Sharded** (`CREDLINK_LINK_SHARDS=N`, N > 1, set where the scheduler and the workers parse
+this file): `plan_linkage` splits the records to link into N shards, `link_shard` runs once per
+shard (mapped tasks, spread over the executor's workers; each links its records against the
+whole registries), `merge_linkage` commits everything once. The links are the same as with one
+task. A failed or retried shard changes nothing in the lake: clear it and the merge runs when
+every shard has succeeded. Default 1: the single `link_records` task.
 **When it fails:** a model naming a column the data lacks fails before any work, with the
 column named; retrain with the `train_linkage_models` DAG.
 """

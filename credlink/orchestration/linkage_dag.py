@@ -6,12 +6,19 @@ link_credit_codes: link_records (incremental: new and changed records only, unle
 `linkage.record_links` Asset) -> publish_linkage (refresh the DuckDB catalog). It is scheduled
 on the `staging.<source>` Assets of every linked source, any of them: new staged data of any
 source triggers a run.
+
+Sharded (`CREDLINK_LINK_SHARDS` = N > 1, read when the DAG file is parsed; default 1, the
+single task above): plan_linkage -> link_shard, mapped over the N shards (Airflow's dynamic
+task mapping: N task instances that the executor spreads over its workers) -> merge_linkage
+(the one commit; announces the Asset) -> publish_linkage. Same links as one task
+(:mod:`linkage.shards`).
 """
 
 from __future__ import annotations
 
 import functools
 import operator
+import os
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +43,58 @@ def link_records() -> dict[str, int]:
         review=float(params["review"]),
         full=bool(params["full"]),
     )
+
+
+#: The number of linkage shards (module doc); 1: one task, as without sharding.
+SHARDS_ENV = "CREDLINK_LINK_SHARDS"
+#: Airflow maps at most this many task instances by default (`max_map_length`).
+MAX_SHARDS = 1024
+
+
+def link_shards() -> int:
+    """`$CREDLINK_LINK_SHARDS` (default 1): how many shards `link_credit_codes` links in."""
+    raw = os.environ.get(SHARDS_ENV, "").strip() or "1"
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_SHARDS:
+        raise ValueError(f"{SHARDS_ENV}={raw!r}: need a whole number of shards, 1 .. {MAX_SHARDS}")
+    return n
+
+
+def _run_args() -> dict[str, Any]:
+    """The run id, logical date and linkage params of the running task's DAG run."""
+    ctx = get_current_context()
+    params = ctx["params"]
+    return {
+        "run_id": ctx["run_id"],
+        "logical_date": ctx.get("logical_date") or ctx["dag_run"].run_after,
+        "accept": float(params["accept"]),
+        "review": float(params["review"]),
+        "full": bool(params["full"]),
+    }
+
+
+@task
+def plan_linkage(shards: int) -> list[int]:
+    from credlink.orchestration import linkage_runtime
+
+    return linkage_runtime.plan_shards(**_run_args(), shards=shards)
+
+
+@task
+def link_shard(shard: int) -> dict[str, Any]:
+    from credlink.orchestration import linkage_runtime
+
+    return linkage_runtime.link_shard(run_id=get_current_context()["run_id"], shard=shard)
+
+
+@task
+def merge_linkage() -> dict[str, int]:
+    from credlink.orchestration import linkage_runtime
+
+    return linkage_runtime.merge_shards(**_run_args())
 
 
 @task
@@ -93,7 +152,14 @@ def link_dag(dag_id: str, doc_md: str) -> DAG:
             ),
         },
     ) as dag:
-        linked = link_records.override(outlets=[record_links_asset()])()
+        shards = link_shards()
+        if shards == 1:
+            linked = link_records.override(outlets=[record_links_asset()])()
+        else:
+            planned = plan_linkage(shards)
+            resolved = link_shard.expand(shard=planned)
+            linked = merge_linkage.override(outlets=[record_links_asset()])()
+            resolved >> linked
         linked >> publish_linkage()
     return dag
 

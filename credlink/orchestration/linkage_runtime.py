@@ -28,6 +28,48 @@ def link(
     )
 
 
+def plan_shards(
+    *, run_id: str, logical_date: datetime, accept: float, review: float, full: bool, shards: int
+) -> list[int]:
+    """Plan a sharded linkage run (:func:`linkage.shards.plan`); returns the shard numbers
+    (what the shard tasks are mapped over)."""
+    from credlink.linkage import shards as sharding
+
+    sharding.plan(
+        lake(),
+        run_id=run_id,
+        logical_date=logical_date,
+        shards=shards,
+        thresholds=Thresholds(accept=accept, review=review),
+        full=full,
+    )
+    return list(range(shards))
+
+
+def link_shard(*, run_id: str, shard: int) -> dict[str, Any]:
+    """Resolve one shard of a planned run (:func:`linkage.shards.link_shard`); returns its
+    records and seconds per kind."""
+    from credlink.linkage import shards as sharding
+
+    return sharding.link_shard(lake(), run_id=run_id, shard=shard)
+
+
+def merge_shards(
+    *, run_id: str, logical_date: datetime, accept: float, review: float, full: bool
+) -> dict[str, int]:
+    """Commit a sharded run from its shards' results (:func:`linkage.shards.merge`); returns
+    the counts of :func:`link`, and ``shards``, ``linked_in_merge``."""
+    from credlink.linkage import shards as sharding
+
+    return sharding.merge(
+        lake(),
+        run_id=run_id,
+        logical_date=logical_date,
+        thresholds=Thresholds(accept=accept, review=review),
+        full=full,
+    )
+
+
 def publish() -> str:
     """Refresh the DuckDB catalog (now with the linkage tables); returns its path."""
     return str(lake().refresh_catalog())
