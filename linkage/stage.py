@@ -406,23 +406,6 @@ def finish_kind(work: KindWork, res: Resolution | None, run: RunShared, spent: f
     return _Linked(links, queue, row)
 
 
-def _link_kind(
-    kind: str,
-    records: pl.DataFrame,
-    spine: SpineUpdate,
-    prev_links: pl.DataFrame,
-    *,
-    subject: str,
-    model: LinkageModel,
-    run: RunShared,
-    resolver: Resolver = resolve_here,
-) -> _Linked:
-    """Link one kind of record (`subject` records, or legal representatives) to `spine` with
-    `model`: in full or incrementally (:mod:`linkage.incremental`), decisions applied."""
-    work = plan_kind(kind, records, spine, prev_links, subject=subject, model=model, run=run)
-    return _resolved(work, run, resolver)
-
-
 def _resolved(work: KindWork, run: RunShared, resolver: Resolver) -> _Linked:
     """`work` resolved by `resolver` and finished (:func:`finish_kind`), timed."""
     t = time.perf_counter()

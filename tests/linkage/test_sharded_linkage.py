@@ -182,6 +182,20 @@ def test_a_shard_is_invisible_until_the_merge(small_lake: Lake, tmp_path: Path) 
     assert_same_tables(one, many)
 
 
+def test_shards_of_other_settings_are_not_used(small_lake: Lake, tmp_path: Path) -> None:
+    """Shards planned with other thresholds than the merge's: the merge links every record
+    itself, and commits what one run with its own thresholds commits."""
+    one, many = _copy(small_lake, tmp_path / "one"), _copy(small_lake, tmp_path / "many")
+    sizes = shards.plan(many, run_id="run-1", logical_date=DAY, shards=N, thresholds=STRICT)
+    for i in range(N):
+        shards.link_shard(many, run_id="run-1", shard=i)
+    got = shards.merge(many, run_id="run-1", logical_date=DAY)  # the default thresholds
+    assert got.pop("linked_in_merge") == sum(sum(s) for s in sizes.values())
+    got.pop("shards")
+    assert got == run_linkage(one, run_id="run-1", logical_date=DAY)
+    assert_same_tables(one, many)
+
+
 def test_a_shard_without_a_plan_says_so(tmp_path: Path) -> None:
     with pytest.raises(shards.ShardError, match=r"no plan at .*the plan task runs first"):
         shards.link_shard(Lake(tmp_path), run_id="manual__x", shard=0)
