@@ -114,7 +114,10 @@ def wilson_interval(successes: int, n: float, confidence: float = 0.95) -> tuple
     z2n = z * z / n
     centre = (p + z2n / 2) / (1 + z2n)
     half = z / (1 + z2n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at p = 0 or 1 a bound is exactly 0 or 1 (rounding would put it just inside)
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if math.isclose(successes, n, rel_tol=1e-12) else min(1.0, centre + half)
+    return low, high
 
 
 def allocate(
