@@ -534,7 +534,10 @@ def _run_linkage(
     prep = prepare_run(lake, run_id, logical_date, models_dir, thresholds, full)
     common, spines, registry, terms = prep.run, prep.spines, prep.registry, prep.terms
     previous, decisions = common.previous, common.decisions
-    *results, reps = [_resolved(work, common, resolver) for work in prep.works]
+    linked = []
+    while prep.works:  # each kind's records let go once it is linked, as before the split
+        linked.append(_resolved(prep.works.pop(0), common, resolver))
+    *results, reps = linked
     run = {"run_id": pl.lit(run_id), "logical_date": pl.lit(logical_date)}
     record_links = conform(
         pl.concat([r.links for r in results], how="vertical_relaxed").with_columns(**run),
