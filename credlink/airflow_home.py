@@ -14,6 +14,11 @@ too.
 `prepare_airflow_home` also writes the metadata DB's URL file that `airflow.cfg` reads (see
 :mod:`credlink.metadata_db`; the server itself starts with `make ui`, the demo and the tests).
 
+The executor is chosen here too (:func:`executor_env`, docs/executors.md): `CREDLINK_EXECUTOR`
+unset or `local` keeps airflow.cfg's `PreloadingLocalExecutor`; `celery` sets
+`AIRFLOW__CORE__EXECUTOR=CeleryExecutor` for every component (and `env.sh` does the same for
+commands started by hand), with the broker of `CREDLINK_CELERY_BROKER` (airflow.cfg `[celery]`).
+
 Example:
     >>> prepare_airflow_home(Path("/tmp/x/.airflow"), Path("/tmp/x"))  # doctest: +SKIP
     AirflowHome(home=PosixPath('/tmp/x/.airflow'), password_file=..., env_script=...)
@@ -25,10 +30,62 @@ import base64
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 ADMIN_USER = "admin"
+
+#: Which executor runs the tasks: `local` (default) or `celery` (docs/executors.md).
+EXECUTOR_ENV = "CREDLINK_EXECUTOR"
+EXECUTORS = ("local", "celery")
+#: The Celery broker (read by airflow.cfg's `[celery] broker_url_cmd`) and its default.
+BROKER_ENV = "CREDLINK_CELERY_BROKER"
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+#: Airflow's own setting, which wins over `CREDLINK_EXECUTOR` when set.
+AIRFLOW_EXECUTOR_ENV = "AIRFLOW__CORE__EXECUTOR"
+CELERY_EXECUTOR = "CeleryExecutor"
+
+
+class ExecutorChoiceError(ValueError):
+    """`CREDLINK_EXECUTOR` names an executor credlink does not configure."""
+
+
+def executor_choice(env: Mapping[str, str] | None = None) -> str:
+    """`local` or `celery`, from `CREDLINK_EXECUTOR` (default `local`); an
+    `AIRFLOW__CORE__EXECUTOR` naming the CeleryExecutor counts as `celery`.
+
+    Example:
+        >>> executor_choice({"CREDLINK_EXECUTOR": "Celery"})
+        'celery'
+        >>> executor_choice({})
+        'local'
+    """
+    env = os.environ if env is None else env
+    if CELERY_EXECUTOR in env.get(AIRFLOW_EXECUTOR_ENV, ""):
+        return "celery"
+    chosen = env.get(EXECUTOR_ENV, "").strip().lower() or "local"
+    if chosen not in EXECUTORS:
+        raise ExecutorChoiceError(
+            f"{EXECUTOR_ENV}={chosen!r} is not an executor credlink configures: choose one of "
+            f"{', '.join(EXECUTORS)} (docs/executors.md), or set {AIRFLOW_EXECUTOR_ENV} yourself"
+        )
+    return chosen
+
+
+def executor_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The Airflow settings that select the chosen executor, to add to the components'
+    environment: none for `local` (airflow.cfg's default), `AIRFLOW__CORE__EXECUTOR` for
+    `celery`. An `AIRFLOW__CORE__EXECUTOR` already set is kept (Airflow's own precedence).
+
+    Example:
+        >>> executor_env({"CREDLINK_EXECUTOR": "celery"})
+        {'AIRFLOW__CORE__EXECUTOR': 'CeleryExecutor'}
+    """
+    env = os.environ if env is None else env
+    if executor_choice(env) == "celery" and not env.get(AIRFLOW_EXECUTOR_ENV):
+        return {AIRFLOW_EXECUTOR_ENV: CELERY_EXECUTOR}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -121,7 +178,10 @@ def prepare_airflow_home(home: Path, root: Path) -> AirflowHome:
         f"export CREDLINK_ROOT='{root}'\n"
         f"export AIRFLOW_HOME='{home}'\n"
         f"export AIRFLOW_CONFIG='{root / 'airflow.cfg'}'\n"
-        f'export PATH="{venv_bin}:$PATH"\n',
+        f'export PATH="{venv_bin}:$PATH"\n'
+        f"# {EXECUTOR_ENV}=celery selects Airflow's CeleryExecutor (docs/executors.md).\n"
+        f'if [ "${{{EXECUTOR_ENV}:-local}}" = celery ] && [ -z "${{{AIRFLOW_EXECUTOR_ENV}:-}}" ]; '
+        f"then export {AIRFLOW_EXECUTOR_ENV}={CELERY_EXECUTOR}; fi\n",
     )
     from credlink.metadata_db import init_url
 

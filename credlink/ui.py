@@ -9,6 +9,11 @@ project's DAGs are registered, and returns. `stop` ends the whole group (TERM, t
 wherever it was started from, then the PostgreSQL server. The login
 is `admin` with the password `credlink init` generated into the Airflow home (never committed).
 
+With `CREDLINK_EXECUTOR=celery` (docs/executors.md) the components run Airflow's
+CeleryExecutor, and `start` also starts `CREDLINK_CELERY_WORKERS` Celery workers (default 1;
+:mod:`credlink.orchestration.workers`) in a process group of their own, recorded in
+`ui.workers`; `stop` ends them too. An unreachable broker stops `start` before anything runs.
+
 Example:
     >>> ui = start(Path(".airflow"), port=8080)  # doctest: +SKIP
     >>> ui.url, ui.pgid  # doctest: +SKIP
@@ -32,7 +37,13 @@ from pathlib import Path
 from typing import Any
 
 from credlink import metadata_db, settings
-from credlink.airflow_home import ADMIN_USER, prepare_airflow_home
+from credlink.airflow_home import (
+    ADMIN_USER,
+    ExecutorChoiceError,
+    executor_choice,
+    executor_env,
+    prepare_airflow_home,
+)
 from credlink.orchestration.services import (
     HEALTH_COMPONENTS,
     UMASK,
@@ -41,9 +52,20 @@ from credlink.orchestration.services import (
     _members,
     stop_group,
 )
+from credlink.orchestration.workers import (
+    CeleryWorkers,
+    broker_problem,
+    broker_url,
+    session_members,
+    stop_session,
+)
 
 PID_FILE = "ui.pid"
 URL_FILE = "ui.url"
+#: The Celery workers' process group id (and session), when the executor is Celery.
+WORKERS_FILE = "ui.workers"
+#: How many Celery workers `start` runs (with `CREDLINK_EXECUTOR=celery`).
+WORKERS_ENV = "CREDLINK_CELERY_WORKERS"
 DEFAULT_PORT = 8080
 
 
@@ -61,6 +83,8 @@ class RunningUi:
     user: str
     password: str
     processes: int
+    #: Processes of the Celery workers started with it (0 with the LocalExecutor).
+    workers: int = 0
 
 
 def pid_file(home: Path) -> Path:
@@ -89,6 +113,7 @@ def running(home: Path) -> RunningUi | None:
         user=ADMIN_USER,
         password=_password(home),
         processes=len(members),
+        workers=len(_workers_members(home)),
     )
 
 
@@ -99,14 +124,17 @@ def start(
     timeout: float = 300,
     env: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> RunningUi:
     """Start scheduler, DAG processor and API server for `home` (default: the project's Airflow
     home) on 127.0.0.1:`port` in the background; return once they are healthy and the DAGs of
     the project's `dags/` folder are registered. Returns the UI already running, if any.
 
-    `env` adds environment variables for the components (e.g. `AIRFLOW__...` settings). Raises
-    `UiError` when the port is taken or Airflow does not come up within `timeout` seconds (what
-    was started is stopped again).
+    `env` adds environment variables for the components (e.g. `AIRFLOW__...` settings). With the
+    CeleryExecutor (`CREDLINK_EXECUTOR=celery` in the environment or `env`), `workers` Celery
+    workers start too (default: `CREDLINK_CELERY_WORKERS`, else 1) and are ready on return.
+    Raises `UiError` when the port is taken, the executor or the broker cannot be used, or
+    Airflow does not come up within `timeout` seconds (what was started is stopped again).
     """
     home = (home or settings.airflow_home()).resolve()
     say = progress or (lambda _msg: None)
@@ -127,6 +155,14 @@ def start(
         "AIRFLOW_CONFIG": os.environ.get("AIRFLOW_CONFIG", str(root / "airflow.cfg")),
         **(env or {}),
     }
+    try:
+        celery = executor_choice(full_env) == "celery"
+        full_env.update(executor_env(full_env))
+        count = _worker_count(full_env, workers) if celery else 0
+    except (ExecutorChoiceError, ValueError) as exc:
+        raise UiError(str(exc)) from exc
+    if celery and (problem := broker_problem(broker_url(full_env))):
+        raise UiError(problem)
     say("starting the metadata DB")
     try:
         url = metadata_db.prepare(home, full_env)
@@ -144,6 +180,14 @@ def start(
     try:
         say("waiting for the scheduler, DAG processor, triggerer and API server to be healthy")
         services.wait_healthy(timeout=timeout, require=HEALTH_COMPONENTS)
+        if celery:
+            # Only now: a task taken before the API server answers fails at its first call.
+            say(f"starting {count} Celery worker(s) on {broker_url(full_env)}")
+            pool = CeleryWorkers(count, _log_dir(home) / "workers", services.env)
+            pool.start()
+            assert pool.pgid is not None
+            (home / WORKERS_FILE).write_text(f"{pool.pgid}\n")
+            pool.wait_ready(timeout=max(30.0, deadline - time.monotonic()))
         expected = dag_files(root / "dags")
         say(f"waiting for the DAG processor to register the {len(expected)} DAGs of dags/")
         _wait_for_dags(services.base_url, home, len(expected), deadline)
@@ -169,6 +213,7 @@ def stop(home: Path | None = None, timeout: float = 30) -> int:
     if ui is not None:
         stopped = stop_group(ui.pgid, timeout)
         _forget(home)
+    stopped += _stop_workers(home, timeout)
     if metadata_db.EmbeddedPostgres(home).stop():
         stopped += 1
     return stopped
@@ -259,6 +304,56 @@ def _log_tails(log_dir: Path, lines: int = 15) -> str:
 def _is_airflow(pid: int) -> bool:
     try:
         return b"airflow" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _worker_count(env: Mapping[str, str], workers: int | None) -> int:
+    if workers is None:
+        raw = env.get(WORKERS_ENV, "").strip() or "1"
+        try:
+            workers = int(raw)
+        except ValueError:
+            raise ValueError(f"{WORKERS_ENV}={raw!r} is not a number of Celery workers") from None
+    if workers < 1:
+        raise ValueError(f"the CeleryExecutor needs at least one worker, not {workers}")
+    return workers
+
+
+def _workers_sid(home: Path) -> int | None:
+    try:
+        return int((home / WORKERS_FILE).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _workers_members(home: Path) -> list[int]:
+    """The live processes of the Celery workers recorded in `home` (their session: the workers
+    and their task processes); none when the id now belongs to someone else's processes."""
+    sid = _workers_sid(home)
+    if sid is None:
+        return []
+    members = session_members(sid)
+    if not any(_is_airflow(pid) or _is_celery(pid) for pid in members):
+        return []
+    return members
+
+
+def _stop_workers(home: Path, timeout: float) -> int:
+    """Stop the Celery workers recorded in `home`: their group (a warm shutdown first, which
+    lets running tasks finish), then what is left of their session."""
+    sid = _workers_sid(home)
+    stopped = 0
+    if sid is not None and _workers_members(home):
+        stopped = stop_group(sid, timeout)
+        stopped += stop_session(sid)
+    (home / WORKERS_FILE).unlink(missing_ok=True)
+    return stopped
+
+
+def _is_celery(pid: int) -> bool:
+    try:
+        return b"celery" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
 
