@@ -21,7 +21,11 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from credlink.etl.storage import Location
 
 #: The package folder. In a source tree its `etl`, `linkage`, `publish`, `world` and `schemas`
 #: are links to the folders beside it; in the wheel they are real folders inside it.
@@ -81,9 +85,20 @@ def data_dir() -> Path:
     return Path(env).resolve() if env else project_root() / "data"
 
 
-def lake_dir() -> Path:
-    """The lake (staging, quarantine, linkage and publish tables): `<data>/lake`."""
-    return data_dir() / "lake"
+def lake_dir() -> Location:
+    """The lake (staging, quarantine, linkage and publish tables): `$CREDLINK_LAKE` (a folder,
+    or an object-store URL such as ``s3://bucket/prefix``: see :mod:`credlink.etl.storage`
+    and docs/storage.md), else `<data>/lake`.
+
+    Example: unset -> ``PosixPath('/home/me/credlink/data/lake')``;
+    ``CREDLINK_LAKE=s3://credlink/prod`` -> ``S3Path('credlink/prod', protocol='s3')``.
+    """
+    env = os.environ.get("CREDLINK_LAKE", "").strip()
+    if not env:
+        return data_dir() / "lake"
+    from credlink.etl.storage import is_url, location
+
+    return location(env) if is_url(env) else Path(env).resolve()
 
 
 def airflow_home() -> Path:
@@ -92,8 +107,35 @@ def airflow_home() -> Path:
     return Path(env).resolve() if env else project_root() / ".airflow"
 
 
+def warehouse_location() -> Location:
+    """Where the published warehouse lives: `$CREDLINK_WAREHOUSE` (a file, or an object-store
+    URL), else `<data>/warehouse/credlink.duckdb`."""
+    env = os.environ.get("CREDLINK_WAREHOUSE")
+    if env and env.strip():
+        from credlink.etl.storage import is_url, location
+
+        if is_url(env.strip()):
+            return location(env.strip())
+        return Path(env).resolve()
+    return data_dir() / "warehouse" / "credlink.duckdb"
+
+
 def warehouse_path() -> Path:
     """The published warehouse (one DuckDB file, replaced atomically by each publish run):
-    `$CREDLINK_WAREHOUSE`, else `<data>/warehouse/credlink.duckdb`."""
-    env = os.environ.get("CREDLINK_WAREHOUSE")
-    return Path(env).resolve() if env else data_dir() / "warehouse" / "credlink.duckdb"
+    `$CREDLINK_WAREHOUSE`, else `<data>/warehouse/credlink.duckdb`.
+
+    Publishing builds it as a local DuckDB file and renames it into place, and readers open
+    it with DuckDB, which cannot open a database file on an object store: an object-store URL
+    is refused here (:class:`~credlink.etl.storage.ObjectStoreUnsupported`), naming the
+    variable, rather than half-working (docs/storage.md)."""
+    where = warehouse_location()
+    if isinstance(where, Path):
+        return where
+    from credlink.etl.storage import ObjectStoreUnsupported
+
+    raise ObjectStoreUnsupported(
+        f"CREDLINK_WAREHOUSE={where}: the warehouse is a DuckDB file that publishing replaces "
+        "by a local rename and that readers open with DuckDB; it cannot live on an object "
+        "store yet. Set CREDLINK_WAREHOUSE to a local path (a shared lake on the object store "
+        "still works; see docs/storage.md)"
+    )

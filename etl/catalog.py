@@ -36,7 +36,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from credlink.etl.contracts import load_reviewed_yaml
-from credlink.etl.lake import OPS_RUNS, Lake
+from credlink.etl.lake import OPS_RUNS, Lake, Location
 from credlink.settings import SCHEMAS_DIR
 
 __all__ = [
@@ -352,7 +352,7 @@ def read_table(lake: Lake, name: str, columns: list[str] | None = None) -> pl.Da
     return conform(frame, schema)
 
 
-def write_table(lake: Lake, name: str, frame: pl.DataFrame) -> Path:
+def write_table(lake: Lake, name: str, frame: pl.DataFrame) -> Location:
     """Hold `frame` to the contract of the lake table `name`, then replace the whole table with
     it, atomically; a breach raises :class:`TableContractError` naming the table, the column and
     the rule, and writes nothing."""

@@ -26,6 +26,17 @@ equals an uninterrupted one. ``CREDLINK_<STAGE>_CRASH_AFTER=k`` (tests only, e.g
 ``CREDLINK_LINKAGE_CRASH_AFTER``) kills the process with SIGKILL right after its k-th write
 point (:func:`write_point`).
 
+Local lakes only, for now. The protocol rests on ``fcntl`` locks and atomic renames in one
+file system. A lake on an object store (``s3://``; :mod:`credlink.etl.storage`) has neither:
+a lock file there excludes nobody, and a "rename" is a copy then a delete, so a commit record
+could be applied half. The stages that commit this way (linkage, publishing) therefore refuse
+an object-store lake before they read or write anything (:func:`stage_lock`, and
+:attr:`credlink.etl.lake.Lake.root`, raise :class:`~credlink.etl.storage.ObjectStoreUnsupported`).
+What a shared lake needs instead (docs/storage.md): the lock as a lock object with a lease
+(:func:`credlink.etl.storage.object_lock`, S3 conditional writes) or a PostgreSQL advisory
+lock on the metadata DB, and the commit as one conditional PUT of a manifest naming the new
+objects (readers follow the manifest), so that one request switches the whole run.
+
 Example:
     >>> with stage_lock(lake_root, "linkage", "manual__2025-07-01"):    # doctest: +SKIP
     ...     recover(lake_root, "linkage")
@@ -91,6 +102,15 @@ class StageLockedError(RuntimeError):
 
 
 def _state_dir(lake_root: Path, stage: str) -> Path:
+    if not isinstance(lake_root, Path):
+        from credlink.etl.storage import ObjectStoreUnsupported
+
+        raise ObjectStoreUnsupported(
+            f"the {stage} stage cannot run on a lake on an object store ({lake_root}) yet: its "
+            "commit of several files needs a local lock and atomic renames, which an object "
+            "store does not have. Nothing was read or written. Run it on a local lake, or see "
+            "docs/storage.md for what a shared lake needs"
+        )
     return lake_root / stage
 
 

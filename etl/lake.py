@@ -23,6 +23,20 @@ re-running an interval replaces exactly what that interval wrote. Readers see wh
 The DuckDB catalog holds views, not data: it is rebuilt into a new file and renamed into place,
 so a user holding the old one open in the DuckDB CLI blocks nothing.
 
+Where the lake lives (:mod:`credlink.etl.storage`, docs/storage.md): ``<root>`` is a local
+folder (a :class:`~pathlib.Path`, the default: every file as above) or an object-store URL
+(``s3://bucket/prefix``: the same keys, read and written through fsspec), so that workers on
+several machines share one lake. What "atomically" means there: locally, a temporary file
+renamed over the partition; on an object store, which has no rename, the final key written in
+one PUT (readers see the old object or the new one, never a part). The locks below (snapshot,
+append, catalog) are ``fcntl`` locks on a local lake and lock objects taken with S3
+conditional writes on an object store. The catalog of an object-store lake is built locally
+and uploaded whole; its views read the lake through the fsspec filesystem registered in
+DuckDB (:meth:`Lake.open_catalog`), since DuckDB's httpfs extension is not available here.
+:attr:`Lake.root` is the local folder and raises
+:class:`~credlink.etl.storage.ObjectStoreUnsupported` on an object store: code that needs a
+folder (linkage, publishing, Data Docs) says so instead of half-working.
+
 Delta tables (the big linkage tables: a daily run changes a few rows of a million): a base
 partition ``interval=all`` and delta partitions ``interval=delta-<seq>`` (zero-padded, one per
 run that changed rows), each holding whole rows that replace the rows of the same key, and
@@ -44,17 +58,26 @@ Example:
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
+
+from credlink.etl import storage
+from credlink.etl.storage import Location, ObjectStoreUnsupported, object_lock, put_object
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from polars._typing import PolarsDataType
 
 LAYERS = ("staging", "quarantine", "conformed", "linkage")
 #: The layers whose tables keep every version of a source record (catalog: a `__current` view).
@@ -81,9 +104,14 @@ DELTA_META = "credlink.delta"
 class DeltaFile:
     """One partition of a delta table: its sequence number (0: the base) and metadata."""
 
-    path: Path
+    location: Location
     seq: int
     meta: dict[str, object]
+
+    @property
+    def path(self) -> Path:
+        """The partition's local file (:class:`ObjectStoreUnsupported` on an object store)."""
+        return _local(self.location, "DeltaFile.path")
 
 
 def delta_metadata(
@@ -103,24 +131,77 @@ class CatalogError(RuntimeError):
     """The rebuilt catalog is not complete (e.g. a full disk); the previous one stays."""
 
 
-@dataclass(frozen=True)
-class Lake:
-    """The lake under `root`."""
+def _local(loc: Location, what: str) -> Path:
+    """`loc` as a local path, or :class:`ObjectStoreUnsupported` naming `what` asked for it."""
+    if isinstance(loc, Path):
+        return loc
+    raise ObjectStoreUnsupported(
+        f"{what}: the lake is on an object store ({loc}), which has no local folder; the code "
+        "asking for it works on local lakes only (docs/storage.md says which stages run on "
+        "an object-store lake)"
+    )
 
-    root: Path
+
+@dataclass(frozen=True, init=False)
+class Lake:
+    """The lake at `location`: a local folder (a :class:`~pathlib.Path`, the default), or a
+    URL of an object store (``s3://bucket/prefix``, a text or a :class:`upath.UPath`; see
+    :mod:`credlink.etl.storage`).
+
+    Example:
+        >>> Lake(Path("/srv/lake")).root
+        PosixPath('/srv/lake')
+        >>> Lake("s3://credlink/prod").is_local   # doctest: +SKIP
+        False
+    """
+
+    location: Location
+
+    def __init__(self, location: Location | str) -> None:
+        object.__setattr__(self, "location", storage.location(location))
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the lake is a local folder (not on an object store)."""
+        return isinstance(self.location, Path)
+
+    @property
+    def root(self) -> Path:
+        """The lake's local folder. On an object store there is none: code that needs the
+        lake as a folder raises :class:`~credlink.etl.storage.ObjectStoreUnsupported`
+        (clearly, before writing anything) instead of half-working; use :attr:`location`."""
+        return _local(self.location, "Lake.root")
+
+    @property
+    def url(self) -> str:
+        """The lake's location as text: a folder, or ``s3://bucket/prefix``."""
+        return str(self.location)
+
+    def partition_location(self, layer: str, dataset: str, interval_key: str) -> Location:
+        """The file (or object) holding `dataset`'s rows of one interval in `layer`."""
+        return self.location / layer / dataset / f"interval={interval_key}" / "data.parquet"
 
     def partition(self, layer: str, dataset: str, interval_key: str) -> Path:
-        """The file holding `dataset`'s rows of one interval in `layer`."""
-        return self.root / layer / dataset / f"interval={interval_key}" / "data.parquet"
+        """The local file holding `dataset`'s rows of one interval in `layer` (a local lake's;
+        :meth:`partition_location` for any lake)."""
+        return _local(self.partition_location(layer, dataset, interval_key), "Lake.partition")
 
-    def write(self, layer: str, dataset: str, interval_key: str, frame: pl.DataFrame) -> Path:
+    def partition_files(self, layer: str, dataset: str) -> list[Location]:
+        """Every partition file of a dataset, in the order of their interval keys."""
+        return _glob(self.location / layer / dataset, "interval=*/data.parquet")
+
+    def has_data(self, layer: str, dataset: str) -> bool:
+        """Whether the dataset has at least one partition."""
+        return any((self.location / layer / dataset).glob("interval=*/data.parquet"))
+
+    def write(self, layer: str, dataset: str, interval_key: str, frame: pl.DataFrame) -> Location:
         """Replace `dataset`'s partition for the interval with `frame` (atomically)."""
-        return _atomic_parquet(self.partition(layer, dataset, interval_key), frame)
+        return _atomic_parquet(self.partition_location(layer, dataset, interval_key), frame)
 
     def read_partition(self, layer: str, dataset: str, interval_key: str) -> pl.DataFrame | None:
         """One partition of a dataset, or None when it was never written."""
-        path = self.partition(layer, dataset, interval_key)
-        return pl.read_parquet(path) if path.is_file() else None
+        path = self.partition_location(layer, dataset, interval_key)
+        return _read_parquet(path) if path.is_file() else None
 
     def write_snapshot(
         self, layer: str, dataset: str, name: str, frame: pl.DataFrame, as_of: str
@@ -129,10 +210,9 @@ class Lake:
         `as_of` (a sortable text, e.g. an interval end), unless the partition already holds a
         later snapshot: a backfill of an old interval never replaces today's view. Returns
         whether it was written."""
-        path = self.partition(layer, dataset, name)
-        base = self.root / layer / dataset
-        base.mkdir(parents=True, exist_ok=True)
-        with locked(base / f".{name}.lock"):
+        path = self.partition_location(layer, dataset, name)
+        base = self.location / layer / dataset
+        with self.lock(base / f".{name}.lock", f"snapshot {layer}.{dataset} {name}"):
             stored = self.snapshot_as_of(layer, dataset, name)
             if stored is not None and stored > as_of:
                 return False
@@ -141,62 +221,63 @@ class Lake:
 
     def snapshot_as_of(self, layer: str, dataset: str, name: str) -> str | None:
         """The `as_of` of a snapshot partition (None when there is none)."""
-        path = self.partition(layer, dataset, name)
+        path = self.partition_location(layer, dataset, name)
         if not path.is_file():
             return None
-        import pyarrow.parquet as pq
-
-        meta = pq.read_metadata(path).metadata or {}
+        meta = _parquet_metadata(path)
         value = meta.get(SNAPSHOT_AS_OF.encode())
         return value.decode() if value is not None else None
 
-    def write_whole(self, layer: str, dataset: str, frame: pl.DataFrame) -> Path:
+    def write_whole(self, layer: str, dataset: str, frame: pl.DataFrame) -> Location:
         """Replace the whole of `dataset` (a table not partitioned by interval), atomically."""
         return self.write(layer, dataset, WHOLE, frame)
 
-    def append_locked(self, layer: str, dataset: str, frame: pl.DataFrame) -> Path:
-        """Append `frame` to a whole table under a file lock (read, concatenate, replace):
+    def append_locked(self, layer: str, dataset: str, frame: pl.DataFrame) -> Location:
+        """Append `frame` to a whole table under a lock (read, concatenate, replace):
         concurrent appenders wait for each other and readers see whole files only."""
-        base = self.root / layer / dataset
-        base.mkdir(parents=True, exist_ok=True)
-        with locked(base / ".append.lock"):
-            path = self.partition(layer, dataset, WHOLE)
-            old = pl.read_parquet(path) if path.exists() else None
+        base = self.location / layer / dataset
+        with self.lock(base / ".append.lock", f"append to {layer}.{dataset}"):
+            path = self.partition_location(layer, dataset, WHOLE)
+            old = _read_parquet(path) if path.exists() else None
             new = frame if old is None else pl.concat([old, frame], how="diagonal_relaxed")
             return _atomic_parquet(path, new)
 
-    def write_run(self, dataset: str, interval_key: str, frame: pl.DataFrame) -> Path:
+    def lock(self, lock_file: Location, holder: str = "") -> AbstractContextManager[None]:
+        """An exclusive lock for writers of the same files: a local ``fcntl`` lock
+        (:func:`locked`) on a local lake, a lock object (:func:`~credlink.etl.storage.
+        object_lock`, S3 conditional writes) on an object store."""
+        if isinstance(lock_file, Path):
+            return locked(lock_file)
+        return object_lock(lock_file, holder or f"pid {os.getpid()}")
+
+    def write_run(self, dataset: str, interval_key: str, frame: pl.DataFrame) -> Location:
         """Replace the bookkeeping row(s) of one table's run over an interval."""
-        path = self.root / OPS_RUNS / f"interval={interval_key}" / f"{dataset}.parquet"
+        path = self.location / OPS_RUNS / f"interval={interval_key}" / f"{dataset}.parquet"
         return _atomic_parquet(path, frame)
 
     def read(self, layer: str, dataset: str, columns: list[str] | None = None) -> pl.DataFrame:
         """All partitions of a dataset (empty frame when there are none); of a delta table,
         the current table (module doc). Only `columns` (those present) when given."""
-        files = sorted((self.root / layer / dataset).glob("interval=*/data.parquet"))
+        files = self.partition_files(layer, dataset)
         if not files:
             return pl.DataFrame()
         if any(f.parent.name.startswith(f"interval={DELTA_PREFIX}") for f in files):
             return _merge_delta(self.delta_files(layer, dataset), columns)
         if columns is not None:
-            import pyarrow.parquet as pq
-
             frames = [
-                pl.read_parquet(f, columns=[c for c in pq.read_schema(f).names if c in columns])
+                _read_parquet(f, columns=[c for c in _parquet_schema(f).names if c in columns])
                 for f in files
             ]
             return pl.concat(frames, how="diagonal_relaxed")
-        return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        return pl.concat([_read_parquet(f) for f in files], how="diagonal_relaxed")
 
     def delta_files(self, layer: str, dataset: str) -> list[DeltaFile]:
         """The partitions of a delta table that are in force: the base (if any) and the
         deltas after the last one it folds in, in order."""
-        import pyarrow.parquet as pq
-
         out: list[DeltaFile] = []
-        for f in sorted((self.root / layer / dataset).glob("interval=*/data.parquet")):
+        for f in self.partition_files(layer, dataset):
             name = f.parent.name.removeprefix("interval=")
-            raw = (pq.read_metadata(f).metadata or {}).get(DELTA_META.encode())
+            raw = _parquet_metadata(f).get(DELTA_META.encode())
             meta = json.loads(raw) if raw else {}
             seq = int(name.removeprefix(DELTA_PREFIX)) if name.startswith(DELTA_PREFIX) else 0
             out.append(DeltaFile(f, seq, meta))
@@ -209,85 +290,153 @@ class Lake:
         through = max((int(str(d.meta.get("through", 0))) for d in files), default=0)
         return max([through, *(d.seq for d in files)]) + 1
 
+    def scan(self, files: Sequence[Location], schema: Mapping[str, PolarsDataType]) -> pl.LazyFrame:
+        """A lazy scan of `files` (partitions of this lake) with exactly the columns of
+        `schema`: those a file lacks are nulls, the others are not read. On an object store
+        the files are fetched first (concurrently, through fsspec)."""
+        sources: list[Path] | list[bytes]
+        if all(isinstance(f, Path) for f in files):
+            sources = [f for f in files if isinstance(f, Path)]
+        else:
+            sources = _fetch(files)
+        return pl.scan_parquet(
+            sources,
+            schema=dict(schema),
+            missing_columns="insert",
+            extra_columns="ignore",
+            hive_partitioning=False,
+        )
+
     def read_column(self, layer: str, dataset: str, column: str) -> pl.Series:
         """One text column (e.g. `_record_id`) of every partition of a dataset, read in one scan
         (empty when there is none); partitions without the column give nulls."""
-        files = sorted((self.root / layer / dataset).glob("interval=*/data.parquet"))
+        files = self.partition_files(layer, dataset)
         if not files:
             return pl.Series(column, [], dtype=pl.String)
-        return (
-            pl.scan_parquet(
-                files,
-                schema={column: pl.String},
-                missing_columns="insert",
-                extra_columns="ignore",
-                hive_partitioning=False,
-            )
-            .collect()
-            .to_series()
-        )
+        return self.scan(files, {column: pl.String}).collect().to_series()
 
     def read_runs(self) -> pl.DataFrame:
         """Every table run's bookkeeping row."""
-        files = sorted((self.root / OPS_RUNS).glob("interval=*/*.parquet"))
+        files = _glob(self.location / OPS_RUNS, "interval=*/*.parquet")
         if not files:
             return pl.DataFrame()
-        return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        return pl.concat([_read_parquet(f) for f in files], how="diagonal_relaxed")
 
     def datasets(self, layer: str) -> list[str]:
         """Datasets present in a layer."""
-        base = self.root / layer
+        base = self.location / layer
         return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.exists() else []
 
     @property
-    def catalog_path(self) -> Path:
-        return self.root / "catalog.duckdb"
+    def catalog_location(self) -> Location:
+        """Where the catalog is: ``<lake>/catalog.duckdb`` (a file, or an object)."""
+        return self.location / "catalog.duckdb"
 
-    def refresh_catalog(self) -> Path:
-        """Rebuild the DuckDB catalog of views and rename it into place."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with locked(self.root / ".catalog.lock"):
-            for stale in self.root.glob(".catalog-*.duckdb*"):
+    @property
+    def catalog_path(self) -> Path:
+        """The catalog's local file (a local lake's; :meth:`open_catalog` for any lake)."""
+        return _local(self.catalog_location, "Lake.catalog_path")
+
+    def refresh_catalog(self) -> Location:
+        """Rebuild the DuckDB catalog of views and rename it into place (on an object store:
+        build it in a local temporary folder, check it, upload it in one PUT)."""
+        if not isinstance(self.location, Path):
+            return self._refresh_remote_catalog()
+        root = self.location
+        root.mkdir(parents=True, exist_ok=True)
+        with locked(root / ".catalog.lock"):
+            for stale in root.glob(".catalog-*.duckdb*"):
                 stale.unlink(missing_ok=True)  # left by an interrupted refresh (we hold the lock)
-            tmp = self.root / f".catalog-{uuid.uuid4().hex}.duckdb"
-            statements = self.catalog_sql()
-            expected = sum(s.startswith("CREATE OR REPLACE VIEW") for s in statements)
+            tmp = root / f".catalog-{uuid.uuid4().hex}.duckdb"
             try:
-                con = duckdb.connect(str(tmp))
-                try:
-                    for sql in statements:
-                        con.execute(sql)
-                    # Everything into the main file before the rename: no WAL may be left behind.
-                    con.execute("CHECKPOINT")
-                finally:
-                    con.close()
-                con = duckdb.connect(str(tmp), read_only=True)
-                try:
-                    row = con.sql(
-                        "SELECT count(*) FROM duckdb_views() WHERE NOT internal"
-                    ).fetchone()
-                finally:
-                    con.close()
-                views = int(row[0]) if row else 0
-                if views != expected:
-                    raise CatalogError(
-                        f"catalog {self.catalog_path}: the rebuilt catalog has {views} views, "
-                        f"expected {expected}; the previous catalog is kept"
-                    )
-                if Path(f"{tmp}.wal").exists():
-                    raise CatalogError(
-                        f"catalog {self.catalog_path}: a WAL was left after checkpoint"
-                    )
+                self._build_catalog(tmp)
                 tmp.replace(self.catalog_path)
-            except duckdb.Error as exc:
-                raise CatalogError(
-                    f"catalog {self.catalog_path}: cannot rebuild it ({exc.__class__.__name__}: "
-                    f"{exc}); the previous catalog is kept"
-                ) from exc
             finally:
                 tmp.unlink(missing_ok=True)
                 Path(f"{tmp}.wal").unlink(missing_ok=True)
         return self.catalog_path
+
+    def _refresh_remote_catalog(self) -> Location:
+        import tempfile
+
+        target = self.catalog_location
+        with (
+            self.lock(self.location / ".catalog.lock", "catalog refresh"),
+            tempfile.TemporaryDirectory(prefix="credlink-catalog-") as folder,
+        ):
+            tmp = Path(folder) / "catalog.duckdb"
+            self._build_catalog(tmp)
+            put_object(target, tmp.read_bytes())  # type: ignore[arg-type]
+        return target
+
+    def _connect(self, path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection to a catalog file that can read this lake's files: on an object
+        store, with the lake's fsspec filesystem registered (DuckDB has no httpfs here)."""
+        con = duckdb.connect(str(path), read_only=read_only)
+        if not isinstance(self.location, Path):
+            con.execute("SET autoinstall_known_extensions = false")
+            con.register_filesystem(self.location.fs)
+        return con
+
+    def _build_catalog(self, tmp: Path) -> None:
+        statements = self.catalog_sql()
+        expected = sum(s.startswith("CREATE OR REPLACE VIEW") for s in statements)
+        where = self.catalog_location
+        try:
+            con = self._connect(tmp)
+            try:
+                for sql in statements:
+                    con.execute(sql)
+                # Everything into the main file before the rename: no WAL may be left behind.
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            con = self._connect(tmp, read_only=True)
+            try:
+                row = con.sql("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()
+            finally:
+                con.close()
+            views = int(row[0]) if row else 0
+            if views != expected:
+                raise CatalogError(
+                    f"catalog {where}: the rebuilt catalog has {views} views, "
+                    f"expected {expected}; the previous catalog is kept"
+                )
+            if Path(f"{tmp}.wal").exists():
+                raise CatalogError(f"catalog {where}: a WAL was left after checkpoint")
+        except duckdb.Error as exc:
+            raise CatalogError(
+                f"catalog {where}: cannot rebuild it ({exc.__class__.__name__}: "
+                f"{exc}); the previous catalog is kept"
+            ) from exc
+
+    @contextmanager
+    def open_catalog(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The catalog, open read-only, for a query from Python: the local file itself, or
+        (object store) a downloaded copy with the lake's filesystem registered, so that its
+        views read the lake's objects.
+
+        Example:
+            >>> with lake.open_catalog() as con:                              # doctest: +SKIP
+            ...     con.sql("SELECT count(*) FROM ops.ingest_runs").fetchone()
+        """
+        if isinstance(self.location, Path):
+            con = self._connect(self.catalog_path, read_only=True)
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="credlink-catalog-") as folder:
+            copy = Path(folder) / "catalog.duckdb"
+            copy.write_bytes(self.catalog_location.read_bytes())
+            con = self._connect(copy, read_only=True)
+            try:
+                yield con
+            finally:
+                con.close()
 
     def catalog_sql(self) -> list[str]:
         """The statements that define the catalog's views (plan apart from execution)."""
@@ -295,13 +444,14 @@ class Lake:
         for layer in LAYERS:
             stmts.append(f"CREATE SCHEMA IF NOT EXISTS {layer}")
             for dataset in self.datasets(layer):
-                glob = _sql_text(str(self.root / layer / dataset / "interval=*" / "data.parquet"))
+                folder = self.location / layer / dataset
+                glob = _sql_text(str(folder / "interval=*" / "data.parquet"))
                 view = _sql_ident(dataset)
                 current = _sql_ident(f"{dataset}__current")
-                if not any((self.root / layer / dataset).glob("interval=*/data.parquet")):
+                if not any(folder.glob("interval=*/data.parquet")):
                     continue
                 pattern = f"interval={DELTA_PREFIX}*/data.parquet"
-                if layer == "linkage" and any((self.root / layer / dataset).glob(pattern)):
+                if layer == "linkage" and any(folder.glob(pattern)):
                     latest = self.delta_files(layer, dataset)[-1]
                     stmts.append(_delta_view_sql(layer, dataset, glob, latest))
                     continue
@@ -318,9 +468,9 @@ class Lake:
                         + ", ".join(f"{c} DESC" for c in VERSION_ORDER)
                         + f") AS _version FROM {layer}.{view}) WHERE _version = 1"
                     )
-        runs = _sql_text(str(self.root / OPS_RUNS / "interval=*" / "*.parquet"))
+        runs = _sql_text(str(self.location / OPS_RUNS / "interval=*" / "*.parquet"))
         stmts.append("CREATE SCHEMA IF NOT EXISTS ops")
-        if any((self.root / OPS_RUNS).glob("interval=*/*.parquet")):
+        if any((self.location / OPS_RUNS).glob("interval=*/*.parquet")):
             stmts.append(
                 "CREATE OR REPLACE VIEW ops.ingest_runs AS SELECT * FROM "
                 f"read_parquet({runs}, union_by_name = true)"
@@ -360,8 +510,6 @@ def _texts(value: object) -> list[str]:
 def _merge_delta(files: list[DeltaFile], columns: list[str] | None = None) -> pl.DataFrame:
     """The current table of a delta table's partitions in force (module doc); only `columns`
     (all when None)."""
-    import pyarrow.parquet as pq
-
     if not files:
         return pl.DataFrame()
     last = files[-1].meta
@@ -370,9 +518,9 @@ def _merge_delta(files: list[DeltaFile], columns: list[str] | None = None) -> pl
     def read(d: DeltaFile) -> pl.DataFrame:
         wanted = None
         if columns is not None:
-            names = pq.read_schema(d.path).names
+            names = _parquet_schema(d.location).names
             wanted = [c for c in names if c in {*columns, key, DELTA_DELETED}]
-        return pl.read_parquet(d.path, columns=wanted)
+        return _read_parquet(d.location, columns=wanted)
 
     frames = [read(d) for d in files]
     base_columns = [c for c in frames[0].columns if c != DELTA_DELETED]
@@ -418,7 +566,6 @@ def _delta_view_sql(layer: str, dataset: str, glob: str, latest: DeltaFile) -> s
     """The catalog view of a delta table: the current table, as :func:`_merge_delta` reads it
     (the overlay values from the metadata of the latest partition, read when queried)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     meta = latest.meta
     key = _sql_ident(str(meta.get("key") or "unique_id"))
@@ -436,7 +583,7 @@ def _delta_view_sql(layer: str, dataset: str, glob: str, latest: DeltaFile) -> s
         f"(SELECT decode(value) FROM {kv} WHERE decode(key) = '{DELTA_META}' "
         "ORDER BY file_name DESC LIMIT 1)"
     )
-    schema = pq.read_schema(latest.path)
+    schema = _parquet_schema(latest.location)
     overlay = meta.get("overlay") or {}
     assert isinstance(overlay, dict)
     replaced = []
@@ -510,9 +657,66 @@ def clean_stray_tmp(folder: Path) -> list[Path]:
     return removed
 
 
+def _read_parquet(path: Location, columns: list[str] | None = None) -> pl.DataFrame:
+    """A partition file read whole (only `columns` when given), from a folder or a store."""
+    if isinstance(path, Path):
+        return pl.read_parquet(path, columns=columns)
+    return pl.read_parquet(_get(path), columns=columns)
+
+
+def _parquet_metadata(path: Location) -> dict[bytes, bytes]:
+    """A Parquet file's key-value metadata (its footer only is read)."""
+    import pyarrow.parquet as pq
+
+    if isinstance(path, Path):
+        return pq.read_metadata(path).metadata or {}
+    return pq.read_metadata(io.BytesIO(_get(path))).metadata or {}
+
+
+def _parquet_schema(path: Location) -> pa.Schema:
+    """A Parquet file's schema (its footer only is read)."""
+    import pyarrow.parquet as pq
+
+    if isinstance(path, Path):
+        return pq.read_schema(path)
+    return pq.read_schema(io.BytesIO(_get(path)))
+
+
+def _get(path: Location) -> bytes:
+    """An object's bytes in one GET: one version of it, whole, even while a writer replaces
+    it (reading it in ranges could mix or, as s3fs guards, fail on two versions)."""
+    assert not isinstance(path, Path)
+    data: bytes = path.fs.cat_file(path.path)
+    return data
+
+
+def _glob(base: Location, pattern: str) -> list[Location]:
+    """The files under `base` matching `pattern`, in path order (by parts, as pathlib sorts)."""
+    if isinstance(base, Path):
+        return list(sorted(base.glob(pattern)))
+    return sorted(base.glob(pattern), key=lambda p: tuple(p.parts))
+
+
+def _fetch(files: Sequence[Location]) -> list[bytes]:
+    """The bytes of `files` on an object store, fetched concurrently (one request each)."""
+    remote = [f for f in files if not isinstance(f, Path)]
+    if not remote:
+        return []
+    fs = remote[0].fs
+    paths = [f.path for f in remote]
+    got: Any = fs.cat(paths)
+    return [got[p] for p in paths] if isinstance(got, dict) else [got]
+
+
 def _atomic_parquet(
-    path: Path, frame: pl.DataFrame, metadata: dict[str, str] | None = None
-) -> Path:
+    path: Location, frame: pl.DataFrame, metadata: dict[str, str] | None = None
+) -> Location:
+    if not isinstance(path, Path):
+        # An object store has no rename: the final key, written in one PUT (storage module).
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, metadata=metadata)
+        put_object(path, buffer.getvalue())
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stray_tmp(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")

@@ -58,7 +58,7 @@ import duckdb
 import polars as pl
 
 from credlink.etl.catalog import TableContractError, check_frame, columns, lake_contract
-from credlink.etl.lake import Lake
+from credlink.etl.lake import Lake, Location
 from credlink.linkage.evidence import FACTS
 from credlink.publish.listings import read_listings
 from credlink.publish.memoranda import MEMORANDA_DIR, Memorandum, load_memoranda
@@ -369,7 +369,7 @@ def check_restriction_quality(table: pl.DataFrame) -> list[str]:
     return check_frame(table, lake_contract(TABLE))
 
 
-def write_restriction_quality(lake: Lake, table: pl.DataFrame) -> Path:
+def write_restriction_quality(lake: Lake, table: pl.DataFrame) -> Location:
     """Hold `table` to its contract, then store it as ``linkage.restriction_quality`` (whole,
     atomically); a breach raises :class:`RestrictionQualityContractError` and stores nothing.
     Refresh the lake's catalog after (``lake.refresh_catalog()``) to see it in DuckDB."""

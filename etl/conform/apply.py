@@ -367,17 +367,12 @@ def check_conformed(lake: Lake, mappings: Mapping[str, ConformMapping] | None = 
     missing = []
     for source, mapping in sorted(maps.items()):
         for table, conf in mapping.tables.items():
-            staged = lake.root / "staging" / f"{source}__{table}"
-            if not any(staged.glob("interval=*/data.parquet")):
+            if not lake.has_data("staging", f"{source}__{table}"):
                 continue
-            missing += [
-                d
-                for d in outputs(source, table, conf)
-                if not any((lake.root / LAYER / d).glob("interval=*/data.parquet"))
-            ]
+            missing += [d for d in outputs(source, table, conf) if not lake.has_data(LAYER, d)]
     if missing:
         raise NotConformedError(
-            f"{lake.root}: staged tables without their conformed tables {missing}; conform the "
+            f"{lake.url}: staged tables without their conformed tables {missing}; conform the "
             "lake first (credlink.etl.conform.apply.conform_lake)"
         )
 

@@ -381,26 +381,19 @@ def _flag_versions_in_force(
     ids = bad.filter(unflagged & pl.col("_record_id").is_not_null())["_record_id"].unique()
     if ids.is_empty():
         return bad
-    own = lake.partition("staging", dataset, interval.key)
-    files = [
-        f
-        for f in sorted((lake.root / "staging" / dataset).glob("interval=*/data.parquet"))
-        if f != own
-    ]
+    own = lake.partition_location("staging", dataset, interval.key)
+    files = [f for f in lake.partition_files("staging", dataset) if f != own]
     if not files:
         return bad
     latest = (
-        pl.scan_parquet(
+        lake.scan(
             files,
-            schema={
+            {
                 "_record_id": pl.String,
                 "_run_id": pl.String,
                 "_kept_from_run": pl.String,
                 "_updated_utc": pl.Datetime("us", "UTC"),
             },
-            missing_columns="insert",
-            extra_columns="ignore",
-            hive_partitioning=False,
         )
         .filter(pl.col("_record_id").is_in(ids.implode()))
         .sort("_updated_utc", nulls_last=False)
