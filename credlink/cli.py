@@ -740,27 +740,25 @@ def sample_estimate() -> None:
             _say("  ", row["unique_id"], " -> ", row["credit_code"])
 
 
-def _estimate_table(table: Any, title: str, truth: Any = None) -> Table:
-    """A rich table of ``linkage.estimated_quality`` rows (with ``true_precision`` and
-    ``inside`` when `truth` columns are there)."""
-    out = Table(title=title)
-    cols = ["subject", "source", "method", "accepted", "sampled", "settled", "correct",
-            "precision", "interval"]  # fmt: skip
+def _estimate_table(table: Any, title: str) -> Table:
+    """A rich table of ``linkage.estimated_quality`` rows (with the truth, ``true_precision``
+    and ``inside``, when those columns are there)."""
+    confidence = table["confidence"][0] if table.height else 0.95
+    out = Table(title=f"{title} ({confidence:.0%} Wilson intervals)")
+    cols = ["subject", "source", "method", "accepted", "sampled", "settled", "right",
+            "estimate", "interval"]  # fmt: skip
     has_truth = "true_precision" in table.columns
     if has_truth:
-        cols += ["true precision", "inside"]
+        cols += ["truth", "inside"]
     for col in cols:
         out.add_column(col, justify="left" if col in ("subject", "source", "method") else "right")
     for r in table.iter_rows(named=True):
-        interval = (
-            "-"
-            if r["ci_low"] is None
-            else f"{r['ci_low']:.3f}-{r['ci_high']:.3f} ({r['confidence']:.0%})"
-        )
+        interval = "-" if r["ci_low"] is None else f"{r['ci_low']:.3f}-{r['ci_high']:.3f}"
         cells: list[str | Text] = [
-                 literal(r["subject_type"]), literal(r["source"]), literal(r["method"]),
-                 f"{r['population']:,}", str(r["sampled"]), str(r["decided"]),
-                 str(r["correct"]), _number(r["precision"], ".3f"), interval]  # fmt: skip
+            literal(r["subject_type"]), literal(r["source"]), literal(r["method"]),
+            f"{r['population']:,}", str(r["sampled"]), str(r["decided"]), str(r["correct"]),
+            _number(r["precision"], ".3f"), interval,
+        ]  # fmt: skip
         if has_truth:
             inside = r.get("inside")
             cells += [_number(r["true_precision"], ".3f"),

@@ -307,6 +307,13 @@ def test_a_reviewer_who_errs(lake: Lake, worse: pl.DataFrame, small_world: World
     assert agreed.pairs == current_sample(lake).height
     assert agreed.percent_agreement == pytest.approx((1 - rate) ** 2 + rate**2, abs=0.08)
     assert agreed.kappa is not None and agreed.kappa < 0.5
+    print(  # the figures docs/review-quality.md quotes (pytest -s)
+        f"\ntruth {overall['true_precision']:.4f}; one reviewer erring {rate:.0%}: "
+        f"{overall['precision']:.4f} [{overall['ci_low']:.4f}, {overall['ci_high']:.4f}]; "
+        f"double review: {both['precision']:.4f} [{both['ci_low']:.4f}, {both['ci_high']:.4f}] "
+        f"(truth {both['true_precision']:.4f}); agreement {agreed.percent_agreement:.1%}, "
+        f"kappa {agreed.kappa:.3f}, {agreed.pairs} pairs"
+    )
     # A settled sample item takes no further verdict; a key of an older draw is refused.
     settled_key = (
         current_sample(lake)
@@ -317,3 +324,53 @@ def test_a_reviewer_who_errs(lake: Lake, worse: pl.DataFrame, small_world: World
         decide_sample(lake, settled_key, "accept", reviewer="zhou", decided_at=DAY, policy=DOUBLE)
     with pytest.raises(ItemChanged, match="not an item of the quality sample"):
         decide_sample(lake, "courts/x/1@0123456789ab", "accept", reviewer="zhou", decided_at=DAY)
+
+
+@pytest.mark.slow
+def test_the_sample_commands(
+    linked: Lake, tmp_path: Path, small_world: WorldSummary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`credlink review sample draw/list/show`, verdicts through the normal `review accept /
+    reject`, `review sample estimate`, `review agreement` and `credlink quality` beside the
+    truth."""
+    from typer.testing import CliRunner
+
+    from credlink.cli import app
+
+    shutil.copytree(linked.root, tmp_path / "lake")
+    monkeypatch.setenv("CREDLINK_DATA", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    lake, runner = Lake(tmp_path / "lake"), CliRunner()
+
+    def ok(*args: str) -> str:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        return result.output
+
+    assert runner.invoke(app, ["review", "sample", "estimate"]).exit_code == 1
+    drawn = ok("review", "sample", "draw", "--size", "30", "--seed", "3")
+    assert "sample S-3-30-sample-run" in drawn and "deterministic" in drawn
+    assert ok("review", "sample", "draw", "--size", "30", "--seed", "3") == drawn
+    listed = ok("review", "sample", "list", "--reviewer", "li")
+    items = sample_items(lake, "li")
+    assert items.height == current_sample(lake).height and items["item_key"][0] in listed
+    shown = ok("review", "sample", "show", "1", "--reviewer", "li")
+    assert "registry entry" in shown and items["item_key"][0] in shown
+    for word in ("probability", "accepted", "deterministic", "probabilistic", "clerical"):
+        assert word not in shown.lower(), word
+    truth = truth_of(small_world)
+    codes = dict(current_sample(lake).select("unique_id", "credit_code").iter_rows())
+    for row in items.iter_rows(named=True):
+        right = truth.get(row["unique_id"]) == codes[row["unique_id"]]
+        out = ok("review", "accept" if right else "reject", row["item_key"], "--reviewer", "li")
+        assert "sampled link" in out
+    refused = runner.invoke(app, ["review", "accept", items["item_key"][0], "--reviewer", "wang"])
+    assert refused.exit_code == 1 and "settled" in refused.output
+    estimate = ok("review", "sample", "estimate")
+    assert "estimated precision" in estimate and "1.000" in estimate
+    stored = lake.read("linkage", "estimated_quality")
+    assert stored.filter(pl.col("subject_type") == "all")["decided"].item() == items.height
+    assert "0 item(s) decided by two reviewers" in ok("review", "agreement", "--queue", "sample")
+    quality = ok("quality", "--world", str(small_world.out))
+    beside = quality.split("beside the truth", 1)[1]
+    assert "truth" in beside and "inside" in beside and "yes" in beside and "NO" not in beside
