@@ -110,8 +110,20 @@ async def caller(request: Request) -> Caller:
     )
 
 
-async def reviewer(who: Annotated[Caller, Depends(caller)]) -> Caller:
-    """The caller if they hold the reviewer role, else 403 naming what they lack."""
+async def reviewer(request: Request, who: Annotated[Caller, Depends(caller)]) -> Caller:
+    """The caller if they hold the reviewer role, else 403 naming what they lack. A browser's
+    form posted from another site is refused too (its ``Origin`` is not this server's): the
+    UI's cookie is ``SameSite=Lax`` already; this keeps it so behind any proxy setting."""
+    origin = request.headers.get("origin")
+    if origin:
+        from urllib.parse import urlsplit
+
+        host = request.headers.get("host", "")
+        if urlsplit(origin).netloc != host:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"a decision posted from another site ({origin[:80]}) is refused",
+            )
     if not who.may_review:
         role = f" (role {who.role})" if who.role else ""
         raise HTTPException(

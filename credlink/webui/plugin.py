@@ -25,20 +25,20 @@ __all__ = ["EXTERNAL_VIEWS", "FASTAPI_APPS", "CredlinkPlugin"]
 
 #: The app mounted in the API server (``/credlink/...``).
 FASTAPI_APPS: list[dict[str, Any]] = [{"app": app, "url_prefix": URL_PREFIX, "name": "credlink"}]
-#: The navigation entries: a "credlink" menu in the UI's navigation bar with the two pages.
+#: The navigation entries: the workbench in the UI's navigation bar itself (reviewers live in
+#: it), the platform pages in its "Plugins" menu.
 EXTERNAL_VIEWS: list[dict[str, Any]] = [
     {
         "name": "Review workbench",
         "href": f"{URL_PREFIX.lstrip('/')}/review",
         "destination": "nav",
-        "category": "credlink",
+        "nav_top_level": True,
         "url_route": "credlink-review",
     },
     {
         "name": "Linkage and subjects",
         "href": f"{URL_PREFIX.lstrip('/')}/platform",
         "destination": "nav",
-        "category": "credlink",
         "url_route": "credlink-platform",
     },
 ]
