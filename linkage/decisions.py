@@ -263,9 +263,11 @@ _ITEM = ["queue", "sample_id", "unique_id"]
 def round_states(rounds: pl.DataFrame) -> pl.DataFrame:
     """Per item (queue, sample, record) of `rounds`: its latest round's ``round``, ``status``,
     ``decision`` and ``candidate_code`` (when settled) and ``reviewers`` (who decided in it)."""
-    schema: dict[str, pl.DataType] = {"queue": pl.String(), "sample_id": pl.String(), "unique_id": pl.String(),
-              "round": pl.Int64(), "status": pl.String(), "decision": pl.String(),
-              "candidate_code": pl.String(), "reviewers": pl.List(pl.String)}  # fmt: skip
+    schema: dict[str, pl.DataType] = {
+        "queue": pl.String(), "sample_id": pl.String(), "unique_id": pl.String(),
+        "round": pl.Int64(), "status": pl.String(), "decision": pl.String(),
+        "candidate_code": pl.String(), "reviewers": pl.List(pl.String),
+    }  # fmt: skip
     if rounds.is_empty():
         return pl.DataFrame(schema=schema)
     out = []
@@ -319,7 +321,7 @@ def record_round(
         raise ValueError("a decision on the quality sample names its sample_id")
     where = f"{unique_id}" + (f" (sample {sample_id})" if sample_id else "")
 
-    def rows() -> tuple[pl.DataFrame, pl.DataFrame]:
+    def rows() -> tuple[pl.DataFrame | None, pl.DataFrame]:
         version, fingerprint = check() if check is not None else (None, None)
         rounds = read_rounds(lake)
         mine = rounds.filter(
@@ -329,6 +331,14 @@ def record_round(
         ).sort("round", "decided_at")
         state = round_state(mine.to_dicts())
         role, number, required = "reviewer", state.round, state.required
+        if state.status == "settled" and settle:
+            last = mine.filter(pl.col("round") == state.round).to_dicts()
+            at = last[-1]["decided_at"]
+            applied = read_decisions(lake).filter(
+                (pl.col("unique_id") == unique_id) & (pl.col("decided_at") == at)
+            )
+            if applied.is_empty():  # settled, but the run that settled it died before recording
+                return None, _settled_row(unique_id, state, last)
         if state.status in ("none", "settled"):
             if state.status == "settled" and not reopen:
                 raise DecisionConflict(f"{where}: its review has settled; no decision recorded")
@@ -352,30 +362,48 @@ def record_round(
             schema=REVIEW_ROUNDS_COLUMNS,
             orient="row",
         )  # fmt: skip
-        after = round_state([*mine.filter(pl.col("round") == number).to_dicts(), *row.to_dicts()])
+        in_round = [*mine.filter(pl.col("round") == number).to_dicts(), *row.to_dicts()]
+        after = round_state(in_round)
         settled = pl.DataFrame(schema=DECISION_COLUMNS)
-        if settle and after.status == "settled" and after.outcome is not None:
-            notes = [n for n in [*mine.filter(pl.col("round") == number)["note"], note] if n]
-            how = (
-                f"senior review: {reviewer} settled a disagreement"
-                if role == "senior"
-                else f"double review: {' & '.join(after.settled_by)} agreed"
-            )
-            settled = pl.DataFrame(
-                [[unique_id, after.outcome[1], after.outcome[0], " & ".join(after.settled_by),
-                  decided_at, "; ".join([how, *notes]), version, fingerprint]],
-                schema=DECISION_COLUMNS,
-                orient="row",
-            )  # fmt: skip
+        if settle and after.status == "settled":
+            settled = _settled_row(unique_id, after, in_round)
         return row, settled
 
     with locked(lake.root / LAYER / DECISIONS / ".check.lock"):  # as locked_check_append's
         row, settled = rows()
         # the round first: a crash before the settled decision leaves it waiting, never applied
-        lake.append_locked(LAYER, REVIEW_ROUNDS, row)
+        if row is not None:
+            lake.append_locked(LAYER, REVIEW_ROUNDS, row)
         if settled.height:
             lake.append_locked(LAYER, DECISIONS, settled)
+    if row is None:
+        raise DecisionConflict(
+            f"{where}: its review had settled before, but its decision had not been recorded "
+            "(the writer stopped in between); it is recorded now; no new decision recorded"
+        )
     return row
+
+
+def _settled_row(
+    unique_id: str, state: RoundState, in_round: Sequence[dict[str, Any]]
+) -> pl.DataFrame:
+    """The ``linkage.decisions`` row of a settled round (`in_round`: its rows, the settling
+    one last): reviewer ``'li & wang'`` for an agreement, the senior's name otherwise."""
+    assert state.outcome is not None
+    last = in_round[-1]
+    how = (
+        f"senior review: {last['reviewer']} settled a disagreement"
+        if last["role"] == "senior"
+        else f"double review: {' & '.join(state.settled_by)} agreed"
+    )
+    notes = [r["note"] for r in in_round if r["note"]]
+    return pl.DataFrame(
+        [[unique_id, state.outcome[1], state.outcome[0], " & ".join(state.settled_by),
+          last["decided_at"], "; ".join([how, *notes]), last["model_version"],
+          last["item_fingerprint"]]],
+        schema=DECISION_COLUMNS,
+        orient="row",
+    )  # fmt: skip
 
 
 def effective_decisions(decisions: pl.DataFrame) -> pl.DataFrame:

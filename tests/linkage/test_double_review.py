@@ -266,3 +266,21 @@ def test_kappa_on_a_hand_made_table() -> None:
     assert got.percent_agreement == pytest.approx(0.70)
     assert got.kappa == pytest.approx(0.4)
     assert got.table.rows() == [("accept", 20, 5), ("reject", 10, 15)]
+
+
+def test_a_settled_round_whose_decision_was_lost_is_recorded_not_redone(lake: Lake) -> None:
+    """The writer of an agreeing second decision stopped after the round's row and before the
+    settled decision (the round is written first: until then nothing takes effect)."""
+    key = key_of(lake, A)
+    decide(lake, key, "accept", reviewer="li", decided_at=DAY, policy=DOUBLE)
+    decide(lake, key, "accept", reviewer="wang", decided_at=DAY + timedelta(hours=1),
+           policy=DOUBLE)  # fmt: skip
+    lake.write_whole("linkage", "decisions", read_decisions(lake).head(0))  # the lost write
+    assert effective(lake)[A] == (None, "review")  # fail safe: it waits
+    with pytest.raises(DecisionConflict, match="recorded now"):
+        decide(lake, key, "reject", reviewer="zhou", decided_at=DAY + timedelta(hours=2),
+               policy=DOUBLE)  # fmt: skip
+    assert read_decisions(lake)["reviewer"].to_list() == ["li & wang"]
+    assert read_decisions(lake)["decided_at"].to_list() == [DAY + timedelta(hours=1)]
+    assert effective(lake)[A] == ("X", "accept")
+    assert read_rounds(lake)["reviewer"].to_list() == ["li", "wang"]  # zhou's not recorded
