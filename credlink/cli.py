@@ -541,7 +541,9 @@ Candidate = Annotated[
 def review_accept(
     key: ItemKeyArg, reviewer: Reviewer = None, note: Note = None, candidate: Candidate = None
 ) -> None:
-    """Accept the item's candidate: the record is linked to it on every run from now on.
+    """Accept the item's candidate: the record is linked to it on every run from now on (under
+    blind double review, once a second reviewer agrees or a senior reviewer settles it). A key
+    of the quality sample records the verdict "the same subject".
 
     Refused when the item changed since `review show` printed its key, or was decided already.
     Example: `credlink review accept courts/SXBZXR/7@3f2a9c1e07bd --reviewer li --note "same
@@ -555,7 +557,9 @@ def review_accept(
 def review_reject(
     key: ItemKeyArg, reviewer: Reviewer = None, note: Note = None, candidate: Candidate = None
 ) -> None:
-    """Reject the item's candidate: the record is never linked to it.
+    """Reject the item's candidate: the record is never linked to it (under blind double
+    review, once the item's review settles). A key of the quality sample records the verdict
+    "not the same subject".
 
     Example: `credlink review reject courts/SXBZXR/7@3f2a9c1e07bd --reviewer li --note
     "different person"`.
