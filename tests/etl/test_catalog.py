@@ -71,6 +71,14 @@ def chain(small_world: WorldSummary, tmp_path_factory: pytest.TempPathFactory) -
     record_decision(lake, row["unique_id"], row["candidate_code"], "accept",
                     reviewer="catalog-test", decided_at=END, seen=ItemKey.of(row))  # fmt: skip
     run_linkage(lake, run_id="catalog-link-2", logical_date=END)
+    # the blind quality sample: a draw, one verdict (a round of review) and the estimate
+    from credlink.linkage.estimated_quality import decide_sample, draw_sample
+    from credlink.linkage.estimated_quality import measure_estimated_quality as estimate
+
+    drawn = draw_sample(lake, seed=1, size=5, drawn_at=END).row(0, named=True)
+    decide_sample(lake, f"{drawn['unique_id']}@{drawn['item_fingerprint']}", "accept",
+                  reviewer="catalog-test", decided_at=END)  # fmt: skip
+    estimate(lake, estimated_at=END)
     warehouse = data / "warehouse" / "credlink.duckdb"
     run_publish(lake, warehouse, "catalog-publish", date(2025, 6, 30))
     env = {"CREDLINK_DATA": str(data), "CREDLINK_WAREHOUSE": str(warehouse)}
