@@ -1,0 +1,301 @@
+"""The CeleryExecutor for real: Airflow's scheduler, DAG processor, triggerer and API server with
+two Celery workers (`airflow celery worker`, Redis as broker, the metadata DB as result backend)
+run the whole chain for one day on a small world, through the demo's driver: the initial-load
+backfills of every ingest DAG for the world's last day, then `link_credit_codes` and
+`publish_joint_punishment` through their Assets.
+
+The same chain, the same DAGs for the same logical dates, then runs in this process
+(`dag.test()`, the harness of test_link_dag.py and test_publish_dag.py) on a copy of the same
+world, and the two must agree table for table: the staged and conformed records, the lake's
+linkage tables and every table of the published warehouse. (A second Airflow deployment with
+the LocalExecutor would prove no more about the tasks' results and costs minutes more of the 2
+shared cores: the scheduler's own runs of today, the components' start.)
+
+The Celery run uses Redis database 5 of 127.0.0.1:6379 (emptied before and after, no other
+database is touched). Without a Redis server the test is skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from rich.console import Console
+
+from credlink import metadata_db
+from credlink.airflow_home import executor_env, prepare_airflow_home
+from credlink.demo.driver import Demo, DemoResult
+from credlink.demo.plan import INGEST_DAGS, LINK_DAG, PUBLISH_DAG, DemoPlan, world_end
+from credlink.etl.lake import Lake
+from credlink.orchestration.services import AirflowServices, _members
+from credlink.orchestration.workers import CeleryWorkers, broker_problem, session_members
+from credlink.world.config import WorldConfig
+from credlink.world.generate import generate_world
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+#: A database of the local Redis server of this test's own (emptied before and after).
+BROKER = "redis://127.0.0.1:6379/5"
+#: The `dag_world` of tests/conftest.py: 3,000 persons over the first half of 2024.
+WORLD = {"persons": 3000, "seed": 21, "start": date(2024, 1, 1), "end": date(2024, 6, 30)}
+#: Lake layers compared between the two executors (besides the warehouse).
+LAYERS = ("staging", "conformed", "linkage")
+#: Columns that name the Airflow run or the wall-clock time of a write: they differ between any
+#: two runs of the same chain (an asset-triggered run's id carries the time it was created).
+VOLATILE = ("run_id", "linked_run_id", "_run_id", "_loaded_at", "published_at", "written_at")
+
+if problem := broker_problem(BROKER):
+    pytest.skip(
+        f"the Celery executor test needs a Redis server at 127.0.0.1:6379: {problem}",
+        allow_module_level=True,
+    )
+
+
+@dataclass
+class ChainRun:
+    """The chain on Celery: where its data is, what Airflow recorded, how long it took."""
+
+    data: Path
+    result: DemoResult
+    seconds: float
+    task_workers: list[tuple[str, str, str, str | None]]  # dag, task, state, celery worker
+    logical_dates: dict[str, Any]  # of each ingest DAG's backfill run
+    celery_results: int  # rows Celery stored in the metadata DB (celery_taskmeta)
+    worker_logs: dict[str, str]
+
+
+class ServicesWithWorkers(AirflowServices):
+    """The Airflow components, then (once the API server answers: a task taken before fails
+    at its first call to it) Celery workers in their own process group, stopped after them."""
+
+    def __init__(self, *args: Any, workers: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.workers = CeleryWorkers(workers, self.log_dir / "workers", self.env, concurrency=1)
+
+    def start(self) -> None:
+        super().start()
+        try:
+            self.wait_healthy(timeout=600)
+            self.workers.start()
+            # a worker imports the tasks' modules before it is ready (celery_config.py)
+            self.workers.wait_ready(timeout=600)
+        except BaseException:
+            self.stop()  # the demo stops what it started only once `start` has returned
+            raise
+
+    def stop(self, timeout: float = 30) -> None:
+        try:
+            super().stop(timeout)
+        finally:
+            self.workers.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("celery-world") / "world"
+    generate_world(WorldConfig(out=out, **WORLD))  # type: ignore[arg-type]
+    return out
+
+
+@pytest.fixture(scope="module")
+def redis_db() -> Iterator[str]:
+    """Database 5 of the local Redis, empty before and after the Celery run."""
+    import redis
+
+    client = redis.Redis.from_url(BROKER)
+    client.flushdb()
+    try:
+        yield BROKER
+    finally:
+        client.flushdb()
+        client.close()
+
+
+def run_chain(world: Path, base: Path) -> ChainRun:
+    """The demo's chain for the world's last day (initial load) on two Celery workers."""
+    data, home = base / "data", base / "airflow"
+    shutil.copytree(world, data / "world")
+    prepare_airflow_home(home, ROOT)
+    env = {
+        **os.environ,
+        "CREDLINK_DATA": str(data),
+        "AIRFLOW_HOME": str(home),
+        "CREDLINK_EXECUTOR": "celery",
+        "CREDLINK_CELERY_BROKER": BROKER,
+    }
+    env.update(executor_env(env))
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    plan = DemoPlan.for_world_end(world_end(data / "world"), days=1)
+    # The metadata DB is started here (not by the demo), so that it can be read after the run.
+    url = metadata_db.prepare(home, env)
+    demo = Demo(plan, env=env, timeout=1500, console=Console(file=io.StringIO(), width=200))
+    services = ServicesWithWorkers(
+        port=demo.port, log_dir=demo.services.log_dir, env=dict(demo.where.env), workers=2
+    )
+    demo.services = services
+    t0 = time.monotonic()
+    try:
+        result = demo.run()
+        seconds = time.monotonic() - t0
+        tasks, dates, backend = metadata(url)
+    finally:
+        demo.db.dispose()
+        metadata_db.EmbeddedPostgres(home).stop()
+        left = _members(demo.pgid) if demo.pgid else []
+        if services.workers.sid is not None:
+            left += session_members(services.workers.sid)
+        assert not left, f"processes left behind: {left}"
+    logs = {n: services.workers.log_file(n).read_text() for n in services.workers.nodes}
+    return ChainRun(data, result, seconds, tasks, dates, backend, logs)
+
+
+def metadata(url: str) -> tuple[list[tuple[str, str, str, str | None]], dict[str, Any], int]:
+    """From the metadata DB: every task instance with its state and the Celery node that ran it
+    (Celery's result row, `celery_taskmeta`, by the task's Celery id); the logical date of each
+    DAG's backfill run; how many results Celery stored there."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as con:
+            tasks = con.execute(
+                sa.text(
+                    "SELECT ti.dag_id, ti.task_id, ti.state, m.worker FROM task_instance ti "
+                    "LEFT JOIN celery_taskmeta m ON m.task_id = ti.external_executor_id"
+                )
+            )
+            dates = con.execute(
+                sa.text("SELECT dag_id, logical_date FROM dag_run WHERE run_type = 'backfill'")
+            )
+            stored = con.execute(sa.text("SELECT count(*) FROM celery_taskmeta")).scalar_one()
+            return [tuple(r) for r in tasks], dict(tuple(r) for r in dates), int(stored)  # type: ignore[misc]
+    finally:
+        engine.dispose()
+
+
+def run_in_process(dagbag: Any, world: Path, base: Path, dates: dict[str, Any]) -> Path:
+    """The same DAGs for the same logical dates with `dag.test()`, in this process."""
+    data = base / "data"
+    shutil.copytree(world, data / "world")
+    day = dates[INGEST_DAGS[0]]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CREDLINK_DATA", str(data))
+        mp.delenv("CREDLINK_WAREHOUSE", raising=False)
+        for dag_id in INGEST_DAGS:
+            run = dagbag.dags[dag_id].test(
+                logical_date=dates[dag_id], run_conf={"initial_load": True}
+            )
+            assert str(run.state) == "success", dag_id
+        for dag_id in (LINK_DAG, PUBLISH_DAG):
+            run = dagbag.dags[dag_id].test(logical_date=day)
+            assert str(run.state) == "success", dag_id
+    return data
+
+
+def task_workers(url: str, celery: bool) -> list[tuple[str, str, str, str | None]]:
+    """Every task instance of the chain with its state and, under Celery, the node that ran it
+    (Celery's result row in the metadata DB, `celery_taskmeta`, by the task's Celery id)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as con:
+            if celery:
+                sql = (
+                    "SELECT ti.dag_id, ti.task_id, ti.state, m.worker FROM task_instance ti "
+                    "LEFT JOIN celery_taskmeta m ON m.task_id = ti.external_executor_id"
+                )
+            else:
+                sql = "SELECT dag_id, task_id, state, NULL FROM task_instance"
+            return [tuple(r) for r in con.execute(sa.text(sql))]  # type: ignore[misc]
+    finally:
+        engine.dispose()
+
+
+def chain_tables(data: Path) -> dict[str, pl.DataFrame]:
+    """What the chain produced: the lake's staged, conformed and linkage tables and every
+    table of the published warehouse, without the columns naming runs and write times."""
+    lake = Lake(data / "lake")
+    out = {
+        f"lake {layer}.{d}": lake.read(layer, d) for layer in LAYERS for d in lake.datasets(layer)
+    }
+    con = duckdb.connect(str(data / "warehouse" / "credlink.duckdb"), read_only=True)
+    try:
+        names = con.sql(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE'"
+        ).fetchall()
+        for schema, name in names:
+            out[f"warehouse {schema}.{name}"] = con.sql(f'SELECT * FROM "{schema}"."{name}"').pl()
+    finally:
+        con.close()
+    return {k: f.drop([c for c in f.columns if c in VOLATILE]) for k, f in out.items()}
+
+
+def rows(frame: pl.DataFrame) -> list[str]:
+    """A table's rows as sorted text (order is not part of a table's contract)."""
+    return sorted(repr(r) for r in frame.rows())
+
+
+@pytest.fixture(scope="module")
+def runs(  # type: ignore[no-untyped-def]
+    dagbag, world: Path, redis_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    celery = run_chain(world, tmp_path_factory.mktemp("celery-run"))
+    t0 = time.monotonic()
+    local = run_in_process(
+        dagbag, world, tmp_path_factory.mktemp("local-run"), celery.logical_dates
+    )
+    return {"celery": celery, "local": local, "local_seconds": time.monotonic() - t0}
+
+
+def test_tasks_ran_on_both_celery_workers(runs: dict[str, Any]) -> None:
+    celery: ChainRun = runs["celery"]
+    assert celery.result.all_succeeded, celery.result.runs
+    assert celery.result.run_types[LINK_DAG].get("asset_triggered", 0) >= 1
+    assert celery.result.run_types[PUBLISH_DAG].get("asset_triggered", 0) >= 1
+    ran = [t for t in celery.task_workers if t[2] == "success"]
+    assert {d for d, *_ in ran} >= {*INGEST_DAGS, LINK_DAG, PUBLISH_DAG}
+    nodes = sorted(celery.worker_logs)
+    by_worker = {n: [t for t in ran if t[3] == n] for n in nodes}
+    # every task that ran was run by one of the two workers, and each ran some
+    assert sum(len(v) for v in by_worker.values()) == len(ran), [t for t in ran if t[3] is None]
+    assert all(by_worker.values()), {n: len(v) for n, v in by_worker.items()}
+    assert celery.celery_results >= len(ran)  # the result backend is the metadata DB
+    # each worker's own log tells the same: one workload per task it ran
+    for node, log in celery.worker_logs.items():
+        assert log.count("Executing workload in Celery") >= len(by_worker[node]), node
+    print(
+        f"\nCelery chain {celery.seconds:.0f}s (demo driver, start to stop), in-process chain "
+        f"{runs['local_seconds']:.0f}s; {len(ran)} tasks: "
+        + ", ".join(f"{n} ran {len(v)}" for n, v in by_worker.items())
+    )
+
+
+def test_celery_results_equal_the_in_process_run(runs: dict[str, Any]) -> None:
+    celery: ChainRun = runs["celery"]
+    mine, theirs = chain_tables(celery.data), chain_tables(runs["local"])
+    assert mine.keys() == theirs.keys()
+    assert any(k.startswith("lake linkage.") for k in mine), sorted(mine)
+    assert any(k.startswith("warehouse publish.") for k in mine), sorted(mine)
+    assert mine["lake linkage.record_links"].height > 1000
+    assert mine["warehouse publish.restrictions"].height > 0
+    differ = []
+    for name in sorted(mine):
+        a, b = mine[name], theirs[name]
+        if a.columns != b.columns:
+            differ.append(f"{name}: columns {a.columns} vs {b.columns}")
+            continue
+        if rows(a) != rows(b):
+            cols = [c for c in a.columns if rows(a.select(c)) != rows(b.select(c))]
+            differ.append(f"{name}: {a.shape} vs {b.shape}, columns differing: {cols}")
+    assert not differ, "\n".join(differ)
+    compared = sum(f.height for f in mine.values())
+    print(f"\n{len(mine)} tables, {compared} rows: equal under Celery and in process")
