@@ -48,6 +48,12 @@ of it), same model version, thresholds and evidence policy; every record the sha
 cover that way (a shard missing, the lake changed since the plan) is resolved in the merge,
 with a warning. A sharded run therefore always commits what an unsharded run would.
 
+**Cost.** The plan and the merge each read and plan the whole run (what an unsharded run does
+once), and each shard reads the whole spines: sharding pays off when resolving dominates. On
+the 1M-person world (a first run, 418,381 records; 2 shared cores, one shard after another):
+plan 55 s, shards 154, 128 and 107 s (each about a third of every kind's records), merge 49 s;
+``record_links`` equal to the unsharded run's, row for row, nothing linked in the merge.
+
 Example (what the ``link_credit_codes`` DAG runs when ``CREDLINK_LINK_SHARDS`` is 3):
     >>> sizes = plan(lake, run_id="r1", logical_date=day, shards=3)    # doctest: +SKIP
     >>> sizes["person"]                                                 # doctest: +SKIP
