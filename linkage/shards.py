@@ -57,7 +57,7 @@ plan 55 s, shards 154, 128 and 107 s (each about a third of every kind's records
 Example (what the ``link_credit_codes`` DAG runs when ``CREDLINK_LINK_SHARDS`` is 3):
     >>> sizes = plan(lake, run_id="r1", logical_date=day, shards=3)    # doctest: +SKIP
     >>> sizes["person"]                                                 # doctest: +SKIP
-    [6862, 6871, 6859]
+    [16062, 15994, 15997]
     >>> for i in range(3):                                              # doctest: +SKIP
     ...     link_shard(lake, run_id="r1", shard=i)
     >>> merge(lake, run_id="r1", logical_date=day)["linked_in_merge"]   # doctest: +SKIP
