@@ -57,6 +57,9 @@ OPEN_FOR = 120.0
 #: Probability bands a reviewer filters by: held at an accept-level probability (an identifier
 #: conflict, identity evidence short of the policy) or in the review band proper.
 BANDS = ("accept", "review")
+#: Fields of the side-by-side view that say where a row comes from, not who it is: shown,
+#: never marked as agreeing or disagreeing.
+NOT_FACTS = frozenset({"source", "table", "record_id"})
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,8 @@ def item_view(lake: Lake, warehouse: Path, key: str) -> dict[str, Any]:
         raise ReviewItemNotFound(f"{key[:200]!r} is not the key of an open item")
     facts = [
         Fact(f, mine, cand, holder, _agrees(mine, cand), _agrees(mine, holder))
+        if f not in NOT_FACTS
+        else Fact(f, mine, cand, holder, None, None)
         for f, mine, cand, holder in side_by_side(row)
     ]
     held = _held_measures(warehouse).get(row["unique_id"], [])
