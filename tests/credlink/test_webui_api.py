@@ -114,6 +114,10 @@ def test_a_viewer_sees_but_cannot_decide(client: TestClient, seeded: Seeded) -> 
     assert refused.status_code == 403, refused.text
     assert "reviewer role" in refused.json()["detail"]
     assert client.post("/credlink/review/apply", headers=viewer).status_code == 403
+    # a reviewer's browser made to post from another site is refused too
+    forged = client.post("/credlink/review/decide", data={"key": key, "action": "accept"},
+                         headers={**bearer(client, "wang"), "Origin": "http://evil.example"})  # fmt: skip
+    assert forged.status_code == 403 and "another site" in forged.json()["detail"]
     from credlink.etl.lake import Lake
     from credlink.linkage.decisions import read_decisions
 
