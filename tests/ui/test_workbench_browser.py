@@ -12,7 +12,8 @@ is paused first: the run is created, not executed, so that the next linkage and 
 are this test's in-process ones). The decision is in ``linkage.decisions`` by ``wang``; after
 the next linkage and publish run the true passenger carries the flight ban and the holder of
 the typed number nothing; the subject page, found by the header search, shows it. ``zhao``
-sees an item but cannot decide (disabled buttons, and a 403 for a forged form post). Screenshots
+sees an item but cannot decide (disabled buttons, and a 403 for a forged form post), and the
+platform page with the backlog over the linkage runs and the decisions per day. Screenshots
 are saved to ``test-artifacts/workbench/`` (git-ignored); a failing step leaves ``failure.png``.
 """
 
@@ -239,3 +240,12 @@ def _look_only(
     from credlink.linkage.decisions import read_decisions
 
     assert key.split("@")[0] not in read_decisions(Lake(seeded.lake))["unique_id"].to_list()
+
+    # the platform pages, from the UI's navigation: the backlog over the runs and the decisions
+    page.get_by_role("link", name="Linkage and subjects").click()
+    page.wait_for_url("**/plugin/credlink-platform")
+    frame = page.frame_locator("iframe")
+    expect(frame.get_by_test_id("backlog-runs")).to_contain_text("link-seed")
+    expect(frame.get_by_test_id("backlog-days")).to_be_visible()
+    expect(frame.get_by_text("Not measured: run credlink quality").first).to_be_visible()
+    _shot(page, shots, "platform")
