@@ -225,4 +225,18 @@ def test_subject_search_by_code_and_name(client: TestClient, seeded: Seeded) -> 
     assert bad.status_code == 400 and "is not a credit code" in bad.text
     quality = client.get("/credlink/platform", headers=viewer)
     assert quality.status_code == 200 and "Review backlog" in quality.text
-    assert "credlink quality" in quality.text  # not measured here: says how to
+    assert quality.text.count("Not measured: run") == 3  # says how to get them
+    # what `credlink quality` stores, measured against the world's truth, is shown
+    from credlink.etl.lake import Lake
+    from credlink.linkage.quality import measure_linkage_quality
+    from credlink.publish.quality import measure_restriction_quality
+
+    lake = Lake(seeded.lake)
+    linkage = measure_linkage_quality(lake, seeded.data / "world")
+    assert linkage is not None
+    measure_restriction_quality(seeded.warehouse, lake, seeded.data / "world")
+    measured = client.get("/credlink/platform", headers=viewer)
+    assert "Not measured" not in measured.text
+    for table in ("linkage-quality", "restriction-quality", "who-fails-to-link"):
+        assert f'data-testid="{table}"' in measured.text
+    assert "FlightBan" in measured.text and "aviation_ban_2018" in measured.text
