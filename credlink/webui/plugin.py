@@ -25,8 +25,8 @@ __all__ = ["EXTERNAL_VIEWS", "FASTAPI_APPS", "CredlinkPlugin"]
 
 #: The app mounted in the API server (``/credlink/...``).
 FASTAPI_APPS: list[dict[str, Any]] = [{"app": app, "url_prefix": URL_PREFIX, "name": "credlink"}]
-#: The navigation entries: the workbench in the UI's navigation bar itself (reviewers live in
-#: it), the platform pages in its "Plugins" menu.
+#: The navigation entries: both pages as links of the UI's navigation bar itself (an entry
+#: without a category is shown there; reviewers live in the workbench).
 EXTERNAL_VIEWS: list[dict[str, Any]] = [
     {
         "name": "Review workbench",
