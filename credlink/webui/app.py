@@ -115,8 +115,15 @@ def review_queue(
     from credlink.webui.workbench import filter_values, open_by, queue
 
     lake = _lake()
-    everything = queue(lake, _warehouse())
-    items = queue(lake, _warehouse(), source=source, subject_type=subject_type, band=band)
+    everything = queue(lake, _warehouse(), reviewer=who.name)
+    items = queue(
+        lake,
+        _warehouse(),
+        source=source,
+        subject_type=subject_type,
+        band=band,
+        reviewer=who.name,
+    )
     chosen = {"source": source or "", "subject_type": subject_type or "", "band": band or ""}
     return render(
         request,
@@ -142,7 +149,14 @@ def api_items(
     from credlink.webui.workbench import open_by, queue
 
     lake = _lake()
-    items = queue(lake, _warehouse(), source=source, subject_type=subject_type, band=band)
+    items = queue(
+        lake,
+        _warehouse(),
+        source=source,
+        subject_type=subject_type,
+        band=band,
+        reviewer=who.name,
+    )
     opened = open_by(lake, [i.row["unique_id"] for i in items])
     return JSONResponse(
         {
@@ -167,12 +181,15 @@ def api_items(
     )
 
 
-def _next_key(lake: Any, after: str | None, query: dict[str, str]) -> str | None:
+def _next_key(
+    lake: Any, after: str | None, query: dict[str, str], reviewer: str | None = None
+) -> str | None:
     """The key of the item after `after` in the (filtered) queue order; the first if `after`
     is not in it (decided), None when the queue is empty."""
     from credlink.webui.workbench import queue
 
-    keys = [i.key for i in queue(lake, _warehouse(), **{k: v for k, v in query.items() if v})]
+    chosen = {k: v for k, v in query.items() if v}
+    keys = [i.key for i in queue(lake, _warehouse(), **chosen, reviewer=reviewer)]
     if after in keys:
         rest = keys[keys.index(after) + 1 :]
         return rest[0] if rest else None
@@ -195,7 +212,7 @@ def review_item(
     lake = _lake()
     query = {"source": source or "", "subject_type": subject_type or "", "band": band or ""}
     try:
-        view = item_view(lake, _warehouse(), key)
+        view = item_view(lake, _warehouse(), key, who.name)
     except ReviewItemNotFound as exc:
         return render(request, "message.html", who, status.HTTP_404_NOT_FOUND,
                       title="Not an open item",
@@ -211,7 +228,7 @@ def review_item(
         **view,
         others=others,
         heartbeat_ms=int(OPEN_FOR / 4 * 1000),
-        next_key=_next_key(lake, key, query),
+        next_key=_next_key(lake, key, query, who.name),
         query=urlencode({k: v for k, v in query.items() if v}),
         filters=query,
         request_done=done,
@@ -257,6 +274,7 @@ def review_decide(
         decide,
         find_item,
     )
+    from credlink.linkage.review_policy import load_review_policy
     from credlink.webui.workbench import append_audit, audit_entry, close_open
 
     if action not in ACTIONS:
@@ -269,7 +287,7 @@ def review_decide(
     lake = _lake()
     now = datetime.now(UTC)
     try:
-        shown: dict[str, Any] | None = find_item(lake, key)
+        shown: dict[str, Any] | None = find_item(lake, key, who.name)
     except ReviewItemNotFound:
         shown = None
     if shown is not None and shown["item_key"] != key:
@@ -282,7 +300,12 @@ def review_decide(
                                        candidate=None, note=note, at=now,
                                        outcome="not sure: left open"))  # fmt: skip
         return _after(
-            request, lake, key, query, f"marked not sure: {shown['unique_id']} stays open"
+            request,
+            lake,
+            key,
+            query,
+            f"marked not sure: {shown['unique_id']} stays open",
+            who.name,
         )
     try:
         row = decide(lake, key, action, reviewer=who.name, decided_at=now, note=note,
@@ -294,15 +317,30 @@ def review_decide(
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     decided = row.row(0, named=True)
+    # Under blind double review a decision is one reviewer's part of a round
+    # (linkage.review_rounds): it takes effect when the round settles, and the message says
+    # nothing of the other reviewer's decision.
+    double = load_review_policy().mode == "double"
+    outcome = (
+        "recorded in linkage.review_rounds (blind double review)"
+        if double
+        else "recorded in linkage.decisions"
+    )
     if shown is not None:
         append_audit(lake, audit_entry(shown, who=who.name, role=who.role, action=action,
                                        candidate=decided["candidate_code"], note=note, at=now,
-                                       outcome="recorded in linkage.decisions"))  # fmt: skip
+                                       outcome=outcome))  # fmt: skip
         close_open(lake, shown["unique_id"], who.name)
-    message = (
-        f"{action}ed {decided['unique_id']} -> {decided['candidate_code']} (by {who.name}); it "
-        f"takes effect on the next linkage run ({LINK_DAG}), or now with 'apply now'"
-    )
+    if double:
+        message = (
+            f"{action}ed {decided['unique_id']} -> {decided['candidate_code']} (by {who.name}); "
+            "under blind double review it takes effect once the review round is settled"
+        )
+    else:
+        message = (
+            f"{action}ed {decided['unique_id']} -> {decided['candidate_code']} (by {who.name}); "
+            f"it takes effect on the next linkage run ({LINK_DAG}), or now with 'apply now'"
+        )
     if _wants_json(request):
         return JSONResponse(
             {
@@ -311,13 +349,20 @@ def review_decide(
                 "message": message,
             }
         )  # fmt: skip
-    return _after(request, lake, key, query, message)
+    return _after(request, lake, key, query, message, who.name)
 
 
-def _after(request: Request, lake: Any, key: str, query: dict[str, str], message: str) -> Response:
+def _after(
+    request: Request,
+    lake: Any,
+    key: str,
+    query: dict[str, str],
+    message: str,
+    reviewer: str | None = None,
+) -> Response:
     if _wants_json(request):
         return JSONResponse({"message": message})
-    nxt = _next_key(lake, key, query)
+    nxt = _next_key(lake, key, query, reviewer)
     params = {k: v for k, v in query.items() if v}
     if nxt is None:
         target = f"{_base(request)}/review?{urlencode({**params, 'done': message})}"
@@ -372,7 +417,7 @@ def review_waterfall(request: Request, who: CallerDep, key: str) -> Response:
 
     lake = _lake()
     try:
-        item = find_item(lake, key)
+        item = find_item(lake, key, who.name)
     except ReviewItemNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, exc.args[0]) from exc
     with tempfile.TemporaryDirectory(prefix="credlink-waterfall-") as tmp:

@@ -141,14 +141,17 @@ def queue(
     source: str | None = None,
     subject_type: str | None = None,
     band: str | None = None,
+    reviewer: str | None = None,
 ) -> list[Item]:
     """The open items (:func:`linkage.review.open_items`) with what each would impose, ordered
     by consequence: listings that would restrict first (most measures first), then by link
-    probability (highest first) and record; filtered by source, subject type and band."""
+    probability (highest first) and record; filtered by source, subject type and band. Under
+    blind double review, `reviewer`'s items only (:func:`linkage.review.open_items`)."""
     from credlink.linkage.review import open_items
 
     held = _held_measures(warehouse)
-    items = [Item(r, held.get(r["unique_id"], [])) for r in open_items(lake).iter_rows(named=True)]
+    rows = open_items(lake, reviewer).iter_rows(named=True)
+    items = [Item(r, held.get(r["unique_id"], [])) for r in rows]
     items = [
         i
         for i in items
@@ -220,7 +223,7 @@ def waterfall_steps(item: Mapping[str, Any]) -> list[Step]:
     return steps
 
 
-def item_view(lake: Lake, warehouse: Path, key: str) -> dict[str, Any]:
+def item_view(lake: Lake, warehouse: Path, key: str, reviewer: str | None = None) -> dict[str, Any]:
     """Everything the item page shows for the open item named by `key` (an item key, as the
     queue links to it): the row, the facts side by side, the waterfall, the held measures.
 
@@ -229,7 +232,7 @@ def item_view(lake: Lake, warehouse: Path, key: str) -> dict[str, Any]:
     """
     from credlink.linkage.review import ReviewItemNotFound, find_item, side_by_side
 
-    row = find_item(lake, key)
+    row = find_item(lake, key, reviewer)
     if row["item_key"] != key:  # a record id or a number names whatever is there now
         raise ReviewItemNotFound(f"{key[:200]!r} is not the key of an open item")
     facts = [
