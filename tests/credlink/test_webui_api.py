@@ -240,3 +240,40 @@ def test_subject_search_by_code_and_name(client: TestClient, seeded: Seeded) -> 
     for table in ("linkage-quality", "restriction-quality", "who-fails-to-link"):
         assert f'data-testid="{table}"' in measured.text
     assert "FlightBan" in measured.text and "aviation_ban_2018" in measured.text
+
+
+def test_under_blind_double_review_one_decision_waits_for_a_second_reviewer(
+    client: TestClient, seeded: Seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credlink.etl.lake import Lake
+    from credlink.linkage.decisions import read_decisions
+
+    policy = tmp_path / "review_policy.yaml"
+    policy.write_text(
+        "policy: review_policy\nversion: 1\nmode: double\nseniors: [li]\n"
+        "sample: {size: 20, allocation: proportional, min_per_stratum: 2, confidence: 0.95}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("CREDLINK_REVIEW_POLICY", str(policy))
+    lake = Lake(seeded.lake)
+    item = next(i for i in items(client, "wang") if i["unique_id"] != seeded.unique_id)
+    key, uid = item["item_key"], item["unique_id"]
+
+    def decide(who: str) -> Any:
+        return client.post("/credlink/review/decide", headers=bearer(client, who),
+                           data={"key": key, "action": "reject"})  # fmt: skip
+
+    first = decide("wang")
+    assert first.status_code == 200, first.text
+    assert "once the review round is settled" in first.json()["message"]
+    assert uid not in read_decisions(lake)["unique_id"].to_list()  # nothing takes effect yet
+    # blind: wang no longer sees it, admin sees it with nothing of wang's decision
+    assert uid not in [i["unique_id"] for i in items(client, "wang")]
+    assert uid in [i["unique_id"] for i in items(client, "admin")]
+    page = client.get("/credlink/review/item", params={"key": key}, headers=bearer(client, "admin"))
+    assert page.status_code == 200
+    assert "by wang" not in page.text and "open by: wang" not in page.text.lower()
+    second = decide("admin")
+    assert second.status_code == 200, second.text
+    settled = read_decisions(lake).filter(read_decisions(lake)["unique_id"] == uid)
+    assert settled.height == 1 and settled["decision"].to_list() == ["reject"]
