@@ -17,14 +17,17 @@ results name the record's id by that column, in the records' type, and the spine
 two tables type their ids differently, Splink sees them as one type (integers as Int64, else
 strings; other mixes are refused) and the results are cast back.
 
-How it works (Splink 5, DuckDB backend, ``link_only`` between the two tables):
+How it works (Splink 5, ``link_only`` between the two tables; on DuckDB in this process, or
+on Spark with ``CREDLINK_LINKAGE_BACKEND=spark``: :mod:`linkage.backend`, the same model file
+and the same results):
 
 1. The model file is read and every column it uses (comparisons, term-frequency columns,
    blocking rules) is checked against both tables **before any work**
    (:class:`linkage.model.ModelColumnsError` names what is missing), and so is the id
    column of each table (present, no nulls, no duplicates, a usable type:
    :class:`linkage.model.ModelError` names the table and the column).
-2. Only those columns go to DuckDB. Term frequencies come from the **spine** (how common a
+2. Only those columns go to DuckDB (to Spark: as Parquet, the spine written once per spine
+   frame). Term frequencies come from the **spine** (how common a
    name is in the registry), not from the batch of records, so a name's weight does not
    depend on which records happen to arrive together.
 3. The prior probability that a record and a random spine entry match is
@@ -61,6 +64,7 @@ from typing import Any, TypeAlias
 import polars as pl
 import pyarrow as pa
 
+from credlink.linkage.backend import SparkBackend, open_backend, spark_sql
 from credlink.linkage.model import LinkageModel, ModelError, load_model
 from credlink.linkage.spine import derived
 from credlink.settings import ACCEPT, REVIEW
@@ -381,6 +385,38 @@ def blocked_entries(
     return spine.join(ids, on=id_column, how="semi", maintain_order="left")
 
 
+def _blocking_from_keys(match_keys: pl.Series, rules: list[str]) -> pl.DataFrame:
+    """The blocking counts (:attr:`LinkResult.blocking`) from the scored pairs' match keys
+    (the index of the first rule that found the pair): the pairs of each rule, new ones only."""
+    keys = match_keys.cast(pl.Int64).rename("key")
+    found = dict(keys.value_counts(name="n").iter_rows())
+    pairs = [int(found.get(i, 0)) for i in range(len(rules))]
+    frame = pl.DataFrame(
+        {"rule": rules, "pairs": pairs}, schema={"rule": pl.String, "pairs": pl.Int64}
+    )
+    return frame.with_columns(pl.col("pairs").cum_sum().alias("cumulative_pairs"))
+
+
+def _spark_blocked_entries(
+    db: SparkBackend, records: pl.DataFrame, spine: Any, rules: list[str], uid: str
+) -> Any:
+    """:func:`blocked_entries` on Spark: the entries of `spine` (a Spark frame) that some
+    blocking rule pairs with some record, by the same semi joins (the rules in Spark SQL)."""
+    records_view = db.view(db.read(records, "pre-block-records"), "records")
+    spine_view = db.view(spine, "spine")
+    col = "`" + uid.replace("`", "``") + "`"
+    parts = []
+    for rule in rules:
+        on = spark_sql(rule)
+        for this, other in (("r", "l"), ("l", "r")):
+            parts.append(f"SELECT {this}.{col} FROM {spine_view} AS {this} LEFT SEMI JOIN "
+                         f"{records_view} AS {other} ON ({on})")  # fmt: skip
+            if _symmetric(rule):
+                break
+    ids = db.spark.sql(" UNION ".join(parts))
+    return spine.join(ids, on=uid, how="left_semi")
+
+
 def _empty_pairs(comparisons: list[str], ids: IdColumn) -> pl.DataFrame:
     schema: dict[str, Any] = {
         ids.name: ids.internal,
@@ -419,7 +455,8 @@ def link(
             :attr:`LinkResult.pairs` (None: every scored pair). Best candidates are chosen
             from the kept pairs.
         count_blocking_pairs: count the pairs of each blocking rule exactly (one more
-            blocking pass; cheap next to scoring).
+            blocking pass; cheap next to scoring on DuckDB; on Spark, without a
+            `pair_threshold`, counted from the scored pairs instead).
 
     Returns:
         :class:`LinkResult`: scored pairs, the best candidate and band of every record, the
@@ -432,7 +469,7 @@ def link(
         linkage.model.ModelError: an unreadable or untrained model, or an id column with
             nulls, duplicates or an unusable type (raised before any linkage work).
     """
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
     if not 0 <= review <= accept <= 1:
         raise ValueError(f"need 0 <= review <= accept <= 1, got review={review}, accept={accept}")
@@ -466,61 +503,85 @@ def link(
     base = spine if isinstance(spine, pl.DataFrame) else spn
     shape = str(list(spn.schema.items()))
     tf_tables = {col: _tf(base, spn, col, shape) for col in m.tf_columns}
-    candidates = spn
-    if spn.height > PRE_BLOCK_RATIO * recs.height:
-        arrow = derived(base, f"arrow:{shape}", spn.to_arrow)
-        candidates = blocked_entries(recs, spn, m.blocking_rules, arrow, id_column=uid)
-        seconds["pre_block"] = time.perf_counter() - t
-        t = time.perf_counter()
-    db = DuckDBAPI()
-    db.duckdb_con.execute("SET autoinstall_known_extensions = false")
-    sdf_records = db.register(recs.to_arrow(), dataset_display_name=RECORDS)
-    sdf_spine = db.register(candidates.to_arrow(), dataset_display_name=SPINE)
-    settings = m.splink_settings(
-        probability_two_random_records_match=prior,
-        retain_intermediate_calculation_columns=True,  # the mw_<comparison> columns
-    )
-    linker = Linker([sdf_records, sdf_spine], settings, log_level=logging.WARNING)
-    for col, table in tf_tables.items():
-        tf = db.register(table, table_name=f"credlink_tf_{col}")
-        linker.table_management.register_term_frequency_lookup(tf, col)
-    seconds["register"] = time.perf_counter() - t
-
-    blocking = pl.DataFrame()
-    if count_blocking_pairs:
-        t = time.perf_counter()
-        counts = linker.blocking_analysis.count_comparisons_from_blocking_rules(
-            record_sample_proportion=1.0
+    pre_block = spn.height > PRE_BLOCK_RATIO * recs.height
+    with open_backend() as db:
+        if isinstance(db, SparkBackend):
+            # Spark reads the spine's Parquet (written once per spine); Spark's own semi
+            # joins pre-block it (lazily: the work happens when Splink first reads it).
+            entries = db.read_spine(spn, base, shape)
+            if pre_block:
+                entries = _spark_blocked_entries(db, recs, entries, m.blocking_rules, uid)
+                seconds["pre_block"] = time.perf_counter() - t
+                t = time.perf_counter()
+            sdf_records = db.register(recs, RECORDS)
+            sdf_spine = db.register(entries, SPINE)
+        else:
+            candidates = spn
+            if pre_block:
+                arrow = derived(base, f"arrow:{shape}", spn.to_arrow)
+                candidates = blocked_entries(recs, spn, m.blocking_rules, arrow, id_column=uid)
+                seconds["pre_block"] = time.perf_counter() - t
+                t = time.perf_counter()
+            sdf_records = db.register(recs, RECORDS)
+            sdf_spine = db.register(candidates, SPINE)
+        settings = db.settings(
+            m.splink_settings(
+                probability_two_random_records_match=prior,
+                retain_intermediate_calculation_columns=True,  # the mw_<comparison> columns
+            )
         )
-        blocking = pl.DataFrame(
-            {
-                "rule": [c["blocking_rule"] for c in counts],
-                "pairs": [int(c["marginal_comparison_count"]) for c in counts],
-                "cumulative_pairs": [int(c["cumulative_comparison_count"]) for c in counts],
-            }
-        )
-        seconds["blocking_counts"] = time.perf_counter() - t
+        linker = Linker([sdf_records, sdf_spine], settings, log_level=logging.WARNING)
+        for col, table in tf_tables.items():
+            tf = db.register_lookup(table, f"credlink_tf_{col}")
+            linker.table_management.register_term_frequency_lookup(tf, col)
+        seconds["register"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    predictions = linker.inference.predict(
-        threshold_match_probability=pair_threshold, warning_mode="never"
-    )
-    # Only the columns used below leave DuckDB: with every intermediate column (gammas, Bayes
-    # factors, term frequencies, both records' fields) the pairs of a 1M-person world took
-    # several GiB more in Arrow and Polars (docs/benchmarks.md).
-    # Splink names its columns after the model's settings (the id column, the source
-    # dataset column, the match weight prefix).
-    sds = str(m.settings.get("source_dataset_column_name", "source_dataset"))
-    mw = str(m.settings.get("match_weight_column_prefix", "mw_"))
-    used = [f"{sds}_l", f"{uid}_l", f"{uid}_r", "match_probability",
-            "match_weight", *[f"{mw}{c}" for c in comparisons]]  # fmt: skip
-    select = ", ".join(f'"{c}"' for c in used)
-    raw = pl.from_arrow(
-        db.duckdb_con.sql(f"SELECT {select} FROM {predictions.physical_name}").to_arrow_table()
-    )
-    assert isinstance(raw, pl.DataFrame)
-    predictions.drop_table_from_database_and_remove_from_cache()
-    seconds["predict"] = time.perf_counter() - t
+        blocking = pl.DataFrame()
+        # On Spark a second blocking pass costs as much as the first: the pairs of each rule
+        # are counted from the scored pairs instead (each carries the first rule that found
+        # it, Splink's match_key), the same numbers when no pair is left out by a threshold.
+        keys_count = isinstance(db, SparkBackend) and count_blocking_pairs
+        keys_count = keys_count and pair_threshold is None
+        if count_blocking_pairs and not keys_count:
+            t = time.perf_counter()
+            counts = linker.blocking_analysis.count_comparisons_from_blocking_rules(
+                record_sample_proportion=1.0
+            )
+            blocking = pl.DataFrame(
+                {
+                    "rule": [c["blocking_rule"] for c in counts],
+                    "pairs": [int(c["marginal_comparison_count"]) for c in counts],
+                    "cumulative_pairs": [int(c["cumulative_comparison_count"]) for c in counts],
+                }
+            )
+            if isinstance(db, SparkBackend):
+                # Splink names the rules in the backend's SQL: the model's (DuckDB) SQL here.
+                blocking = blocking.with_columns(
+                    pl.Series("rule", m.blocking_rules[: blocking.height], pl.String)
+                )
+            seconds["blocking_counts"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        predictions = linker.inference.predict(
+            threshold_match_probability=pair_threshold, warning_mode="never"
+        )
+        # Only the columns used below leave DuckDB (or Spark): with every intermediate column
+        # (gammas, Bayes factors, term frequencies, both records' fields) the pairs of a
+        # 1M-person world took several GiB more in Arrow and Polars (docs/benchmarks.md).
+        # Splink names its columns after the model's settings (the id column, the source
+        # dataset column, the match weight prefix).
+        sds = str(m.settings.get("source_dataset_column_name", "source_dataset"))
+        mw = str(m.settings.get("match_weight_column_prefix", "mw_"))
+        used = [f"{sds}_l", f"{uid}_l", f"{uid}_r", "match_probability",
+                "match_weight", *[f"{mw}{c}" for c in comparisons]]  # fmt: skip
+        raw = db.fetch(predictions, [*used, "match_key"] if keys_count else used)
+        predictions.drop_table_from_database_and_remove_from_cache()
+        seconds["predict"] = time.perf_counter() - t
+        if keys_count:
+            t = time.perf_counter()
+            blocking = _blocking_from_keys(raw["match_key"], m.blocking_rules)
+            raw = raw.drop("match_key")
+            seconds["blocking_counts"] = time.perf_counter() - t
 
     left_is_records = pl.col(f"{sds}_l") == RECORDS
     pairs = raw.select(

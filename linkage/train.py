@@ -2,7 +2,8 @@
 
 Training uses the records the model will actually see: agency records that the deterministic
 pass did not link (and that are not passports), against the whole spine. Steps, all on
-Splink 5 with DuckDB:
+Splink 5 with DuckDB (or Spark with ``CREDLINK_LINKAGE_BACKEND=spark``, :mod:`linkage.backend`:
+the same sample, the same EM, the same file and version):
 
 1. term frequencies of the spine (as in :func:`linkage.engine.link`);
 2. u probabilities by random sampling of record-spine pairs (``u_max_pairs``, fixed ``seed``
@@ -51,6 +52,7 @@ from typing import Any
 import polars as pl
 
 from credlink.etl.lake import Lake
+from credlink.linkage.backend import duckdb_form, open_backend
 from credlink.linkage.deterministic import deterministic_pass
 from credlink.linkage.engine import prepare_tables, tf_table
 from credlink.linkage.model import MODELS_DIR, ModelError, ModelMeta, load_model, work_models_dir
@@ -131,7 +133,7 @@ def train(
     Raises :class:`~linkage.model.ModelError` for `models_dir` the tracked production folder
     ``linkage/models/`` (promote a model to put it there).
     """
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
     t0 = time.perf_counter()
     models_dir = _work_folder(models_dir)
@@ -139,28 +141,33 @@ def train(
     recs, spn = prepare_tables(records, spine, base)
     if recs.is_empty():
         raise ValueError("no records to train on")
-    db = DuckDBAPI()
-    db.duckdb_con.execute("SET autoinstall_known_extensions = false")
-    db.duckdb_con.execute("SET threads = 1")
     meta = base.meta
     prior = min(meta.linkable_share / spn.height, 0.5)
-    linker = Linker(
-        [
-            db.register(recs.to_arrow(), dataset_display_name="records"),
-            db.register(spn.to_arrow(), dataset_display_name="spine"),
-        ],
-        base.splink_settings(probability_two_random_records_match=prior),
-        log_level=logging.WARNING,
-    )
-    for col in base.tf_columns:
-        tf = db.register(tf_table(spn, col), table_name=f"credlink_tf_{col}")
-        linker.table_management.register_term_frequency_lookup(tf, col)
+    splink_settings = base.splink_settings(probability_two_random_records_match=prior)
+    charts: dict[str, Any] = {}
+    with open_backend(threads=1) as db:
+        linker = Linker(
+            [db.register(recs, "records"), db.register(spn, "spine")],
+            db.settings(splink_settings),
+            log_level=logging.WARNING,
+        )
+        for col in base.tf_columns:
+            tf = db.register_lookup(tf_table(spn, col), f"credlink_tf_{col}")
+            linker.table_management.register_term_frequency_lookup(tf, col)
 
-    linker.training.estimate_u_using_random_sampling(max_pairs=meta.u_max_pairs, seed=meta.seed)
-    for rule in meta.em_blocking_rules:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        linker.training.estimate_u_using_random_sampling(max_pairs=meta.u_max_pairs, seed=meta.seed)
+        for rule in meta.em_blocking_rules:
+            linker.training.estimate_parameters_using_expectation_maximisation(db.rule(rule))
 
-    trained = linker.misc.save_model_to_json()
+        trained = linker.misc.save_model_to_json()
+        if db.name != "duckdb":
+            # The file is the same whatever the backend: DuckDB SQL, the trained numbers.
+            trained = duckdb_form(trained, splink_settings)
+        if charts_dir is not None:
+            charts = {
+                "match_weights": linker.visualisations.match_weights_chart(),
+                "m_u_parameters": linker.visualisations.m_u_parameters_chart(),
+            }
     trained.pop("linker_uid", None)  # random per linker: not part of the model
     floor_probabilities(trained, meta.m_floor, meta.u_floor)
     trained["probability_two_random_records_match"] = prior
@@ -179,21 +186,18 @@ def train(
         + "\n",
         encoding="utf-8",
     )
-    charts: dict[str, Path] = {}
+    chart_files: dict[str, Path] = {}
     if charts_dir is not None:
         out = charts_dir / version
         out.mkdir(parents=True, exist_ok=True)
-        for name, chart in (
-            ("match_weights", linker.visualisations.match_weights_chart()),
-            ("m_u_parameters", linker.visualisations.m_u_parameters_chart()),
-        ):
-            charts[name] = out / f"{name}.html"
-            chart.save(str(charts[name]), inline=True)
+        for name, chart in charts.items():
+            chart_files[name] = out / f"{name}.html"
+            chart.save(str(chart_files[name]), inline=True)
     seconds = time.perf_counter() - t0
     log.info(
         "trained %s on %d records, spine %d, in %.1f s", version, recs.height, spn.height, seconds
     )
-    return TrainResult(path, version, charts, recs.height, spn.height, seconds)
+    return TrainResult(path, version, chart_files, recs.height, spn.height, seconds)
 
 
 def _work_folder(models_dir: Path | None) -> Path:
