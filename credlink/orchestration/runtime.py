@@ -36,6 +36,13 @@ def lake() -> Lake:
     return Lake(settings.lake_dir())
 
 
+def docs_root(the_lake: Lake) -> Path:
+    """Where the Great Expectations Data Docs of a run go: `<lake>/docs` for a local lake;
+    for a lake on an object store (no local folder), `<data>/docs` on the worker that ran the
+    task (the validation results themselves are in the run rows, in the lake)."""
+    return the_lake.root / "docs" if the_lake.is_local else settings.data_dir() / "docs"
+
+
 def world_dir() -> Path:
     """The generated world the default connections point at."""
     return settings.data_dir() / "world"
@@ -101,7 +108,7 @@ def ingest(
     ctx = RunContext(
         run_id=run_id,
         logical_date=logical_date,
-        docs_root=the_lake.root / "docs",
+        docs_root=docs_root(the_lake),
         quarantine_limit=quarantine_limit,
     )
     out: dict[str, Any] = {"source": source, "table": table, "intervals": []}

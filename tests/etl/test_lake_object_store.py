@@ -405,3 +405,40 @@ def test_one_source_ingested_into_s3_equals_a_local_lake(
     for name, frame in after.items():
         differ = [c for c in frame.columns if not frame[c].equals(got[name][c])]
         assert frame.equals(got[name]), f"{name} changed on a re-run ({differ}): {frame[differ]}"
+
+
+@pytest.mark.slow
+def test_an_ingest_task_runs_on_an_object_store_lake(
+    s3: Store, small_world: WorldSummary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ingest DAGs' task functions with ``CREDLINK_LAKE=s3://...``: the rows go to the
+    store, counts add up, the Data Docs go to the worker's local data folder (GX writes HTML
+    files), and the catalog is uploaded."""
+    from credlink.orchestration import runtime
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "world").symlink_to(small_world.out)
+    monkeypatch.setenv("CREDLINK_DATA", str(data))
+    monkeypatch.setenv("CREDLINK_LAKE", f"s3://{BUCKET}/task-lake")
+    monkeypatch.setenv("CREDLINK_STORAGE_OPTIONS", json.dumps(s3.options))
+    out = runtime.ingest(
+        "courts", "SXBZXR", run_id="task", logical_date=END, start=END - timedelta(days=1),
+        end=END, initial_load=True, quarantine_limit=1.0,
+    )  # fmt: skip
+    lake = Lake(s3.url("task-lake"))
+    intervals = out["intervals"]
+    assert intervals, "the task ingested its intervals"
+    extracted = sum(i["extracted"] for i in intervals)
+    assert extracted > 0
+    assert extracted == sum(i["staged"] + i["quarantined"] for i in intervals)
+    runs = lake.read_runs()
+    assert runs["extracted"].sum() == extracted
+    assert all(i["conformed"] for i in intervals), "each staged partition was conformed"
+    keys = s3.keys(lake)
+    assert any(k.startswith("staging/courts__SXBZXR/") for k in keys)
+    assert not any(k.startswith("docs/") for k in keys), "no Data Docs on the store"
+    docs = [Path(i["data_docs"]) for i in intervals if i["data_docs"]]
+    assert docs and all(d.is_file() and d.is_relative_to(data / "docs") for d in docs)
+    runtime.publish("courts")
+    assert "catalog.duckdb" in s3.keys(lake)
