@@ -181,6 +181,46 @@ def stage_bare(a: dict[str, Any]) -> dict[str, Any]:
             "splink_s": seconds["splink"]}  # fmt: skip
 
 
+def stage_rule_pairs(a: dict[str, Any]) -> dict[str, Any]:
+    """The pairs each blocking rule of the production models adds (Splink's exact count,
+    marginal: pairs no earlier rule found), on the records the model gets, per subject type;
+    nothing scored. What grows with the population (docs/scale.md)."""
+    import polars as pl
+    from splink import DuckDBAPI, Linker
+
+    from credlink.etl.lake import Lake
+    from credlink.linkage.deterministic import deterministic_pass
+    from credlink.linkage.model import current_model_path, load_model
+    from credlink.linkage.records import read_organisation_records, read_person_records
+    from credlink.linkage.spine import read_organisation_spine, read_person_spine
+
+    lake = Lake(Path(a["lake"]))
+    out: dict[str, Any] = {}
+    for subject, records, spine in (
+        ("person", read_person_records(lake), read_person_spine(lake)),
+        ("organisation", read_organisation_records(lake), read_organisation_spine(lake)),
+    ):
+        records = deterministic_pass(records, spine, subject).to_model
+        model = load_model(current_model_path(subject))
+        cols = model.required_columns()
+        schema = {c: spine.schema[c] if spine.schema[c] != pl.Null else records.schema[c]
+                  for c in cols}  # fmt: skip
+        db = DuckDBAPI()
+        linker = Linker(
+            [db.register(records.select(cols).cast(schema).to_arrow(), dataset_display_name="r"),
+             db.register(spine.select(cols).cast(schema).to_arrow(), dataset_display_name="s")],
+            model.splink_settings(probability_two_random_records_match=0.5),
+        )  # fmt: skip
+        counts = linker.blocking_analysis.count_comparisons_from_blocking_rules(
+            record_sample_proportion=1.0
+        )
+        for i, c in enumerate(counts):
+            out[f"{subject}:{i}:{c['blocking_rule']}"] = int(c["marginal_comparison_count"])
+        out[f"{subject}:records"] = records.height
+        out[f"{subject}:spine"] = spine.height
+    return out
+
+
 def stage_ingest_direct(a: dict[str, Any]) -> dict[str, Any]:
     """The ingest DAG run of `sources` with `{"initial_load": true}`, by direct calls."""
     return _ingest(Path(a["world"]), Path(a["lake"]), HISTORY_END, DAY_END, initial=True,
@@ -197,6 +237,7 @@ STAGE_FUNCS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "publish_day": stage_publish_day,
     "link_full": stage_link_full,
     "bare": stage_bare,
+    "rule_pairs": stage_rule_pairs,
     "ingest_direct": stage_ingest_direct,
 }
 

@@ -10,9 +10,11 @@ a fresh process), then, for each linkage backend (``CREDLINK_LINKAGE_BACKEND``, 
 after the world's last day is ingested (``link_day``), with the linkage layer restored before
 each backend so that both do the same work; the pairs the model scores come from the bare
 Splink stage on the model-bound records (blocking is the backend's, the pairs are the same),
-and the bytes from the files: the agencies' databases, the lake by layer and the warehouse
-after publishing. ``--report`` prints the measured tables and the projection to a national
-deployment (:func:`projection`) as Markdown.
+the pairs each blocking rule adds from Splink's exact count (``rule_pairs``), the seconds per
+subject type from ``linkage.runs``, and the bytes from the files: the agencies' databases, the
+lake by layer and the warehouse after publishing. ``--report`` prints the measured tables and
+the projection to a national deployment (:func:`projection`, :func:`kinds_projection`,
+:func:`rules_projection`) as Markdown.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ def bench_size(persons: int, backends: Sequence[str], work: Path, say: Any) -> d
     _copy(lake, history)
     say(f"{persons:,} persons: pairs the model scores (bare Splink, model-bound records)")
     out["stages"]["bare_model"] = _m(_stage("bare", {**paths, "variant": "model"}, work))
+    say(f"{persons:,} persons: the pairs of each blocking rule")
+    out["stages"]["rule_pairs"] = _m(_stage("rule_pairs", paths, work))
     for backend in backends:
         _copy(history, lake)
         say(f"{persons:,} persons: first linkage run on {backend}")
@@ -100,10 +104,13 @@ def bench_size(persons: int, backends: Sequence[str], work: Path, say: Any) -> d
         links = work / f"links-{backend}.parquet"
         _links(lake, links)
         say(f"{persons:,} persons: the last day, then its linkage run on {backend}")
-        _stage("ingest_day", paths, work)
+        out["stages"]["ingest_day"] = _m(_stage("ingest_day", paths, work))
         day = _stage("link_day", paths, work, backend)
         say(f"  {day.wall:.1f} s")
-        out["backends"][backend] = {"link": _m(first), "link_day": _m(day), "links": str(links)}
+        out["backends"][backend] = {
+            "link": _m(first), "link_day": _m(day), "links": str(links),
+            "kinds": {"link": _kinds(lake, "bench-history"), "link_day": _kinds(lake, "bench-day")},
+        }  # fmt: skip
     if len(backends) > 1:
         out["identical_links"] = _identical([Path(out["backends"][b]["links"]) for b in backends])
     say(f"{persons:,} persons: publish (for the warehouse's size)")
@@ -124,6 +131,17 @@ def _links(lake: Path, to: Path) -> None:
 
     cols = ["unique_id", "credit_code", "band", "method", "model_version"]
     read_record_links(Lake(lake)).select(cols).sort("unique_id").write_parquet(to)
+
+
+def _kinds(lake: Path, run_id: str) -> dict[str, dict[str, Any]]:
+    """Per subject type, what the linkage run `run_id` did (``linkage.runs``): its records, the
+    spine's entries, the records linked again and the seconds."""
+    from credlink.etl.catalog import read_table
+    from credlink.etl.lake import Lake
+
+    runs = read_table(Lake(lake), "linkage.runs").filter(run_id=run_id)
+    cols = ["records", "spine_entries", "relinked", "seconds"]
+    return {r["subject_type"]: {c: r[c] for c in cols} for r in runs.iter_rows(named=True)}
 
 
 def _identical(files: Sequence[Path]) -> bool:
@@ -169,9 +187,13 @@ def projection(results: dict[str, Any]) -> str:
         lines.append(f"| {s['persons']:,} | {cells} | {total / s['persons']:,.0f} B |")
     if len(sizes) < 2:
         return "\n".join(lines)
+    # The time per record measured here falls with size (fixed costs), while the pairs per
+    # record grow with the population: the national time is the pairs' (scored at Splink's
+    # published rate on 192 vCPU), not this machine's time per record carried forward.
+    splink_rate = SPLINK_PAIRS / (SPLINK_SECONDS * SPLINK_VCPU)
     lines += ["", "| backend | time exponent | pairs exponent | 1.4 bn persons: records | "
-              "core-hours | pairs | on 192 vCPU |",
-              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+              "pairs | scoring them at Splink's rate on 192 vCPU |",
+              "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     scale = NATIONAL_PERSONS / sizes[-1]["persons"]
     for b, rows in per.items():
         (n1, r1, c1, p1), (n2, r2, c2, p2) = rows[-2], rows[-1]
@@ -179,12 +201,12 @@ def projection(results: dict[str, Any]) -> str:
         t_exp = math.log((c2 / r2) / (c1 / r1)) / step
         p_exp = math.log((p2 / r2) / (p1 / r1)) / step
         records = r2 * scale
-        core_s = c2 / r2 * scale**t_exp * records
         pairs = p2 / r2 * scale**p_exp * records
+        hours = pairs / splink_rate / SPLINK_VCPU / 3600
         lines.append(
-            f"| {b} | {t_exp:.2f} | {p_exp:.2f} | {records:,.0f} | {core_s / 3600:,.0f} | "
-            f"{pairs:,.0f} | {core_s / SPLINK_VCPU / 3600:.1f} h |"
+            f"| {b} | {t_exp:.2f} | {p_exp:.2f} | {records:,.0f} | {pairs:,.0f} | {hours:,.1f} h |"
         )
+    lines += ["", *kinds_projection(sizes, cores), "", *rules_projection(sizes)]
     splink = SPLINK_PAIRS / (SPLINK_SECONDS * SPLINK_VCPU)
     lines += ["", f"Splink's published figure: {splink:,.0f} pairs per vCPU-second."]
     for b, rows in per.items():
@@ -194,14 +216,113 @@ def projection(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: The subjects whose number a subject type's work follows: a person's records and spine grow
+#: with the persons; an organisation's records and its legal representatives' terms with the
+#: organisations.
+KIND_BASIS = {"person": "persons", "organisation": "organisations",
+              "legal_representative": "organisations"}  # fmt: skip
+
+
+def kinds_projection(sizes: Sequence[dict[str, Any]], cores: int) -> list[str]:
+    """Per backend and subject type (``linkage.runs``): the measured seconds of the first and the
+    daily run at each size, and both carried to 1.4 billion persons and 180 million
+    organisations from the two largest sizes, in two ways: linear (a fixed cost plus a cost per
+    subject, the fit of the two points) and by the power law of the two points (the exponent
+    of the seconds in the number of subjects). Core-hours are seconds x the machine's cores."""
+    with_kinds = [s for s in sizes if all("kinds" in r for r in s["backends"].values())]
+    if len(with_kinds) < 2:
+        return []
+    national = {"persons": NATIONAL_PERSONS, "organisations": NATIONAL_ORGANISATIONS}
+    lines = ["| backend | subject type | run | " + " | ".join(
+                 f"{s['persons']:,}: records, s" for s in with_kinds) +
+             " | fixed s | s per 1M subjects | exponent | national core-h (linear) |"
+             " national core-h (power) |",
+             "|---|---|---|" + "---:|" * (len(with_kinds) + 5)]  # fmt: skip
+    totals: dict[tuple[str, str], list[float]] = {}
+    for backend in with_kinds[-1]["backends"]:
+        for run in ("link", "link_day"):
+            for kind, basis in KIND_BASIS.items():
+                pts = []
+                for s in with_kinds:
+                    kinds = s["backends"][backend]["kinds"][run]
+                    orgs = s["backends"][backend]["kinds"]["link"]["organisation"]["spine_entries"]
+                    n = s["persons"] if basis == "persons" else orgs
+                    k = kinds.get(kind, {"records": 0, "seconds": 0.0})
+                    pts.append((n, int(k["records"]), float(k["seconds"])))
+                (n1, _, t1), (n2, _, t2) = pts[-2], pts[-1]
+                per = (t2 - t1) / (n2 - n1)
+                fixed = t1 - per * n1
+                big = national[basis]
+                linear = fixed + per * big
+                exp_ = math.log(t2 / t1) / math.log(n2 / n1) if t1 > 0 and t2 > 0 else 0.0
+                power = t2 * (big / n2) ** exp_
+                tot = totals.setdefault((backend, run), [0.0, 0.0])
+                tot[0] += linear * cores / 3600
+                tot[1] += power * cores / 3600
+                cells = " | ".join(f"{r:,}, {t:.1f}" for _, r, t in pts)
+                lines.append(
+                    f"| {backend} | {kind} | {'first' if run == 'link' else 'daily'} | {cells} | "
+                    f"{fixed:.1f} | {per * 1e6:.1f} | {exp_:.2f} | {linear * cores / 3600:,.0f} |"
+                    f" {power * cores / 3600:,.0f} |"
+                )
+    lines += ["", "| backend | run | national core-hours (linear) | national core-hours (power) |"
+              " on 192 vCPU (linear / power; the pairs' growth past 1M not included) |",
+              "|---|---|---:|---:|---:|"]  # fmt: skip
+    for (backend, run), (lin, pow_) in totals.items():
+        name = "first" if run == "link" else "daily"
+        lines.append(
+            f"| {backend} | {name} | {lin:,.0f} | {pow_:,.0f} | "
+            f"{lin / SPLINK_VCPU:.1f} / {pow_ / SPLINK_VCPU:.1f} |"
+        )
+    return lines
+
+
+def rules_projection(sizes: Sequence[dict[str, Any]]) -> list[str]:
+    """The pairs each blocking rule adds at each size (``rule_pairs``), the exponent of their
+    growth in the number of subjects between the two largest sizes, and the pairs at 1.4
+    billion persons and 180 million organisations by that exponent."""
+    with_rules = [s for s in sizes if "rule_pairs" in s["stages"]]
+    if len(with_rules) < 2:
+        return []
+    lines = ["| subject type | blocking rule | " + " | ".join(
+                 f"pairs at {s['persons']:,}" for s in with_rules) +
+             " | exponent | pairs nationally |",
+             "|---|---|" + "---:|" * (len(with_rules) + 2)]  # fmt: skip
+    national = {"person": NATIONAL_PERSONS, "organisation": NATIONAL_ORGANISATIONS}
+    total: dict[str, float] = {}
+    first = with_rules[-1]["stages"]["rule_pairs"]["detail"]
+    for key in first:
+        subject, _, rule = key.partition(":")
+        if rule in ("records", "spine"):
+            continue
+        pts = [(s["stages"]["rule_pairs"]["detail"][f"{subject}:spine"],
+                s["stages"]["rule_pairs"]["detail"].get(key, 0)) for s in with_rules]  # fmt: skip
+        (n1, p1), (n2, p2) = pts[-2], pts[-1]
+        cells = " | ".join(f"{p:,}" for _, p in pts)
+        if p1 == 0 or p2 == 0:  # no growth to measure: left out of the total
+            lines.append(f"| {subject} | `{rule.partition(':')[2]}` | {cells} | n/a | n/a |")
+            continue
+        exp_ = math.log(p2 / p1) / math.log(n2 / n1)
+        nat = p2 * (national[subject] / n2) ** exp_
+        total[subject] = total.get(subject, 0.0) + nat
+        lines.append(f"| {subject} | `{rule.partition(':')[2]}` | {cells} | {exp_:.2f} | "
+                     f"{nat:,.0f} |")  # fmt: skip
+    for subject, n in total.items():
+        blanks = " | " * (len(with_rules) + 1)
+        lines.append(f"| {subject} | all rules{blanks}{n:,.0f} |")
+    return lines
+
+
 def merge(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Several runs of this script as one: the sizes by persons, their backends by name (a
-    later file's figures win); the first file's machine."""
+    """Several runs of this script as one: the sizes by persons, their stages and backends by
+    name, their bytes (a later file's figures win); the first file's machine."""
     sizes: dict[int, dict[str, Any]] = {}
     for r in results:
         for s in r["sizes"]:
-            into = sizes.setdefault(s["persons"], {**s, "backends": {}})
+            into = sizes.setdefault(s["persons"], {**s, "stages": {}, "backends": {}})
+            into["stages"].update(s["stages"])
             into["backends"].update(s["backends"])
+            into["bytes"] = s["bytes"]
     return {**results[0], "sizes": list(sizes.values())}
 
 
