@@ -22,24 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from headless import chromium, needs_chromium
+from playwright.sync_api import Page, expect
 
 from credlink import ui
 from credlink.orchestration.services import HEALTH_COMPONENTS, _members, free_port, health
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DAG_ID = "ingest_courts"
 TASK_ID = "ingest_courts__ZXAJ"  # court cases: the courts table with the most rows
 RUN_ID = "ui_test__initial_load"
@@ -49,11 +39,7 @@ LOGICAL_DATE = "2024-06-29T00:00:00+08:00"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed (/usr/bin/chromium): install it with "
-        "`sudo apt-get install -y --no-install-recommends chromium` (.ci/run does this in CI)",
-    ),
+    needs_chromium,
 ]
 
 
@@ -154,21 +140,15 @@ def test_web_ui_in_headless_chromium(
         assert running.password == passwords["admin"]
         run = _run_ingest(running)
         assert run["state"] == "success", f"{run}; task logs under {home / 'logs'}"
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-            )
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
             try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(60_000)
-                try:
-                    _browse(page, running, project_dags, screenshots)
-                except Exception:
-                    screenshots.append(ARTIFACTS / "failure.png")
-                    page.screenshot(path=screenshots[-1])
-                    raise
-            finally:
-                browser.close()
+                _browse(page, running, project_dags, screenshots)
+            except Exception:
+                screenshots.append(ARTIFACTS / "failure.png")
+                page.screenshot(path=screenshots[-1])
+                raise
     finally:
         stopped = ui.stop(home)
     assert stopped > 0

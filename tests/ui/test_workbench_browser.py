@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from headless import chromium, needs_chromium
+from playwright.sync_api import BrowserContext, Page, expect
 from workbench_seed import MEASURE, Seeded, relink_and_publish, restrictions_on, seed
 
 from credlink import ui
@@ -34,27 +35,12 @@ from credlink.orchestration.services import _members, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "workbench"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USERS = "admin:admin,wang:op,zhao:viewer"
 LINK_DAG = "link_credit_codes"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed (/usr/bin/chromium): install it with "
-        "`sudo apt-get install -y --no-install-recommends chromium` (.ci/run does this in CI)",
-    ),
+    needs_chromium,
 ]
 
 
@@ -99,26 +85,20 @@ def test_review_workbench_in_headless_chromium(
     try:
         passwords = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
         assert {"wang", "zhao"} <= set(passwords)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-            )
-            try:
-                for user, steps in (("wang", _review), ("zhao", _look_only)):
-                    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-                    page = context.new_page()
-                    page.set_default_timeout(60_000)
-                    try:
-                        _login(page, running, user, passwords[user], screenshots)
-                        steps(page, context, running, seeded, screenshots)
-                    except Exception:
-                        screenshots.append(ARTIFACTS / f"failure-{user}.png")
-                        page.screenshot(path=screenshots[-1])
-                        raise
-                    finally:
-                        context.close()
-            finally:
-                browser.close()
+        with chromium() as browser:
+            for user, steps in (("wang", _review), ("zhao", _look_only)):
+                context = browser.new_context(viewport={"width": 1500, "height": 1100})
+                page = context.new_page()
+                page.set_default_timeout(60_000)
+                try:
+                    _login(page, running, user, passwords[user], screenshots)
+                    steps(page, context, running, seeded, screenshots)
+                except Exception:
+                    screenshots.append(ARTIFACTS / f"failure-{user}.png")
+                    page.screenshot(path=screenshots[-1])
+                    raise
+                finally:
+                    context.close()
     finally:
         stopped = ui.stop(home)
     assert stopped > 0
