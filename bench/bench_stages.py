@@ -181,36 +181,43 @@ def stage_bare(a: dict[str, Any]) -> dict[str, Any]:
             "splink_s": seconds["splink"]}  # fmt: skip
 
 
+def model_inputs(
+    lake_dir: Path, subjects: Sequence[str] = ("person", "organisation")
+) -> list[tuple[str, Any, Any]]:
+    """Per subject type, the records the model gets (those the deterministic pass leaves, as
+    the linkage stage gives them) and the spine, from the lake at `lake_dir`."""
+    from credlink.etl.lake import Lake
+    from credlink.linkage.deterministic import deterministic_pass
+    from credlink.linkage.records import read_organisation_records, read_person_records
+    from credlink.linkage.spine import read_organisation_spine, read_person_spine
+
+    lake = Lake(lake_dir)
+    read = {"person": (read_person_records, read_person_spine),
+            "organisation": (read_organisation_records, read_organisation_spine)}  # fmt: skip
+    out = []
+    for subject in subjects:
+        records, spine = read[subject][0](lake), read[subject][1](lake)
+        out.append((subject, deterministic_pass(records, spine, subject).to_model, spine))
+    return out
+
+
 def stage_rule_pairs(a: dict[str, Any]) -> dict[str, Any]:
     """The pairs each blocking rule of the production models adds (Splink's exact count,
     marginal: pairs no earlier rule found), on the records the model gets, per subject type;
     nothing scored. What grows with the population (docs/scale.md)."""
-    import polars as pl
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
-    from credlink.etl.lake import Lake
-    from credlink.linkage.deterministic import deterministic_pass
+    from credlink.linkage.backend import DuckDBBackend
+    from credlink.linkage.engine import prepare_tables
     from credlink.linkage.model import current_model_path, load_model
-    from credlink.linkage.records import read_organisation_records, read_person_records
-    from credlink.linkage.spine import read_organisation_spine, read_person_spine
 
-    lake = Lake(Path(a["lake"]))
     out: dict[str, Any] = {}
-    for subject, records, spine in (
-        ("person", read_person_records(lake), read_person_spine(lake)),
-        ("organisation", read_organisation_records(lake), read_organisation_spine(lake)),
-    ):
-        records = deterministic_pass(records, spine, subject).to_model
+    for subject, records, spine in model_inputs(Path(a["lake"])):
         model = load_model(current_model_path(subject))
-        cols = model.required_columns()
-        schema = {c: spine.schema[c] if spine.schema[c] != pl.Null else records.schema[c]
-                  for c in cols}  # fmt: skip
-        db = DuckDBAPI()
-        linker = Linker(
-            [db.register(records.select(cols).cast(schema).to_arrow(), dataset_display_name="r"),
-             db.register(spine.select(cols).cast(schema).to_arrow(), dataset_display_name="s")],
-            model.splink_settings(probability_two_random_records_match=0.5),
-        )  # fmt: skip
+        recs, spn = prepare_tables(records, spine, model)
+        db = DuckDBBackend()
+        settings = model.splink_settings(probability_two_random_records_match=0.5)
+        linker = Linker([db.register(recs, "r"), db.register(spn, "s")], settings)
         counts = linker.blocking_analysis.count_comparisons_from_blocking_rules(
             record_sample_proportion=1.0
         )

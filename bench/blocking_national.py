@@ -58,15 +58,11 @@ RULE_SETS = {
 
 def inputs(world: Path, lake_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The model's person records with their true entry, and the person spine."""
-    from credlink.etl.lake import Lake
-    from credlink.linkage.deterministic import deterministic_pass
-    from credlink.linkage.quality import read_truth
-    from credlink.linkage.records import read_person_records
-    from credlink.linkage.spine import read_person_spine
+    from bench_stages import model_inputs
 
-    lake = Lake(lake_dir)
-    spine = read_person_spine(lake)
-    records = deterministic_pass(read_person_records(lake), spine, "person").to_model
+    from credlink.linkage.quality import read_truth
+
+    ((_, records, spine),) = model_inputs(lake_dir, ["person"])
     truth = read_truth(world).select("unique_id", "true_code")
     return records.join(truth, on="unique_id", how="left"), spine
 
