@@ -47,7 +47,8 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -64,7 +65,7 @@ from credlink.publish.carry import (
     carried_restrictions,
     read_carry,
 )
-from credlink.publish.cases import Cases, case_effects, read_cases
+from credlink.publish.cases import CaseEffects, Cases, case_effects, read_cases
 from credlink.publish.commit import (
     PublishLockedError,
     Remove,
@@ -471,6 +472,7 @@ def publish_tables(
     publication: Publication | None = None,
     incentives: Sequence[Memorandum] = (),
     incentive_history: pl.DataFrame | None = None,
+    effects: CaseEffects | None = None,
 ) -> Published:
     """Every warehouse table of one run, from plain frames (no I/O): the pure core of
     :func:`run_publish`, what the tests drive with hand-made listings.
@@ -486,10 +488,12 @@ def publish_tables(
     disclosure masks (:func:`publish.publication.listing_identifiers`); `publication` the
     severity and publication rules (default: the reviewed file); `incentives` the joint
     incentive memoranda (:mod:`publish.incentives`) and `incentive_history` their history
-    recorded before.
+    recorded before; `effects` what the cases do on `as_of` when computed before (a sharded
+    run computes them once for every shard: :mod:`publish.shards`), else from `cases`.
     """
     listings = with_publication(listings, as_of, publication)
-    effects = case_effects(listings, links, legal_reps, cases or Cases(), as_of)
+    if effects is None:
+        effects = case_effects(listings, links, legal_reps, cases or Cases(), as_of)
     trig = triggers(
         listings, links, memoranda, as_of, ends=effects.ends, objections=effects.open_objections
     )
@@ -606,6 +610,76 @@ def _blacklisted(
     )
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What a publishing run reads from the lake (:func:`read_inputs`): the keyword arguments
+    of :func:`publish_tables` but the memoranda, the run and its day."""
+
+    listings: Mapping[str, pl.DataFrame]
+    links: pl.DataFrame
+    legal_reps: pl.DataFrame
+    registry: pl.DataFrame
+    history: pl.DataFrame
+    runs: pl.DataFrame | None
+    carry: Carry | None
+    cases: Cases
+    identifiers: pl.DataFrame
+    incentive_history: pl.DataFrame
+
+    def tables(
+        self,
+        memoranda: Sequence[Memorandum],
+        *,
+        run_id: str,
+        as_of: date,
+        policy: EvidencePolicy,
+        effects: CaseEffects | None = None,
+    ) -> Published:
+        """Every warehouse table of run `run_id` from these inputs (:func:`publish_tables`)."""
+        return publish_tables(
+            self.listings,
+            self.links,
+            memoranda,
+            legal_reps=self.legal_reps,
+            registry=self.registry,
+            history=self.history,
+            run_id=run_id,
+            as_of=as_of,
+            runs=self.runs,
+            policy=policy,
+            carry=self.carry,
+            cases=self.cases,
+            identifiers=self.identifiers,
+            incentives=load_incentives(),
+            incentive_history=self.incentive_history,
+            effects=effects,
+        )
+
+
+def read_inputs(lake: Lake, as_of: date) -> Inputs:
+    """Everything a run on `as_of` reads from the lake (module doc, step 1)."""
+    return Inputs(
+        listings=read_listings(lake, as_of),
+        links=read_record_links(lake),
+        legal_reps=legal_representatives(lake),
+        registry=registry_subjects(lake),
+        history=read_history(lake),
+        runs=_read_runs(lake),
+        carry=read_carry(lake),
+        cases=read_cases(lake),
+        identifiers=listing_identifiers(lake, as_of),
+        incentive_history=read_table(lake, "publish.incentive_history"),
+    )
+
+
+def load_rules(memoranda_dir: Path = MEMORANDA_DIR) -> tuple[list[Memorandum], EvidencePolicy]:
+    """The memoranda of `memoranda_dir` and the identity-evidence policy, checked together."""
+    memoranda = load_memoranda(memoranda_dir)
+    policy = load_policy()
+    check_policy(policy, memoranda)
+    return list(memoranda), policy
+
+
 def run_publish(
     lake: Lake,
     warehouse_path: Path,
@@ -633,63 +707,73 @@ def run_publish(
     :class:`MassLiftHeld`; `lift_limits`, default from the environment) unless
     `approve_mass_lift` or an approval recorded for `run_id` covers it.
     """
-    memoranda = load_memoranda(memoranda_dir)
-    policy = load_policy()
-    check_policy(policy, memoranda)
+    memoranda, policy = load_rules(memoranda_dir)
+    with locked_run(lake, warehouse_path, run_id, lock_timeout):
+        inputs = read_inputs(lake, as_of)
+        published = inputs.tables(memoranda, run_id=run_id, as_of=as_of, policy=policy)
+        commit_published(lake, warehouse_path, published, inputs.history, run_id=run_id,
+                         as_of=as_of, approve_mass_lift=approve_mass_lift,
+                         lift_limits=lift_limits)  # fmt: skip
+    counts = published.counts()
+    log.info("publish run %s as of %s: %s (restrictions of %d subjects recomputed, %s)", run_id,
+             as_of, counts, published.recomputed,
+             "the rest carried over" if inputs.carry else "no basis to carry")  # fmt: skip
+    return counts
+
+
+@contextmanager
+def locked_run(
+    lake: Lake, warehouse_path: Path, run_id: str, lock_timeout: float | None
+) -> Iterator[None]:
+    """Hold the lake's publishing lock for run `run_id`, after completing or discarding what a
+    killed run left (:mod:`publish.commit`)."""
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     with publish_lock(lake.root, run_id, lock_timeout):
         recover(lake.root, _strays(warehouse_path))
         remove_unused_extract_versions(warehouse_path)
-        history = read_history(lake)
-        carry = read_carry(lake)
-        published = publish_tables(
-            read_listings(lake, as_of),
-            read_record_links(lake),
-            memoranda,
-            legal_reps=legal_representatives(lake),
-            registry=registry_subjects(lake),
-            history=history,
+        yield
+
+
+def commit_published(
+    lake: Lake,
+    warehouse_path: Path,
+    published: Published,
+    history: pl.DataFrame,
+    *,
+    run_id: str,
+    as_of: date,
+    approve_mass_lift: bool = False,
+    lift_limits: LiftLimits | None = None,
+) -> None:
+    """Under the publishing lock (:func:`locked_run`): hold the run to the mass-lift guard
+    against `history` (the history recorded before it), then stage and commit every file of
+    `published` as one unit (module doc, steps 4 and 5)."""
+    seq = int(published.runs.filter(pl.col("run_id") == run_id)["seq"][0])
+    before = history.filter((pl.col("run_id") != run_id) & (pl.col("seq") < seq))
+    made = published.history.filter(pl.col("run_id") == run_id)
+    approved = 1 << 62 if approve_mass_lift else approved_lifts(lake, run_id)
+    try:
+        check_lifts(
+            latest_state(before),
+            made,
             run_id=run_id,
             as_of=as_of,
-            runs=_read_runs(lake),
-            policy=policy,
-            carry=carry,
-            cases=read_cases(lake),
-            identifiers=listing_identifiers(lake, as_of),
-            incentives=load_incentives(),
-            incentive_history=read_table(lake, "publish.incentive_history"),
+            limits=lift_limits or LiftLimits.from_env(),
+            approved=approved,
         )
-        seq = int(published.runs.filter(pl.col("run_id") == run_id)["seq"][0])
-        before = history.filter((pl.col("run_id") != run_id) & (pl.col("seq") < seq))
-        made = published.history.filter(pl.col("run_id") == run_id)
-        approved = 1 << 62 if approve_mass_lift else approved_lifts(lake, run_id)
-        try:
-            check_lifts(
-                latest_state(before),
-                made,
-                run_id=run_id,
-                as_of=as_of,
-                limits=lift_limits or LiftLimits.from_env(),
-                approved=approved,
-            )
-        except MassLiftHeld as held:
-            record_hold(lake, run_id, held)
-            raise
-        token = new_token()
-        try:
-            ops = _stage(lake, warehouse_path, published, run_id, seq, token)
-        except BaseException:
-            # a contract breach: nothing of this run is recorded, the old warehouse stays
-            recover(lake.root, _strays(warehouse_path))
-            remove_unused_extract_versions(warehouse_path)
-            raise
-        commit(lake.root, run_id, ops)
+    except MassLiftHeld as held:
+        record_hold(lake, run_id, held)
+        raise
+    token = new_token()
+    try:
+        ops = _stage(lake, warehouse_path, published, run_id, seq, token)
+    except BaseException:
+        # a contract breach: nothing of this run is recorded, the old warehouse stays
+        recover(lake.root, _strays(warehouse_path))
         remove_unused_extract_versions(warehouse_path)
-    counts = published.counts()
-    log.info("publish run %s as of %s: %s (restrictions of %d subjects recomputed, %s)", run_id,
-             as_of, counts, published.recomputed,
-             "the rest carried over" if carry is not None else "no basis to carry")  # fmt: skip
-    return counts
+        raise
+    commit(lake.root, run_id, ops)
+    remove_unused_extract_versions(warehouse_path)
 
 
 def _strays(warehouse_path: Path) -> list[tuple[Path, str]]:
