@@ -98,9 +98,17 @@ def fingerprint(lake: Lake, memoranda_dir: Path = MEMORANDA_DIR) -> str:
         ):  # not locks
             st = path.stat()
             h.update(f"{path.relative_to(lake.root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    h.update(rules_fingerprint(memoranda_dir).encode())
+    return h.hexdigest()
+
+
+def rules_fingerprint(memoranda_dir: Path = MEMORANDA_DIR) -> str:
+    """A digest of the rule files' contents (memoranda, incentives, law, evidence policy) as
+    this machine has them: every shard must compute with the plan's rules."""
+    h = hashlib.sha256()
     for folder in (memoranda_dir, INCENTIVES_DIR, _RULES):
         for path in sorted(p for p in folder.rglob("*.yaml") if p.is_file()):
-            h.update(f"{path.name}\0".encode())
+            h.update(f"{path.relative_to(folder)}\0".encode())
             h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
 
@@ -278,6 +286,7 @@ def plan(
         sizes.append(records.filter(pl.col("shard") == i).height)
     _write_json(folder / MANIFEST, {
         "run_id": run_id, "as_of": as_of.isoformat(), "shards": shards, "fingerprint": seen,
+        "rules": rules_fingerprint(memoranda_dir),
         "memoranda_dir": str(memoranda_dir), "sizes": sizes,
         "plan_seconds": round(time.perf_counter() - started, 3),
     })  # fmt: skip
@@ -310,6 +319,11 @@ def publish_shard(lake: Lake, *, run_id: str, shard: int) -> dict[str, int]:
     folder = scratch_dir(lake, run_id)
     out = _out(folder, shard)
     (out / "done.json").unlink(missing_ok=True)
+    if rules_fingerprint(Path(doc["memoranda_dir"])) != doc["rules"]:
+        raise ShardError(
+            f"publish run {run_id!r}, shard {shard}: the rule files on this worker "
+            "(memoranda, incentives, law, evidence policy) are not the plan's"
+        )
     memoranda, policy = load_rules(Path(doc["memoranda_dir"]))
     part = _load_inputs(folder / f"shard-{shard:04d}" / "in")
     published = part.tables(memoranda, run_id=run_id, as_of=date.fromisoformat(doc["as_of"]),

@@ -62,7 +62,7 @@ def test_sharded_publishing_gives_the_unsharded_warehouse(lake_copy: Lake, tmp_p
 
 
 def test_a_merge_without_every_shard_publishes_the_run_itself(
-    lake_copy: Lake, tmp_path: Path
+    lake_copy: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = Lake(tmp_path / "other" / "lake")
     shutil.copytree(lake_copy.root, other.root)
@@ -70,6 +70,10 @@ def test_a_merge_without_every_shard_publishes_the_run_itself(
     expected = run_publish(lake_copy, tmp_path / "one" / "credlink.duckdb", "run-a", day)
     shards.plan(other, run_id="run-a", as_of=day, shards=2)
     shards.publish_shard(other, run_id="run-a", shard=0)  # shard 1 never ran
+    with monkeypatch.context() as m:  # a worker whose rule files are not the plan's refuses
+        m.setattr(shards, "rules_fingerprint", lambda *_: "other rules")
+        with pytest.raises(shards.ShardError, match="not the plan's"):
+            shards.publish_shard(other, run_id="run-a", shard=1)
     got = shards.merge(other, tmp_path / "many" / "credlink.duckdb", run_id="run-a")
     assert got.pop("published_in_merge") == 1
     assert got == expected
