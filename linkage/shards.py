@@ -71,7 +71,6 @@ import json
 import logging
 import math
 import os
-import re
 import shutil
 import socket
 import time
@@ -82,8 +81,8 @@ from typing import Any
 
 import polars as pl
 
-from credlink.etl.commit import write_point
 from credlink.etl.lake import Lake
+from credlink.etl.scratch import remove_stale, run_folder, write_json, write_parquet
 from credlink.linkage.engine import LinkResult
 from credlink.linkage.evidence import load_policy, policy_digest
 from credlink.linkage.incremental import fingerprints
@@ -118,8 +117,6 @@ SCRATCH = Path("work") / "linkage-shards"
 MAX_SHARDS = 1024
 #: The fault-injection stage of a shard's write points (:func:`etl.commit.write_point`).
 SHARD_STAGE = "linkage_shard"
-#: Scratch folders of other runs older than this (seconds) are removed by the next plan.
-STALE_SECONDS = 7 * 24 * 3600.0
 MANIFEST = "manifest.json"
 
 
@@ -129,9 +126,8 @@ class ShardError(RuntimeError):
 
 
 def scratch_dir(lake: Lake, run_id: str) -> Path:
-    """The scratch folder of run `run_id`: its id made safe for a file name, and a hash."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)[:80]
-    return lake.root / SCRATCH / f"{safe}-{hashlib.sha256(run_id.encode()).hexdigest()[:12]}"
+    """The scratch folder of run `run_id` (:func:`etl.scratch.run_folder`)."""
+    return run_folder(lake, SCRATCH, run_id)
 
 
 def spine_digest(frame: pl.DataFrame) -> str:
@@ -199,19 +195,7 @@ def assign(records: pl.DataFrame, shards: int, subject: str) -> pl.Series:
 
 
 def _write(path: Path, frame: pl.DataFrame) -> None:
-    """`frame` to `path`, whole or not at all (a temporary file renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.write_parquet(tmp)
-    write_point(SHARD_STAGE, f"wrote {path.name}")
-    tmp.replace(path)
-
-
-def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
-    tmp.replace(path)
+    write_parquet(path, frame, stage=SHARD_STAGE)
 
 
 def _input(folder: Path, kind: str, shard: int) -> Path:
@@ -228,16 +212,6 @@ def _done(folder: Path, shard: int) -> Path:
 
 def _spine_file(folder: Path, subject: str) -> Path:
     return folder / "spine" / f"{subject}.parquet"
-
-
-def _remove_stale(lake: Lake, keep: Path) -> None:
-    base = lake.root / SCRATCH
-    if not base.is_dir():
-        return
-    now = time.time()
-    for other in base.iterdir():
-        if other != keep and other.is_dir() and now - other.stat().st_mtime > STALE_SECONDS:
-            shutil.rmtree(other, ignore_errors=True)
 
 
 def plan(
@@ -259,7 +233,7 @@ def plan(
     folder = scratch_dir(lake, run_id)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    _remove_stale(lake, folder)
+    remove_stale(lake.root / SCRATCH, folder)
     prep = prepare_run(lake, run_id, logical_date, models_dir, thresholds, full)
     digests = {}
     for subject, update in prep.spines.items():
@@ -282,7 +256,7 @@ def plan(
             "sizes": sizes[work.kind],
         }
     th = prep.run.th
-    _write_json(folder / MANIFEST, {
+    write_json(folder / MANIFEST, {
         "run_id": run_id, "shards": shards, "kinds": kinds, "accept": th.accept,
         "review": th.review, "policy_digest": prep.run.policy_digest, "full": full,
         "models_dir": str(models_dir) if models_dir else None,
@@ -358,7 +332,7 @@ def link_shard(lake: Lake, *, run_id: str, shard: int) -> dict[str, Any]:
         done["kinds"][kind] = {"records": records.height, "modelled": modelled,
                                "seconds": round(time.perf_counter() - t, 3)}  # fmt: skip
     done["seconds"] = round(time.perf_counter() - started, 3)
-    _write_json(_done(folder, shard), done)
+    write_json(_done(folder, shard), done)
     log.info("%s: %s", where, done)
     return done
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import time
@@ -51,6 +50,7 @@ from typing import Any
 import polars as pl
 
 from credlink.etl.lake import Lake
+from credlink.etl.scratch import remove_stale, run_folder, write_json, write_parquet
 from credlink.publish.carry import Carry
 from credlink.publish.cases import CaseEffects, Cases, case_effects
 from credlink.publish.contracts import warehouse_contract
@@ -86,8 +86,8 @@ class ShardError(RuntimeError):
 
 
 def scratch_dir(lake: Lake, run_id: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)[:80]
-    return lake.root / SCRATCH / f"{safe}-{hashlib.sha256(run_id.encode()).hexdigest()[:12]}"
+    """The scratch folder of run `run_id` (:func:`etl.scratch.run_folder`)."""
+    return run_folder(lake, SCRATCH, run_id)
 
 
 def fingerprint(lake: Lake, memoranda_dir: Path = MEMORANDA_DIR) -> str:
@@ -203,35 +203,22 @@ def _part(inputs: Inputs, codes: pl.DataFrame, records: pl.DataFrame, shard: int
     )
 
 
-def _write(path: Path, frame: pl.DataFrame) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.write_parquet(tmp)
-    tmp.replace(path)
-
-
-def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
-
-
 _FRAMES = ("links", "legal_reps", "registry", "history", "identifiers", "incentive_history")
 
 
 def _save_inputs(folder: Path, part: Inputs) -> None:
     names = []
     for i, (name, frame) in enumerate(part.listings.items()):
-        _write(folder / "listings" / f"{i:03d}.parquet", frame)
+        write_parquet(folder / "listings" / f"{i:03d}.parquet", frame)
         names.append(name)
-    _write_json(folder / "listings.json", {"lists": names})
+    write_json(folder / "listings.json", {"lists": names})
     for what in _FRAMES:
-        _write(folder / f"{what}.parquet", getattr(part, what))
+        write_parquet(folder / f"{what}.parquet", getattr(part, what))
     if part.runs is not None:
-        _write(folder / "runs.parquet", part.runs)
+        write_parquet(folder / "runs.parquet", part.runs)
     if part.carry is not None:
-        _write(folder / "carry_restrictions.parquet", part.carry.restrictions)
-        _write(folder / "carry_basis.parquet", part.carry.basis)
+        write_parquet(folder / "carry_restrictions.parquet", part.carry.restrictions)
+        write_parquet(folder / "carry_basis.parquet", part.carry.basis)
 
 
 def _load_inputs(folder: Path) -> Inputs:
@@ -253,13 +240,6 @@ def _effects(folder: Path) -> CaseEffects:
                           for w in _EFFECTS})  # fmt: skip
 
 
-def _remove_stale(lake: Lake, keep: Path) -> None:
-    parent = lake.root / SCRATCH
-    for other in parent.iterdir() if parent.is_dir() else ():
-        if other != keep:
-            shutil.rmtree(other, ignore_errors=True)
-
-
 def plan(
     lake: Lake, *, run_id: str, as_of: date, shards: int, memoranda_dir: Path = MEMORANDA_DIR
 ) -> list[int]:
@@ -270,21 +250,21 @@ def plan(
     folder = scratch_dir(lake, run_id)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    _remove_stale(lake, folder)
+    remove_stale(lake.root / SCRATCH, folder)
     seen = fingerprint(lake, memoranda_dir)
     inputs = read_inputs(lake, as_of)
     inputs = replace(inputs, runs=_previous_runs(inputs.history, inputs.runs))
     listings = with_publication(inputs.listings, as_of, None)
     effects = case_effects(listings, inputs.links, inputs.legal_reps, inputs.cases, as_of)
     for what in _EFFECTS:
-        _write(folder / "effects" / f"{what}.parquet", getattr(effects, what))
+        write_parquet(folder / "effects" / f"{what}.parquet", getattr(effects, what))
     codes = assign(inputs, shards)
     records = _records(inputs, codes, shards)
     sizes = []
     for i in range(shards):
         _save_inputs(folder / f"shard-{i:04d}" / "in", _part(inputs, codes, records, i))
         sizes.append(records.filter(pl.col("shard") == i).height)
-    _write_json(folder / MANIFEST, {
+    write_json(folder / MANIFEST, {
         "run_id": run_id, "as_of": as_of.isoformat(), "shards": shards, "fingerprint": seen,
         "rules": rules_fingerprint(memoranda_dir),
         "memoranda_dir": str(memoranda_dir), "sizes": sizes,
@@ -299,6 +279,12 @@ def _manifest(lake: Lake, run_id: str) -> dict[str, Any] | None:
         return None
     doc: dict[str, Any] = json.loads(path.read_text())
     return doc if doc.get("run_id") == run_id else None
+
+
+def planned_day(lake: Lake, run_id: str) -> date | None:
+    """The day run `run_id` was planned to publish as of (None: no plan)."""
+    doc = _manifest(lake, run_id)
+    return date.fromisoformat(doc["as_of"]) if doc else None
 
 
 def _out(folder: Path, shard: int) -> Path:
@@ -330,18 +316,18 @@ def publish_shard(lake: Lake, *, run_id: str, shard: int) -> dict[str, int]:
                             policy=policy, effects=_effects(folder))  # fmt: skip
     names = sorted(published.tables)
     for name in names:
-        _write(out / "tables" / _table_file(name), published.tables[name])
-    _write(out / "history.parquet", published.history)
+        write_parquet(out / "tables" / _table_file(name), published.tables[name])
+    write_parquet(out / "history.parquet", published.history)
     if published.basis is not None:
-        _write(out / "basis.parquet", published.basis)
+        write_parquet(out / "basis.parquet", published.basis)
     if published.incentive_history is not None:
-        _write(out / "incentive_history.parquet", published.incentive_history)
+        write_parquet(out / "incentive_history.parquet", published.incentive_history)
     mine = published.history.filter(pl.col("run_id") == run_id).height
     counts = {"shard": shard, "restrictions": published.tables["publish.restrictions"].height,
               "changes": mine, "recomputed": published.recomputed}  # fmt: skip
     seconds = round(time.perf_counter() - started, 3)
     mark = {"fingerprint": doc["fingerprint"], "tables": names, **counts, "seconds": seconds}
-    _write_json(out / "done.json", mark)
+    write_json(out / "done.json", mark)
     return counts
 
 

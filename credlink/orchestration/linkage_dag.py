@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import operator
-import os
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 
 from credlink.orchestration.assets import LINKED_SOURCES, record_links_asset, staging_asset
 from credlink.orchestration.ingest_dag import DEFAULT_ARGS, START, TIMEZONE
+from credlink.orchestration.sharding import shard_count
 from credlink.settings import ACCEPT, REVIEW
 
 
@@ -47,20 +47,11 @@ def link_records() -> dict[str, int]:
 
 #: The number of linkage shards (module doc); 1: one task, as without sharding.
 SHARDS_ENV = "CREDLINK_LINK_SHARDS"
-#: Airflow maps at most this many task instances by default (`max_map_length`).
-MAX_SHARDS = 1024
 
 
 def link_shards() -> int:
     """`$CREDLINK_LINK_SHARDS` (default 1): how many shards `link_credit_codes` links in."""
-    raw = os.environ.get(SHARDS_ENV, "").strip() or "1"
-    try:
-        n = int(raw)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= MAX_SHARDS:
-        raise ValueError(f"{SHARDS_ENV}={raw!r}: need a whole number of shards, 1 .. {MAX_SHARDS}")
-    return n
+    return shard_count(SHARDS_ENV)
 
 
 def _run_args() -> dict[str, Any]:

@@ -3,14 +3,32 @@
 publish_restrictions: the memoranda of `schemas/memoranda/` applied to the linked listings ->
 restrictions, history, enforcement lists -> the warehouse replaced atomically; announces the
 `publish.restrictions` Asset.
+
+Sharded (`CREDLINK_PUBLISH_SHARDS` = N > 1, read when the DAG file is parsed; default 1, the
+single task above): plan_publish (the inputs read once, the cases' effects computed once, the
+subjects split into N shards) -> publish_shard, mapped over the N shards -> merge_publish (the
+lock, the mass-lift guard on the whole run, the one commit; announces the Asset). The same
+warehouse as one task (:mod:`publish.shards`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
 
 from credlink.orchestration.assets import record_links_asset
 from credlink.orchestration.ingest_dag import DEFAULT_ARGS, START
+from credlink.orchestration.sharding import shard_count
+
+#: The number of publishing shards (module doc); 1: one task, as without sharding.
+SHARDS_ENV = "CREDLINK_PUBLISH_SHARDS"
+
+
+def publish_shards() -> int:
+    """`$CREDLINK_PUBLISH_SHARDS` (default 1): how many shards `publish_joint_punishment`
+    publishes in."""
+    return shard_count(SHARDS_ENV)
 
 
 def restrictions_asset() -> Asset:
@@ -18,18 +36,42 @@ def restrictions_asset() -> Asset:
     return Asset(name="publish.restrictions", uri="credlink://publish/restrictions")
 
 
+def _run_args() -> dict[str, Any]:
+    """The run id, logical date and `run_after` of the running task's DAG run."""
+    ctx = get_current_context()
+    # an asset-triggered run's context has no "logical_date" key at all (KeyError)
+    return {"run_id": ctx["run_id"], "logical_date": ctx.get("logical_date"),
+            "run_after": ctx["dag_run"].run_after}  # fmt: skip
+
+
 @task
 def publish_restrictions() -> dict[str, int]:
     from credlink.orchestration import publish_runtime
 
-    ctx = get_current_context()
-    return publish_runtime.publish(
-        run_id=ctx["run_id"],
-        # an asset-triggered run's context has no "logical_date" key at all (KeyError)
-        logical_date=ctx.get("logical_date"),
-        run_after=ctx["dag_run"].run_after,
-        approve_mass_lift=bool(ctx["params"]["approve_mass_lift"]),
-    )
+    approve = bool(get_current_context()["params"]["approve_mass_lift"])
+    return publish_runtime.publish(**_run_args(), approve_mass_lift=approve)
+
+
+@task
+def plan_publish(shards: int) -> list[int]:
+    from credlink.orchestration import publish_runtime
+
+    return publish_runtime.plan_shards(**_run_args(), shards=shards)
+
+
+@task
+def publish_shard(shard: int) -> dict[str, int]:
+    from credlink.orchestration import publish_runtime
+
+    return publish_runtime.publish_shard(run_id=get_current_context()["run_id"], shard=shard)
+
+
+@task
+def merge_publish() -> dict[str, int]:
+    from credlink.orchestration import publish_runtime
+
+    approve = bool(get_current_context()["params"]["approve_mass_lift"])
+    return publish_runtime.merge_shards(**_run_args(), approve_mass_lift=approve)
 
 
 def publish_dag(dag_id: str, doc_md: str) -> DAG:
@@ -53,5 +95,10 @@ def publish_dag(dag_id: str, doc_md: str) -> DAG:
             ),
         },
     ) as dag:
-        publish_restrictions.override(outlets=[restrictions_asset()])()
+        shards = publish_shards()
+        if shards == 1:
+            publish_restrictions.override(outlets=[restrictions_asset()])()
+        else:
+            done = publish_shard.expand(shard=plan_publish(shards))
+            done >> merge_publish.override(outlets=[restrictions_asset()])()
     return dag

@@ -9,12 +9,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from lakes import stage_world
 
-from credlink.etl.conform.apply import conform_partition
-from credlink.etl.contracts import source_contracts
-from credlink.etl.ingest.extract import connect, source_url
-from credlink.etl.ingest.interval import Interval
-from credlink.etl.ingest.run import RunContext, ingest_table
 from credlink.etl.lake import Lake
 from credlink.orchestration.linkage_dag import SHARDS_ENV, link_dag, link_shards
 from credlink.world.generate import WorldSummary
@@ -41,17 +37,6 @@ def test_shard_setting(monkeypatch: pytest.MonkeyPatch) -> None:
             link_shards()
 
 
-def _stage(world: WorldSummary, lake: Lake) -> None:
-    """Every table of the world staged and conformed (as tests/linkage/conftest.py does)."""
-    ctx = RunContext(run_id="sharded-dag-test", logical_date=DAY,
-                     docs_root=lake.root / "docs", quarantine_limit=1.0)  # fmt: skip
-    for source, contract in sorted(source_contracts().items()):
-        engine = connect(source_url(None, world.out / contract.default_database), source)
-        for table in contract.tables:
-            ingest_table(contract, table, engine, Interval(None, DAY), lake, ctx)
-            conform_partition(lake, source, table.name, Interval(None, DAY).key)
-
-
 @pytest.mark.slow
 def test_sharded_dag_run_equals_one_task(  # type: ignore[no-untyped-def]
     airflow_db, small_world: WorldSummary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -64,7 +49,7 @@ def test_sharded_dag_run_equals_one_task(  # type: ignore[no-untyped-def]
 
     data = tmp_path / "data"
     lake = Lake(data / "lake")
-    _stage(small_world, lake)
+    stage_world(small_world.out, lake, DAY, run_id="sharded-dag-test", docs_root=lake.root / "docs")
     reference = Lake(tmp_path / "reference")
     for layer in ("staging", "conformed"):
         shutil.copytree(lake.root / layer, reference.root / layer)

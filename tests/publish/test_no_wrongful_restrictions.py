@@ -9,12 +9,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from lakes import stage_world
 
-from credlink.etl.conform.apply import conform_partition
-from credlink.etl.contracts import source_contracts
-from credlink.etl.ingest.extract import connect, source_url
-from credlink.etl.ingest.interval import Interval
-from credlink.etl.ingest.run import RunContext, ingest_table
 from credlink.etl.lake import Lake
 from credlink.linkage.quality import quality_table, read_truth
 from credlink.linkage.stage import run_linkage
@@ -39,13 +35,7 @@ def dirty(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Lake, Path]:
                       noise=NoiseConfig.with_identity_errors(SCALE))  # fmt: skip
     generate_world(cfg)
     lake = Lake(base / "lake")
-    ctx = RunContext(run_id="dirty", logical_date=LOAD_END, docs_root=base / "docs",
-                     quarantine_limit=1.0)  # fmt: skip
-    for source, contract in sorted(source_contracts().items()):
-        engine = connect(source_url(None, cfg.out / contract.default_database), source)
-        for table in contract.tables:
-            ingest_table(contract, table, engine, Interval(None, LOAD_END), lake, ctx)
-            conform_partition(lake, source, table.name, Interval(None, LOAD_END).key)
+    stage_world(cfg.out, lake, LOAD_END, run_id="dirty", docs_root=base / "docs")
     run_linkage(lake, run_id="dirty-link", logical_date=LOAD_END)
     warehouse = base / "warehouse.duckdb"
     run_publish(lake, warehouse, "dirty-publish", END)

@@ -6,32 +6,14 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import duckdb
-import polars as pl
 import pytest
+from lakes import warehouse_tables
 
 from credlink.etl.lake import Lake
 from credlink.publish import shards
 from credlink.publish.stage import run_publish
 
 pytestmark = pytest.mark.slow
-
-
-def _tables(warehouse: Path) -> dict[str, pl.DataFrame]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        names = con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL"
-        ).fetchall()
-        out = {}
-        for schema, table in names:
-            frame = con.execute(f'SELECT * FROM {schema}."{table}"').pl()
-            # the checksum of the warehouse file itself differs (rows in another order)
-            frame = frame.drop("warehouse_sha256", strict=False)
-            out[f"{schema}.{table}"] = frame.sort(frame.columns, nulls_last=True)
-        return out
-    finally:
-        con.close()
 
 
 def _sharded(lake: Lake, warehouse: Path, run_id: str, day: date, n: int) -> dict[str, int]:
@@ -51,7 +33,7 @@ def test_sharded_publishing_gives_the_unsharded_warehouse(lake_copy: Lake, tmp_p
         got = _sharded(other, many, run_id, day, 3)
         assert got.pop("published_in_merge") == 0  # every table came from the shards
         assert got == expected and expected["restrictions"] > 0
-        a, b = _tables(one), _tables(many)
+        a, b = warehouse_tables(one), warehouse_tables(many)
         assert a.keys() == b.keys()
         for name in a:
             assert a[name].equals(b[name]), name

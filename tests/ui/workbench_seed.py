@@ -47,11 +47,8 @@ class Seeded:
 
 def seed(data: Path, dag_world: Path) -> Seeded:
     """Build the seeded world under `data` (a new folder) from the DAG world at `dag_world`."""
-    from credlink.etl.conform.apply import conform_partition
-    from credlink.etl.contracts import source_contracts
-    from credlink.etl.ingest.extract import connect, source_url
-    from credlink.etl.ingest.interval import Interval
-    from credlink.etl.ingest.run import RunContext, ingest_table
+    from lakes import stage_world
+
     from credlink.etl.lake import Lake
 
     world = data / "world"
@@ -76,16 +73,7 @@ def seed(data: Path, dag_world: Path) -> Seeded:
         bans.close()
         people.close()
     lake = Lake(data / "lake")
-    ctx = RunContext(
-        run_id="workbench-seed", logical_date=LOAD_END, docs_root=data / "docs",
-        quarantine_limit=1.0,
-    )  # fmt: skip
-    whole = Interval(None, LOAD_END)
-    for source, contract in sorted(source_contracts().items()):
-        engine = connect(source_url(None, world / contract.default_database), source)
-        for table in contract.tables:
-            ingest_table(contract, table, engine, whole, lake, ctx)
-            conform_partition(lake, source, table.name, whole.key)
+    stage_world(world, lake, LOAD_END, run_id="workbench-seed", docs_root=data / "docs")
     seeded = Seeded(data, f"transport/FlightBan/{ban_id}", passenger, true_code, holder_code,
                     holder_name)  # fmt: skip
     relink_and_publish(seeded, "seed")

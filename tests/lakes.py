@@ -1,0 +1,48 @@
+"""Helpers for tests on whole lakes: a generated world staged into a lake (what the fixtures
+that need a staged lake build on), and a warehouse read back whole to compare two runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from credlink.etl.conform.apply import conform_partition
+from credlink.etl.contracts import source_contracts
+from credlink.etl.ingest.extract import connect, source_url
+from credlink.etl.ingest.interval import Interval
+from credlink.etl.ingest.run import RunContext, ingest_table
+from credlink.etl.lake import Lake
+
+
+def stage_world(world: Path, lake: Lake, end: datetime, *, run_id: str, docs_root: Path) -> None:
+    """Every table of the agency databases in `world`, up to `end`, staged and conformed into
+    `lake` (the run `run_id`; its data docs under `docs_root`; no quarantine limit)."""
+    ctx = RunContext(run_id=run_id, logical_date=end, docs_root=docs_root, quarantine_limit=1.0)
+    whole = Interval(None, end)
+    for source, contract in sorted(source_contracts().items()):
+        engine = connect(source_url(None, world / contract.default_database), source)
+        for table in contract.tables:
+            ingest_table(contract, table, engine, whole, lake, ctx)
+            conform_partition(lake, source, table.name, whole.key)
+
+
+def warehouse_tables(warehouse: Path) -> dict[str, pl.DataFrame]:
+    """Every table of the DuckDB warehouse at `warehouse` by ``schema.table``, its rows sorted
+    (two runs that wrote the same rows in another order compare equal), without the checksum
+    of the warehouse file itself (which the row order changes)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        names = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL"
+        ).fetchall()
+        out = {}
+        for schema, table in names:
+            frame = con.execute(f'SELECT * FROM {schema}."{table}"').pl()
+            frame = frame.drop("warehouse_sha256", strict=False)
+            out[f"{schema}.{table}"] = frame.sort(frame.columns, nulls_last=True)
+        return out
+    finally:
+        con.close()
