@@ -47,6 +47,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from credlink.etl.lake import Lake
@@ -114,6 +115,11 @@ def rules_fingerprint(memoranda_dir: Path = MEMORANDA_DIR) -> str:
 
 
 def _groups(inputs: Inputs) -> pl.DataFrame:
+    """Every code the run concerns and its group: the smallest code of its connected
+    component in the graph of ties (module doc), found by SciPy's connected components."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
     links = inputs.links
     pairs = [inputs.legal_reps.select(pl.col("credit_code").alias("a"),
                                       pl.col("legal_rep_code").alias("b"))]  # fmt: skip
@@ -121,8 +127,7 @@ def _groups(inputs: Inputs) -> pl.DataFrame:
         pairs.append(links.select(pl.col("credit_code").alias("a"),
                                   pl.col("candidate_code").alias("b")))  # fmt: skip
     edges = pl.concat(pairs).drop_nulls().filter(pl.col("a") != pl.col("b")).unique()
-    edges = pl.concat([edges, edges.select(pl.col("b").alias("a"), pl.col("a").alias("b"))])
-    codes = [edges.select(pl.col("a").alias("code"))]
+    codes = [edges.select(pl.col("a").alias("code")), edges.select(pl.col("b").alias("code"))]
     for frame, column in (
         (links, "credit_code"), (links, "candidate_code"), (inputs.registry, "credit_code"),
         (inputs.history, "credit_code"), (inputs.incentive_history, "credit_code"),
@@ -131,17 +136,19 @@ def _groups(inputs: Inputs) -> pl.DataFrame:
             codes.append(frame.select(pl.col(column).cast(pl.String).alias("code")))
     if inputs.carry is not None:
         codes.append(inputs.carry.basis.select(pl.col("credit_code").alias("code")))
-    label = pl.concat(codes).drop_nulls().unique().with_columns(pl.col("code").alias("group"))
-    while True:
-        lower = (edges.join(label, left_on="b", right_on="code").group_by("a")
-                 .agg(pl.col("group").min().alias("nb")))  # fmt: skip
-        step = label.join(lower, left_on="code", right_on="a", how="left").select(
-            "code", pl.min_horizontal("group", "nb").alias("group")
-        )
-        changed = step.join(label, on="code").filter(pl.col("group") != pl.col("group_right"))
-        label = step
-        if changed.is_empty():
-            return label
+    # codes in order, so that a component's smallest index is its smallest code
+    every = pl.concat(codes).drop_nulls().unique().sort("code").with_row_index("i")
+    ends = (edges.join(every.rename({"code": "a", "i": "ia"}), on="a")
+            .join(every.rename({"code": "b", "i": "ib"}), on="b"))  # fmt: skip
+    n = every.height
+    graph = coo_array(
+        (np.ones(ends.height, dtype=np.int8), (ends["ia"].to_numpy(), ends["ib"].to_numpy())),
+        shape=(n, n),
+    )
+    _, component = connected_components(graph, directed=False)
+    return every.with_columns(pl.Series("component", component)).select(
+        "code", pl.col("code").min().over("component").alias("group")
+    )
 
 
 def _hash_shard(column: str, shards: int) -> pl.Expr:
