@@ -24,6 +24,13 @@ open objection suspends: `under_objection`), and the grade A joint incentives
 (`publish.incentives`, `incentive.<agency>`). Announces the `publish.restrictions` Asset.
 **Re-run:** safe (`airflow dags trigger publish_joint_punishment`): a re-run of the same run
 replaces its own history rows. Explain one subject: `credlink explain CODE`.
+**Sharded** (`CREDLINK_PUBLISH_SHARDS=N`, N > 1, set where the scheduler and the workers parse
+this file): `plan_publish` reads the run's inputs and splits the subjects into N shards (an
+organisation with its legal representatives, a record with its candidate), `publish_shard` runs
+once per shard (mapped tasks), `merge_publish` takes the lock, applies the mass-lift guard to
+the whole run and commits once. Every table is the same as with one task. A failed shard
+publishes nothing: clear it; a merge that finds a shard missing, or the lake or the rules
+changed since the plan, publishes the whole run itself and logs why.
 **When it fails:** a memorandum file that fails validation names the file and the field; a
 contract breach lists the table and column, and the previous warehouse stays in place.
 `MassLiftHeld`: the run would lift more than 20% of the restrictions in force at once

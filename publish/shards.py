@@ -30,8 +30,11 @@ record goes with the code of its link (else its candidate), one without either b
 its id. ``tests/publish/test_publish_shards.py`` compares every warehouse table of two
 consecutive runs, sharded in three and unsharded.
 
-**Not yet:** the publishing DAG does not run the shards as mapped tasks; the warehouse build
-(about half of a run at 1,000,000 persons) stays in the merge.
+The ``publish_joint_punishment`` DAG runs the three steps as tasks when
+``CREDLINK_PUBLISH_SHARDS`` is more than 1 (:mod:`orchestration.publish_dag`).
+``bench/publish_shards.py`` times them against one run: the plan reads the whole lake and the
+warehouse build stays in the merge, so at 1,000,000 persons on one machine a sharded run is
+not yet faster than one run (docs/scale.md).
 """
 
 from __future__ import annotations
