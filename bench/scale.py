@@ -50,7 +50,8 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def _copy(src: Path, dst: Path) -> None:
+def copy_tree(src: Path, dst: Path) -> None:
+    """`src` copied to `dst` (replaced; symbolic links kept), published read-only files too."""
     if dst.exists():
         for p in dst.rglob("*"):  # published files are read-only
             if not p.is_symlink():
@@ -91,13 +92,13 @@ def bench_size(persons: int, backends: Sequence[str], work: Path, say: Any) -> d
         say(f"{persons:,} persons: {name}")
         out["stages"][name] = _m(_stage(name, paths, work))
     history = work / "lake-after-history"
-    _copy(lake, history)
+    copy_tree(lake, history)
     say(f"{persons:,} persons: pairs the model scores (bare Splink, model-bound records)")
     out["stages"]["bare_model"] = _m(_stage("bare", {**paths, "variant": "model"}, work))
     say(f"{persons:,} persons: the pairs of each blocking rule")
     out["stages"]["rule_pairs"] = _m(_stage("rule_pairs", paths, work))
     for backend in backends:
-        _copy(history, lake)
+        copy_tree(history, lake)
         say(f"{persons:,} persons: first linkage run on {backend}")
         first = _stage("link", paths, work, backend)
         say(f"  {first.wall:.1f} s, peak {first.peak_mib:,.0f} MiB")

@@ -41,7 +41,7 @@ from __future__ import annotations
 import hashlib
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,3 +243,22 @@ def remove_unused_extract_versions(warehouse_path: Path) -> None:
             for f in d.iterdir():
                 f.unlink(missing_ok=True)
             d.rmdir()
+
+
+def read_tables(path: Path, drop: Collection[str] = ()) -> dict[str, pl.DataFrame]:
+    """Every table of the warehouse at `path` (opened read-only) by ``schema.table``, without
+    the columns named in `drop`, rows sorted by every column: two warehouses with the same
+    rows compare equal table by table whatever order they were written in."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL"
+        ).fetchall()
+        out = {}
+        for schema, table in names:
+            frame = con.execute(f'SELECT * FROM "{schema}"."{table}"').pl()
+            frame = frame.drop([c for c in drop if c in frame.columns])
+            out[f"{schema}.{table}"] = frame.sort(frame.columns, nulls_last=True)
+        return out
+    finally:
+        con.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from credlink.etl.conform.apply import conform_partition
@@ -15,6 +14,7 @@ from credlink.etl.ingest.extract import connect, source_url
 from credlink.etl.ingest.interval import Interval
 from credlink.etl.ingest.run import RunContext, ingest_table
 from credlink.etl.lake import Lake
+from credlink.publish.warehouse import read_tables
 
 
 def stage_world(world: Path, lake: Lake, end: datetime, *, run_id: str, docs_root: Path) -> None:
@@ -30,19 +30,6 @@ def stage_world(world: Path, lake: Lake, end: datetime, *, run_id: str, docs_roo
 
 
 def warehouse_tables(warehouse: Path) -> dict[str, pl.DataFrame]:
-    """Every table of the DuckDB warehouse at `warehouse` by ``schema.table``, its rows sorted
-    (two runs that wrote the same rows in another order compare equal), without the checksum
-    of the warehouse file itself (which the row order changes)."""
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        names = con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL"
-        ).fetchall()
-        out = {}
-        for schema, table in names:
-            frame = con.execute(f'SELECT * FROM {schema}."{table}"').pl()
-            frame = frame.drop("warehouse_sha256", strict=False)
-            out[f"{schema}.{table}"] = frame.sort(frame.columns, nulls_last=True)
-        return out
-    finally:
-        con.close()
+    """Every table of the warehouse at `warehouse`, rows sorted (:func:`read_tables`), without
+    the checksum of the warehouse file itself (which the row order changes)."""
+    return read_tables(warehouse, drop=("warehouse_sha256",))
