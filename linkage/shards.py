@@ -82,7 +82,14 @@ from typing import Any
 import polars as pl
 
 from credlink.etl.lake import Lake
-from credlink.etl.scratch import remove_stale, run_folder, write_json, write_parquet
+from credlink.etl.scratch import (
+    MAX_SHARDS,
+    check_shards,
+    remove_stale,
+    run_folder,
+    write_json,
+    write_parquet,
+)
 from credlink.linkage.engine import LinkResult
 from credlink.linkage.evidence import load_policy, policy_digest
 from credlink.linkage.incremental import fingerprints
@@ -113,8 +120,6 @@ log = logging.getLogger(__name__)
 
 #: The scratch folders of sharded runs, under the lake's root (no layer: no catalog view).
 SCRATCH = Path("work") / "linkage-shards"
-#: At most this many shards (Airflow maps at most 1,024 task instances by default).
-MAX_SHARDS = 1024
 #: The fault-injection stage of a shard's write points (:func:`etl.commit.write_point`).
 SHARD_STAGE = "linkage_shard"
 MANIFEST = "manifest.json"
@@ -151,8 +156,7 @@ def _province(records: pl.DataFrame, subject: str) -> pl.Expr:
 def assign(records: pl.DataFrame, shards: int, subject: str) -> pl.Series:
     """The shard (0 .. `shards` - 1) of each record of `records`, in their order (module doc:
     by province, balanced; by a hash of the id without one)."""
-    if not 1 <= shards <= MAX_SHARDS:
-        raise ValueError(f"shards must be 1 .. {MAX_SHARDS}, got {shards}")
+    check_shards(shards)
     if records.is_empty():
         return pl.Series("shard", [], pl.Int32)
     share = math.ceil(records.height / shards)
@@ -227,8 +231,7 @@ def plan(
     """Plan run `run_id` in `shards` shards (module doc, step 1): the records each kind links
     again split by :func:`assign`, and the spines, written to the run's scratch folder (a
     retried plan starts it afresh). Writes no lake table. Returns each kind's shard sizes."""
-    if not 1 <= shards <= MAX_SHARDS:
-        raise ValueError(f"shards must be 1 .. {MAX_SHARDS}, got {shards}")
+    check_shards(shards)
     started = time.perf_counter()
     folder = scratch_dir(lake, run_id)
     shutil.rmtree(folder, ignore_errors=True)

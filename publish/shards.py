@@ -54,7 +54,13 @@ import numpy as np
 import polars as pl
 
 from credlink.etl.lake import Lake
-from credlink.etl.scratch import remove_stale, run_folder, write_json, write_parquet
+from credlink.etl.scratch import (
+    check_shards,
+    remove_stale,
+    run_folder,
+    write_json,
+    write_parquet,
+)
 from credlink.publish.carry import Carry
 from credlink.publish.cases import CaseEffects, Cases, case_effects
 from credlink.publish.contracts import warehouse_contract
@@ -76,7 +82,6 @@ from credlink.publish.stage import (
 log = logging.getLogger(__name__)
 
 SCRATCH = Path("work") / "publish-shards"
-MAX_SHARDS = 1024
 MANIFEST = "manifest.json"
 GLOBAL_TABLES = frozenset({"publish.memoranda", "publish.measures", "publish.measures_list",
                            "publish.repairs", "publish.objections", "publish.runs"})  # fmt: skip
@@ -159,8 +164,7 @@ def _hash_shard(column: str, shards: int) -> pl.Expr:
 
 
 def assign(inputs: Inputs, shards: int) -> pl.DataFrame:
-    if not 1 <= shards <= MAX_SHARDS:
-        raise ValueError(f"shards must be 1 .. {MAX_SHARDS}, got {shards}")
+    check_shards(shards)
     return _groups(inputs).select("code", _hash_shard("group", shards).alias("shard"))
 
 
@@ -253,8 +257,7 @@ def _effects(folder: Path) -> CaseEffects:
 def plan(
     lake: Lake, *, run_id: str, as_of: date, shards: int, memoranda_dir: Path = MEMORANDA_DIR
 ) -> list[int]:
-    if not 1 <= shards <= MAX_SHARDS:
-        raise ValueError(f"shards must be 1 .. {MAX_SHARDS}, got {shards}")
+    check_shards(shards)
     started = time.perf_counter()
     load_rules(memoranda_dir)
     folder = scratch_dir(lake, run_id)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 
-#: Airflow maps at most this many task instances by default (`max_map_length`).
-MAX_SHARDS = 1024
+from credlink.etl.scratch import MAX_SHARDS
 
 
 def shard_count(env: str) -> int:
