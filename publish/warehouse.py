@@ -245,10 +245,13 @@ def remove_unused_extract_versions(warehouse_path: Path) -> None:
             d.rmdir()
 
 
-def read_tables(path: Path, drop: Collection[str] = ()) -> dict[str, pl.DataFrame]:
+def read_tables(
+    path: Path, drop: Collection[str] | Mapping[str, Collection[str]] = ()
+) -> dict[str, pl.DataFrame]:
     """Every table of the warehouse at `path` (opened read-only) by ``schema.table``, without
-    the columns named in `drop`, rows sorted by every column: two warehouses with the same
-    rows compare equal table by table whatever order they were written in."""
+    the columns named in `drop` (in every table, or, given a mapping, by ``schema.table``),
+    rows sorted by every column: two warehouses with the same rows compare equal table by
+    table whatever order they were written in."""
     con = duckdb.connect(str(path), read_only=True)
     try:
         names = con.execute(
@@ -256,9 +259,11 @@ def read_tables(path: Path, drop: Collection[str] = ()) -> dict[str, pl.DataFram
         ).fetchall()
         out = {}
         for schema, table in names:
+            name = f"{schema}.{table}"
             frame = con.execute(f'SELECT * FROM "{schema}"."{table}"').pl()
-            frame = frame.drop([c for c in drop if c in frame.columns])
-            out[f"{schema}.{table}"] = frame.sort(frame.columns, nulls_last=True)
+            gone = drop.get(name, ()) if isinstance(drop, Mapping) else drop
+            frame = frame.drop([c for c in gone if c in frame.columns])
+            out[name] = frame.sort(frame.columns, nulls_last=True) if frame.width else frame
         return out
     finally:
         con.close()

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 HERE = Path(__file__).resolve().parent
@@ -94,23 +93,6 @@ def run_elsewhere(
     if wait:
         proc.wait(timeout=120)
     return proc
-
-
-def tables(path: Path, drop: Mapping[str, list[str]] | None = None) -> dict[str, pl.DataFrame]:
-    """Every table of a DuckDB file (read-only), rows sorted, `drop` columns removed."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        names = con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL"
-        ).fetchall()
-        out = {}
-        for s, t in names:
-            frame = con.sql(f'SELECT * FROM {s}."{t}"').pl()
-            frame = frame.drop((drop or {}).get(f"{s}.{t}", []))
-            out[f"{s}.{t}"] = frame.sort(frame.columns) if frame.width else frame
-        return out
-    finally:
-        con.close()
 
 
 def _run(lake: str, warehouse: str, run_id: str, day: str) -> None:

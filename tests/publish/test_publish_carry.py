@@ -9,7 +9,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from faultcase import tables
 
 from credlink.etl.lake import Lake
 from credlink.linkage.evidence import load_policy
@@ -26,6 +25,7 @@ from credlink.publish.stage import (
     registry_subjects,
     run_publish,
 )
+from credlink.publish.warehouse import read_tables
 
 DAY1 = date(2025, 7, 1)
 
@@ -63,7 +63,7 @@ def test_carried_restrictions_equal_a_full_recompute(
     run_publish(lake_copy, tmp_path / "wh" / "credlink.duckdb", "r1", DAY1)
     assert basis_path(lake_copy).is_file() and read_carry(lake_copy) is not None
     before = read_record_links(lake_copy)
-    first = tables(tmp_path / "wh" / "credlink.duckdb")["publish.restrictions"]
+    first = read_tables(tmp_path / "wh" / "credlink.duckdb")["publish.restrictions"]
     # the next day: one listing's link went to review (a reviewer's second look), time passed
     moved = _restricted_link(before, first)
     links = before.with_columns(
@@ -107,8 +107,8 @@ def test_a_run_with_its_basis_publishes_the_warehouse_of_a_run_without(
     run_publish(lake_copy, tmp_path / "a" / "credlink.duckdb", "r2", later)
     run_publish(other, tmp_path / "b" / "credlink.duckdb", "r2", later)
     got, want = (
-        tables(tmp_path / "a" / "credlink.duckdb"),
-        tables(tmp_path / "b" / "credlink.duckdb"),
+        read_tables(tmp_path / "a" / "credlink.duckdb"),
+        read_tables(tmp_path / "b" / "credlink.duckdb"),
     )
     assert sorted(got) == sorted(want)
     for name in want:

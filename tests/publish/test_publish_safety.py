@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from faultcase import DAY1, DAY2, Forker, install, run_elsewhere, tables
+from faultcase import DAY1, DAY2, Forker, install, run_elsewhere
 
 from credlink.etl.lake import Lake
 from credlink.publish.carry import basis_path, read_carry
@@ -28,6 +28,7 @@ from credlink.publish.commit import PublishLockedError, publish_lock
 from credlink.publish.guard import LiftLimits, MassLiftHeld, approve_mass_lift, early_ends
 from credlink.publish.history import HISTORY_COLUMNS
 from credlink.publish.stage import read_history, run_publish
+from credlink.publish.warehouse import read_tables
 
 #: Write points of a run (publish.commit.write_point): 7 staged files (warehouse, extracts,
 #: checksums, history, runs, incentive history, restriction basis), the commit record,
@@ -79,7 +80,7 @@ def snapshot(place: Place) -> dict[str, pl.DataFrame]:
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
     runs = pl.read_parquet(place.lake.partition("publish", "runs", "all"))
     assert runs.sort("seq")["warehouse_sha256"][-1] == sums["credlink.duckdb"]
-    out = tables(place.warehouse, NO_SHA)
+    out = read_tables(place.warehouse, NO_SHA)
     for f in sorted((folder / "enforce").glob("*.parquet")):
         out[f"file:{f.name}"] = pl.read_parquet(f)
     out["lake:history"] = read_history(place.lake).sort("seq", "restriction_id")
@@ -254,7 +255,7 @@ def test_a_stale_wal_of_a_dead_session_is_not_replayed_onto_the_next_version(
     assert wal.exists() and wal.stat().st_size > 0
     place.run("r2", DAY2)
     assert not wal.exists()
-    got = tables(place.warehouse, NO_SHA)  # opened read-only, as the README says
+    got = read_tables(place.warehouse, NO_SHA)  # opened read-only, as the README says
     want = {k: v for k, v in base["r1r2"].items() if ":" not in k}
     assert_same(got, want)
     assert got["enforce.caac"].height > 0
@@ -362,7 +363,7 @@ def test_write_warehouse_removes_a_stale_wal(tmp_path: Path) -> None:
     assert session.returncode == 9 and Path(f"{path}.wal").exists()
     write_warehouse(path, {"t.rows": frame}, contracts)
     assert not Path(f"{path}.wal").exists()
-    assert tables(path)["t.rows"]["i"].to_list() == [1, 2, 3]
+    assert read_tables(path)["t.rows"]["i"].to_list() == [1, 2, 3]
 
 
 def test_stray_temporaries_of_publishing_are_removed_on_the_next_start(
