@@ -196,12 +196,26 @@ def _group_alive(pgid: int) -> bool:
 
 def _members(pgid: int) -> list[int]:
     """Live (not zombie) processes of the group."""
+    return _live(_PGRP, pgid)
+
+
+def session_members(sid: int) -> list[int]:
+    """Live (not zombie) processes of the session `sid`, whatever their process group."""
+    return _live(_SESSION, sid)
+
+
+#: Fields of /proc/<pid>/stat after the command's closing parenthesis (proc(5)).
+_STATE, _PGRP, _SESSION = 0, 2, 3
+
+
+def _live(field: int, value: int) -> list[int]:
+    """Live (not zombie) processes whose /proc stat field `field` is `value`."""
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
+        if int(fields[field]) == value and fields[_STATE] != "Z":
             out.append(int(stat.parent.name))
     return out

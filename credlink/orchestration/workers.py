@@ -37,7 +37,13 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 from credlink.airflow_home import BROKER_ENV, DEFAULT_BROKER
-from credlink.orchestration.services import UMASK, VENV_BIN, _members, stop_group
+from credlink.orchestration.services import (
+    UMASK,
+    VENV_BIN,
+    _members,
+    session_members,
+    stop_group,
+)
 
 #: The node name prefix: worker `i` (from 1) is `credlink<i>@<host>`.
 NODE_PREFIX = "credlink"
@@ -207,19 +213,6 @@ class CeleryWorkers:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def session_members(sid: int) -> list[int]:
-    """Live (not zombie) processes of the session `sid`, whatever their process group."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
 
 
 def stop_session(sid: int, timeout: float = 10) -> int:
