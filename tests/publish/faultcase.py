@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
+from forkserve import ROOT, TESTS, ForkServer, serve
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 DAY1 = date(2024, 5, 10)
 DAY2 = date(2024, 6, 10)
 
@@ -79,7 +79,7 @@ def run_elsewhere(
 ) -> subprocess.Popen[str]:
     """Run the scenario's publish in a new process; killed after write point `crash_after`."""
     environ = {**os.environ, **(env or {})}
-    environ["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT)])
+    environ["PYTHONPATH"] = os.pathsep.join([str(HERE), str(TESTS), str(ROOT)])
     environ.pop("CREDLINK_PUBLISH_CRASH_AFTER", None)
     if crash_after is not None:
         environ["CREDLINK_PUBLISH_CRASH_AFTER"] = str(crash_after)
@@ -106,62 +106,29 @@ def _run(lake: str, warehouse: str, run_id: str, day: str) -> None:
 
 def _serve() -> None:
     """Import once, then fork one child per request line ``LAKE WAREHOUSE RUN DAY CRASH``
-    (a run killed after write point CRASH, 0: not killed) and answer its exit status: a
-    fresh process per run without paying the imports each time. The parent runs no Polars
-    or DuckDB code (no threads to fork)."""
+    (a run killed after write point CRASH, 0: not killed; tests/forkserve.py)."""
     import credlink.etl.commit
     import credlink.publish.commit
     import credlink.publish.stage
 
-    for line in sys.stdin:
-        lake, warehouse, run_id, day, crash = line.split()
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                os.environ[credlink.publish.commit.CRASH_ENV] = crash
-                credlink.etl.commit._points.clear()
-                _run(lake, warehouse, run_id, day)
-            except BaseException as e:
-                print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
-                code = 1
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        print(os.waitstatus_to_exitcode(status), flush=True)
+    def handle(fields: list[str]) -> None:
+        lake, warehouse, run_id, day, crash = fields
+        os.environ[credlink.publish.commit.CRASH_ENV] = crash
+        credlink.etl.commit._points.clear()
+        _run(lake, warehouse, run_id, day)
+
+    serve(handle)
 
 
-class Forker:
+class Forker(ForkServer):
     """A serving process (:func:`_serve`): ``run(...)`` returns the child's exit code
     (``-9``: killed by SIGKILL)."""
 
     def __init__(self) -> None:
-        environ = dict(os.environ)
-        environ["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT)])
-        environ.pop("CREDLINK_PUBLISH_CRASH_AFTER", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__)), "--serve"],
-            env=environ,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        super().__init__(Path(__file__).resolve(), "CREDLINK_PUBLISH_CRASH_AFTER", 30)
 
     def run(self, lake: Path, warehouse: Path, run_id: str, day: date, crash_after: int) -> int:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{lake} {warehouse} {run_id} {day.isoformat()} {crash_after}\n")
-        self.proc.stdin.flush()
-        while True:  # the child's own prints come first
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("the serving process ended")
-            if line.strip().lstrip("-").isdigit():
-                return int(line)
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.wait(timeout=30)
+        return self.request(lake, warehouse, run_id, day.isoformat(), crash_after)
 
 
 if __name__ == "__main__":
