@@ -17,16 +17,25 @@ from credlink.etl.lake import Lake
 from credlink.publish.warehouse import read_tables
 
 
-def stage_world(world: Path, lake: Lake, end: datetime, *, run_id: str, docs_root: Path) -> None:
-    """Every table of the agency databases in `world`, up to `end`, staged and conformed into
-    `lake` (the run `run_id`; its data docs under `docs_root`; no quarantine limit)."""
+def stage_world(
+    world: Path,
+    lake: Lake,
+    end: datetime,
+    *,
+    run_id: str,
+    docs_root: Path,
+    start: datetime | None = None,
+) -> None:
+    """Every table of the agency databases in `world`, from `start` (None: all history) up to
+    `end`, staged and conformed into `lake` (the run `run_id`; its data docs under
+    `docs_root`; no quarantine limit)."""
     ctx = RunContext(run_id=run_id, logical_date=end, docs_root=docs_root, quarantine_limit=1.0)
-    whole = Interval(None, end)
+    interval = Interval(start, end)
     for source, contract in sorted(source_contracts().items()):
         engine = connect(source_url(None, world / contract.default_database), source)
         for table in contract.tables:
-            ingest_table(contract, table, engine, whole, lake, ctx)
-            conform_partition(lake, source, table.name, whole.key)
+            ingest_table(contract, table, engine, interval, lake, ctx)
+            conform_partition(lake, source, table.name, interval.key)
 
 
 def warehouse_tables(warehouse: Path) -> dict[str, pl.DataFrame]:

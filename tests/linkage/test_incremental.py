@@ -7,12 +7,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from lakes import stage_world
 
-from credlink.etl.conform.apply import conform_partition
-from credlink.etl.contracts import source_contracts
-from credlink.etl.ingest.extract import connect, source_url
 from credlink.etl.ingest.interval import Interval
-from credlink.etl.ingest.run import RunContext, ingest_table
 from credlink.etl.lake import Lake
 from credlink.linkage.incremental import FINGERPRINT_SCHEME, fingerprints, full_reason, plan
 from credlink.linkage.runs import read_runs
@@ -95,13 +92,8 @@ def kept_spines(lake: Lake) -> pl.DataFrame:
 
 
 def stage(world: WorldSummary, lake: Lake, interval: Interval) -> None:
-    ctx = RunContext(run_id=f"stage-{interval.key}", logical_date=interval.end,
-                     docs_root=lake.root / "docs", quarantine_limit=1.0)  # fmt: skip
-    for source, contract in sorted(source_contracts().items()):
-        engine = connect(source_url(None, world.out / contract.default_database), source)
-        for table in contract.tables:
-            ingest_table(contract, table, engine, interval, lake, ctx)
-            conform_partition(lake, source, table.name, interval.key)
+    stage_world(world.out, lake, interval.end, start=interval.start,
+                run_id=f"stage-{interval.key}", docs_root=lake.root / "docs")  # fmt: skip
 
 
 @pytest.mark.slow
