@@ -33,10 +33,16 @@ deterministic pass before them, the same result frames after them.
 Scala UDF jar (``damerau_levenshtein`` and Splink's other string distances; it ships in the
 Splink wheel) and stopped when the process exits (or by :func:`stop_spark`).
 
-**Data in and out.** Tables go to Spark as Parquet written by Polars into the work folder and
-read with ``spark.read.parquet`` (no Python objects through Spark's ``createDataFrame``);
-a spine is written once per spine frame (persons and legal representatives share it). Results
-come back the same way: Spark writes Parquet, Polars reads it.
+**Data in and out.** A spine kept in the lake (``linkage.person_spine``,
+``linkage.organisation_spine``: a daily run's spine, unchanged or updated with the registries'
+new rows) is read by Spark from the lake's own Parquet partitions and folded in Spark as the
+lake folds a delta table (base, deltas, tombstones), with the run's changes to it (the delta
+its commit will write) as one small file in the work folder: the driver does not write the
+spine again. Other tables go to Spark as Parquet written by Polars into the work folder and
+read with ``spark.read.parquet`` (no Python objects through Spark's ``createDataFrame``): the
+records (standardised in Polars from the conformed tables, :mod:`linkage.records`), a spine the
+run rebuilt (written once per spine frame: persons and legal representatives share it), the
+term-frequency tables. Results come back the same way: Spark writes Parquet, Polars reads it.
 
 **The models' SQL on Spark** (:func:`spark_sql`). Model files are DuckDB SQL and stay so; each
 condition is translated with sqlglot, and where a DuckDB function has no Spark function of the
@@ -95,6 +101,8 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     from pyspark.sql import DataFrame as SparkFrame
     from pyspark.sql import SparkSession
     from splink.internals.splink_dataframe import SplinkDataFrame
+
+    from credlink.linkage.spine_store import LakeSpine
 
 __all__ = [
     "BACKENDS",
@@ -740,14 +748,62 @@ class SparkBackend(SplinkBackend):
         return self.spark.read.parquet(str(path))
 
     def read_spine(self, spine: pl.DataFrame, base: pl.DataFrame, key: str) -> SparkFrame:
-        """The (prepared) `spine` as Spark reads it, written once per spine frame `base` and
-        `key` (persons and legal representatives link to the same spine in a run)."""
+        """The (prepared) `spine` as Spark reads it. A spine kept in the lake (`base` is a
+        run's spine whose rows the lake holds, :func:`linkage.spine_store.lake_spine`) is read
+        from the lake's own Parquet by Spark and folded there (:func:`_fold_delta`), with the
+        run's changes to it, if any, as one more small file; any other spine is written once
+        per spine frame `base` and `key` (persons and legal representatives link to the same
+        spine in a run)."""
         from credlink.linkage.spine import derived
+        from credlink.linkage.spine_store import lake_spine
 
         folder = _frames_folder(self.config)
+        source = lake_spine(base)
+        if source is not None:
+            frame = self._read_lake_spine(source, spine, base, f"{folder}:{key}")
+            if frame is not None:
+                return frame
         path = derived(base, f"spark-parquet:{folder}:{key}",
                        lambda: _spine_file(spine, base, folder))  # fmt: skip
         return self.spark.read.parquet(str(path))
+
+    def _read_lake_spine(
+        self, source: LakeSpine, spine: pl.DataFrame, base: pl.DataFrame, key: str
+    ) -> SparkFrame | None:
+        """`spine` read by Spark from the lake partitions of `source` (and its pending changes,
+        written once per `base` and `key`), or None where that would not give `spine` exactly:
+        a partition whose columns are not `spine`'s in the same types (a spine cast for the
+        model, an older file), or an overlay column among them."""
+        from credlink.etl.lake import DELTA_DELETED
+        from credlink.linkage.spine import derived
+
+        schema = spine.schema
+        files = list(source.files)
+        for d in files:
+            got = pl.read_parquet_schema(d.path)
+            if any(got.get(c) != schema[c] for c in spine.columns):
+                return None
+        overlay = files[-1].meta.get("overlay") if files else None
+        if not files or (isinstance(overlay, dict) and set(overlay) & set(spine.columns)):
+            return None
+        parts = [(str(d.path), d.seq) for d in files]
+        if source.pending is not None:
+            upserts, gone = source.pending()
+            if upserts.height or gone.height:
+                rows = pl.concat(
+                    [upserts.select(spine.columns).cast(schema).with_columns(
+                        pl.lit(False).alias(DELTA_DELETED)),
+                     gone.select(pl.col(source.key).cast(schema[source.key]),
+                                 pl.lit(True).alias(DELTA_DELETED))],
+                    how="diagonal",
+                )  # fmt: skip
+                folder = _frames_folder(self.config)
+                path = derived(base, f"spark-lake-changes:{key}",
+                               lambda: _spine_file(rows, base, folder))  # fmt: skip
+                parts.append((str(path), max(seq for _, seq in parts) + 1))
+        log.info("spine read by Spark from the lake: %d partition(s)%s", len(files),
+                 " and this run's changes" if len(parts) > len(files) else "")  # fmt: skip
+        return _fold_delta(self.spark, parts, source.key, spine.columns)
 
     def register(self, table: pl.DataFrame | pa.Table | SparkFrame, name: str) -> SplinkDataFrame:
         frame = table if _is_spark_frame(table) else self.read(table, name)
@@ -798,6 +854,42 @@ class SparkBackend(SplinkBackend):
             self.spark.catalog.dropTempView(name)
         self.spark.catalog.clearCache()
         _remove(self.folder)
+
+
+def _fold_delta(
+    spark: SparkSession, parts: list[tuple[str, int]], key: str, columns: list[str]
+) -> SparkFrame:
+    """The current rows of a delta table in Spark, as :meth:`etl.lake.Lake.read` folds it:
+    `parts` are its Parquet files with their sequence numbers (0: the base), each later one
+    holding whole rows that replace the rows of the same `key` and tombstones
+    (``_delta_deleted``) for keys that left; only `columns` are kept."""
+    from functools import reduce
+
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from credlink.etl.lake import DELTA_DELETED
+
+    base = [path for path, seq in parts if seq == 0]
+    deltas = [(path, seq) for path, seq in parts if seq > 0]
+    current = spark.read.parquet(*base).select(*columns) if base else None
+    if not deltas:
+        assert current is not None
+        return current
+    frames = []
+    for path, seq in deltas:
+        frame = spark.read.parquet(path)
+        if DELTA_DELETED not in frame.columns:
+            frame = frame.withColumn(DELTA_DELETED, F.lit(False))
+        frames.append(frame.select(*columns, DELTA_DELETED).withColumn("_delta_seq", F.lit(seq)))
+    changed = reduce(lambda a, b: a.unionByName(b), frames)
+    newest = F.max("_delta_seq").over(Window.partitionBy(key))
+    latest = changed.withColumn("_newest", newest).filter(F.col("_delta_seq") == F.col("_newest"))
+    live = latest.filter(~F.coalesce(F.col(DELTA_DELETED), F.lit(False))).select(*columns)
+    if current is None:
+        return live
+    kept = current.join(latest.select(key), on=key, how="left_anti")
+    return kept.unionByName(live)
 
 
 def _is_spark_frame(obj: object) -> bool:

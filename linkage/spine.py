@@ -44,6 +44,8 @@ __all__ = [
     "person_spine",
     "read_organisation_spine",
     "read_person_spine",
+    "recall",
+    "remember",
     "surname_given_pinyin",
 ]
 
@@ -65,6 +67,18 @@ def derived(frame: pl.DataFrame, name: str, compute: Callable[[], T]) -> T:
     value = compute()
     _DERIVED[key] = (weakref.ref(frame), value)
     return value
+
+
+def remember(frame: pl.DataFrame, name: str, value: object) -> None:
+    """Keep `value` as what is known of `frame` under `name` while the frame lives (where its
+    rows are stored, say), for :func:`recall`."""
+    _DERIVED[(id(frame), name)] = (weakref.ref(frame), value)
+
+
+def recall(frame: pl.DataFrame, name: str) -> Any:
+    """What :func:`remember` (or :func:`derived`) keeps of `frame` under `name`, or None."""
+    hit = _DERIVED.get((id(frame), name))
+    return hit[1] if hit is not None and hit[0]() is frame else None
 
 
 PERSON_DATASET = "population__person"

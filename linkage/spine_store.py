@@ -37,7 +37,7 @@ from pathlib import Path
 import polars as pl
 
 from credlink.etl.catalog import columns
-from credlink.etl.lake import Lake, current_rows
+from credlink.etl.lake import DeltaFile, Lake, current_rows
 from credlink.linkage.incremental import FINGERPRINT_SCHEME, fingerprints
 from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
@@ -46,9 +46,20 @@ from credlink.linkage.spine import (
     PERSON_DATASET,
     organisation_spine,
     person_spine,
+    recall,
+    remember,
 )
 
-__all__ = ["MANIFEST_COLUMNS", "SpineUpdate", "spine_tables", "update_spine", "write_spine"]
+__all__ = [
+    "LAKE_SOURCE",
+    "MANIFEST_COLUMNS",
+    "LakeSpine",
+    "SpineUpdate",
+    "lake_spine",
+    "spine_tables",
+    "update_spine",
+    "write_spine",
+]
 
 LAYER = "linkage"
 MANIFEST = "spine_manifest"
@@ -63,6 +74,31 @@ _SUBJECTS: dict[str, tuple[str, Callable[[pl.DataFrame], pl.DataFrame], dict[str
 }
 
 
+@dataclass(frozen=True)
+class LakeSpine:
+    """Where the rows of a run's spine are in the lake, for an engine that reads the lake's
+    Parquet itself (Spark, :mod:`linkage.backend`): the kept spine's partitions in force
+    (:meth:`etl.lake.Lake.delta_files`, read under the linkage lock, which the run holds) and,
+    for a spine the run updates, its changes that the run's commit will write as the next delta
+    (:meth:`SpineUpdate.delta`: rows new or changed, keys gone). Folding the partitions, then
+    the changes, as :meth:`etl.lake.Lake.read` folds a delta table, gives the run's spine."""
+
+    files: tuple[DeltaFile, ...]
+    key: str
+    pending: Callable[[], tuple[pl.DataFrame, pl.DataFrame]] | None = None
+
+
+#: The name under which a spine frame's :class:`LakeSpine` is kept (:func:`lake_spine`).
+LAKE_SOURCE = "lake-spine"
+
+
+def lake_spine(frame: pl.DataFrame) -> LakeSpine | None:
+    """Where the rows of `frame` (a run's spine, :attr:`SpineUpdate.columns`) are in the lake,
+    or None (a spine rebuilt by the run, or built elsewhere)."""
+    found = recall(frame, LAKE_SOURCE)
+    return found if isinstance(found, LakeSpine) else None
+
+
 @dataclass
 class SpineUpdate:
     """One subject type's spine for this run and what changed in it."""
@@ -75,6 +111,8 @@ class SpineUpdate:
     manifest: pl.DataFrame  # MANIFEST_COLUMNS, of this run
     #: the kept spine this run started from (an ``updated`` spine is written as its delta)
     kept: pl.DataFrame | None = None
+    #: the lake partitions the kept spine was read from (``unchanged`` and ``updated``)
+    kept_files: tuple[DeltaFile, ...] = ()
 
     def delta(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """An ``updated`` spine against the kept one: (entries new or changed, the unique ids
@@ -90,7 +128,11 @@ class SpineUpdate:
         per run, so that what the engine derives from it is derived once
         (:func:`linkage.spine.derived`)."""
         _, _, cols = _SUBJECTS[self.subject_type]
-        return self.spine.select(list(cols))
+        frame = self.spine.select(list(cols))
+        if self.mode != "rebuilt" and self.kept_files:
+            pending = self.delta if self.mode == "updated" else None
+            remember(frame, LAKE_SOURCE, LakeSpine(self.kept_files, "unique_id", pending))
+        return frame
 
 
 def _partitions(lake: Lake, subject: str, dataset: str) -> pl.DataFrame:
@@ -141,6 +183,7 @@ def update_spine(lake: Lake, subject: str, *, rebuild: bool = False) -> SpineUpd
         if not seen.is_empty()
         else pl.DataFrame(schema=MANIFEST_COLUMNS)
     )
+    kept_files = tuple(lake.delta_files(LAYER, f"{subject}_spine")) if not seen.is_empty() else ()
     kept = _read_kept(lake, subject) if not seen.is_empty() else pl.DataFrame()
     key = ["partition", "mtime_ns", "size"]
     new = now.join(seen, on=key, how="anti")
@@ -172,7 +215,8 @@ def update_spine(lake: Lake, subject: str, *, rebuild: bool = False) -> SpineUpd
         return SpineUpdate(subject, "rebuilt", spine, spine.select("unique_id", "fingerprint"),
                            previous, now)  # fmt: skip
     if new.is_empty():
-        return SpineUpdate(subject, "unchanged", kept, empty_ids, empty_ids, now)
+        return SpineUpdate(subject, "unchanged", kept, empty_ids, empty_ids, now,
+                           kept_files=kept_files)  # fmt: skip
     files = [lake.partition("staging", dataset, k) for k in new["partition"]]
     rows = pl.concat([pl.read_parquet(Path(f)) for f in files], how="diagonal_relaxed")
     incoming = _build(rows, subject)
@@ -193,7 +237,7 @@ def update_spine(lake: Lake, subject: str, *, rebuild: bool = False) -> SpineUpd
     replaced = pl.concat([old.join(winners.select("record_id"), on="record_id", how="semi"),
                           displaced]).select("unique_id", "fingerprint").unique()  # fmt: skip
     return SpineUpdate(subject, "updated", spine, winners.select("unique_id", "fingerprint"),
-                       replaced, now, kept)  # fmt: skip
+                       replaced, now, kept, kept_files)  # fmt: skip
 
 
 def spine_tables(updates: list[SpineUpdate]) -> dict[str, pl.DataFrame]:

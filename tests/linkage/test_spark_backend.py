@@ -1,6 +1,7 @@
 """Linkage on Spark (local mode, the machine's Java) against DuckDB, on the small world: the same
 SQL meaning, the same trained model file, the same links, bands and best candidates record for
-record, probabilities within a bound measured here.
+record, probabilities within a bound measured here; a kept spine read by Spark from the lake's
+Parquet and folded as the lake folds it; the linkage stage's tables over three runs equal.
 
 One Spark session serves the module (``spark`` fixture) and is stopped at its end, its JVM
 with it. Without Java the Spark tests skip, saying so; CI has Java (``.ci/run`` checks).
@@ -8,11 +9,12 @@ with it. Without Java the Spark tests skip, saying so; CI has Java (``.ci/run`` 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -309,3 +311,161 @@ def test_training_and_linking_on_spark_equal_duckdb(
     assert "pre_block" not in both["spark"].seconds
     worst.append(_same_links(both["duckdb"], both["spark"]))
     print(f"largest probability or weight difference, Spark vs DuckDB: {max(worst):.3g}")
+
+
+# --- spines read from the lake by Spark ------------------------------------------------------
+
+
+def _spine_partition(lake: Lake, key: str, frame: pl.DataFrame, meta: dict[str, str]) -> None:
+    """A partition of ``linkage.person_spine`` with its delta metadata, written atomically as
+    the lake writes (linkage's writer stages these through its commit)."""
+    import credlink.etl.lake as lake_module
+
+    where = lake.partition_location("linkage", "person_spine", key)
+    lake_module._atomic_parquet(where, frame, metadata=meta)
+
+
+def _rows(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+    return sorted(frame.rows(), key=repr)
+
+
+@needs_java
+def test_spark_reads_a_kept_spine_from_the_lake_and_folds_it_as_the_lake_does(
+    spark: Any, tmp_path: Path
+) -> None:
+    """A kept spine of a base and two deltas (a change, a tombstone, a new entry), and a run's
+    pending changes to it: Spark reads the lake's three files and one file of the changes, and
+    gives exactly the spine the run links against. A spine in other types than the lake's is
+    written to the work folder instead, as before."""
+    from credlink.etl.lake import DELTA_DELETED, WHOLE, delta_metadata
+    from credlink.linkage.backend import SparkBackend
+    from credlink.linkage.spine import remember
+    from credlink.linkage.spine_store import LAKE_SOURCE, LakeSpine
+
+    lake = Lake(tmp_path / "lake")
+    meta = delta_metadata("unique_id", sort=["unique_id"])
+    schema = {"unique_id": pl.String, "name_pinyin": pl.String, "birth_date": pl.Date,
+              "fingerprint": pl.UInt64}  # fmt: skip
+    d = date(1980, 1, 1)
+    base = pl.DataFrame(
+        [("1", "zhang wei", d, 1), ("2", "li na", d, 2), ("3", "wang fang", None, 3),
+         ("4", "张伟", d, 4)], schema=schema, orient="row",
+    )  # fmt: skip
+    delta1 = pl.DataFrame(
+        [("2", "li na", date(1981, 2, 3), 5, False), ("3", None, None, None, True)],
+        schema={**schema, DELTA_DELETED: pl.Boolean}, orient="row",
+    )  # fmt: skip
+    delta2 = pl.DataFrame([("0", "chen jie", d, 6, False)],
+                          schema={**schema, DELTA_DELETED: pl.Boolean}, orient="row")  # fmt: skip
+    _spine_partition(lake, WHOLE, base, meta)
+    _spine_partition(lake, "delta-00000001", delta1, meta)
+    _spine_partition(lake, "delta-00000002", delta2, meta)
+    files = tuple(lake.delta_files("linkage", "person_spine"))
+    assert [f.seq for f in files] == [0, 1, 2]
+
+    # this run: entry 4 changed, entry 1 gone
+    upserts = pl.DataFrame([("4", "zhang wei", d, 7)], schema=schema, orient="row")
+    gone = pl.DataFrame({"unique_id": ["1"], "fingerprint": [1]},
+                        schema={"unique_id": pl.String, "fingerprint": pl.UInt64})  # fmt: skip
+    kept = lake.read("linkage", "person_spine")
+    ids = upserts.select("unique_id").vstack(gone.select("unique_id"))
+    run_spine = pl.concat([kept.join(ids, on="unique_id", how="anti"), upserts])
+    columns = ["unique_id", "name_pinyin", "birth_date"]
+    spine = run_spine.select(columns)
+    remember(spine, LAKE_SOURCE, LakeSpine(files, "unique_id", lambda: (upserts, gone)))
+    before = {f.path: f.path.read_bytes() for f in files}
+
+    db = SparkBackend()
+    try:
+        frame = db.read_spine(spine, spine, "prepared")
+        read = [Path(uri.removeprefix("file:")) for uri in frame.inputFiles()]
+        assert {p for p in read if p in before} == set(before)  # the lake's own files
+        changes = [p for p in read if p not in before]
+        assert len(changes) == 1 and changes[0].is_relative_to(db.config.work_dir / "frames")
+        assert _rows(db.to_polars(frame, "lake-spine")) == _rows(spine)
+        assert _rows(spine) == [
+            ("0", "chen jie", d), ("2", "li na", date(1981, 2, 3)), ("4", "zhang wei", d),
+        ]  # fmt: skip
+
+        # the model's types differ from the lake's: the prepared spine is written instead
+        cast = spine.with_columns(pl.col("birth_date").cast(pl.String))
+        other = db.read_spine(cast, spine, "cast")
+        paths = [Path(uri.removeprefix("file:")) for uri in other.inputFiles()]
+        assert paths and not set(paths) & set(before)
+        assert _rows(db.to_polars(other, "cast-spine")) == _rows(cast)
+    finally:
+        db.close()
+    assert {f.path: f.path.read_bytes() for f in files} == before  # the lake is only read
+
+
+@pytest.mark.slow
+@needs_java
+def test_the_linkage_stage_on_spark_equals_duckdb_with_spines_kept_in_the_lake(
+    spark: Any, small_world: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three linkage runs on each backend, on two copies of the same lake: the history (the
+    spines built), then two months of new and changed records (the spines updated: on Spark
+    read from the lake's partitions, a base and then a delta, with the run's changes). Every
+    linkage table is the same on both, apart from the time each run took."""
+    import logging
+
+    from lakes import stage_world
+
+    from credlink.linkage.runs import read_runs
+    from credlink.linkage.stage import run_linkage
+
+    varies = ["seconds", "mtime_ns", "size"]
+    bounds = [None, datetime(2025, 5, 1, tzinfo=UTC), datetime(2025, 6, 1, tzinfo=UTC),
+              datetime(2025, 7, 1, tzinfo=UTC)]  # fmt: skip
+    lakes = {}
+    lake_reads = []
+    for name in ("duckdb", "spark"):
+        lake = Lake(tmp_path / name)
+        for start, end in itertools.pairwise(bounds):
+            assert end is not None
+            stage_world(small_world.out, lake, end, start=start, run_id=f"stage-{end:%Y%m}",
+                        docs_root=tmp_path / "docs")  # fmt: skip
+            caplog.clear()
+            with backend(name), caplog.at_level(logging.INFO, "credlink.linkage.backend"):
+                run_linkage(lake, run_id=f"link-{end:%Y%m}", logical_date=end)
+            if name == "spark":
+                lake_reads.append(sum("spine read by Spark from the lake" in r.getMessage()
+                                      for r in caplog.records))  # fmt: skip
+        lakes[name] = lake
+    runs = read_runs(lakes["spark"])
+    modes = runs.group_by("run_id").agg(pl.col("spine_mode").unique().sort()).sort("run_id")
+    assert modes["spine_mode"].to_list() == [["rebuilt"], ["updated"], ["updated"]]
+    # the history built the spines; each month's run read them from the lake
+    assert lake_reads[0] == 0 and all(n >= 1 for n in lake_reads[1:]), lake_reads
+    compared, worst = 0, 0.0
+    for dataset in lakes["duckdb"].datasets("linkage"):
+        # how long a run took; the staged registry files' times and sizes (spine manifest)
+        a = lakes["duckdb"].read("linkage", dataset).drop(varies, strict=False)
+        b = lakes["spark"].read("linkage", dataset).drop(varies, strict=False)
+        assert a.schema == b.schema, dataset
+        worst = max(worst, _same_rows(a, b, dataset))
+        compared += a.height
+    assert compared > 1000
+    print(f"{compared} rows equal; largest probability or weight difference: {worst:.3g}")
+
+
+def _same_rows(a: pl.DataFrame, b: pl.DataFrame, name: str) -> float:
+    """Assert `a` and `b` hold the same rows in any order: every column exactly but the
+    floating-point ones (probabilities, weights), which may differ by :data:`MAX_DIFF`; the
+    largest difference."""
+    floats = [c for c, t in a.schema.items() if t.is_float()]
+    exact = [c for c in a.columns if c not in floats]
+
+    def ordered(frame: pl.DataFrame) -> pl.DataFrame:
+        keys = [repr(r) for r in frame.select(exact).rows()]
+        return frame[sorted(range(frame.height), key=keys.__getitem__)]
+
+    x, y = ordered(a), ordered(b)
+    assert x.select(exact).rows() == y.select(exact).rows(), name
+    worst = 0.0
+    for col in floats:
+        assert x[col].is_null().equals(y[col].is_null()), (name, col)
+        diff = (x[col] - y[col]).abs().max()
+        worst = max(worst, float(diff) if diff is not None else 0.0)  # type: ignore[arg-type]
+    assert worst <= MAX_DIFF, (name, worst)
+    return worst
