@@ -58,8 +58,7 @@ def derived(frame: pl.DataFrame, name: str, compute: Callable[[], T]) -> T:
     term frequencies), computed once per frame object while it lives: a daily run links
     persons and legal representatives to the same million-entry spine. Frames are not
     changed in place here; a new frame (a new spine) is a new object."""
-    for key in [k for k, (ref, _) in _DERIVED.items() if ref() is None]:
-        del _DERIVED[key]
+    _prune()
     key = (id(frame), name)
     hit = _DERIVED.get(key)
     if hit is not None and hit[0]() is frame:
@@ -72,7 +71,16 @@ def derived(frame: pl.DataFrame, name: str, compute: Callable[[], T]) -> T:
 def remember(frame: pl.DataFrame, name: str, value: object) -> None:
     """Keep `value` as what is known of `frame` under `name` while the frame lives (where its
     rows are stored, say), for :func:`recall`."""
-    _DERIVED[(id(frame), name)] = (weakref.ref(frame), value)
+    _prune()
+    key = (id(frame), name)
+    _DERIVED[key] = (weakref.ref(frame), value)
+    weakref.finalize(frame, _DERIVED.pop, key, None)  # the value goes with the frame
+
+
+def _prune() -> None:
+    """Let go of what is kept for frames that are gone."""
+    for key in [k for k, (ref, _) in _DERIVED.items() if ref() is None]:
+        del _DERIVED[key]
 
 
 def recall(frame: pl.DataFrame, name: str) -> Any:

@@ -117,10 +117,7 @@ class SpineUpdate:
     def delta(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """An ``updated`` spine against the kept one: (entries new or changed, the unique ids
         of the kept entries it no longer holds), without comparing a million rows."""
-        ids = self.changed.select("unique_id")
-        upserts = self.spine.join(ids, on="unique_id", how="semi", maintain_order="left")
-        gone = self.replaced.select("unique_id").unique().join(ids, on="unique_id", how="anti")
-        return upserts, gone
+        return _delta(self.spine, self.changed, self.replaced)
 
     @cached_property
     def columns(self) -> pl.DataFrame:
@@ -130,9 +127,21 @@ class SpineUpdate:
         _, _, cols = _SUBJECTS[self.subject_type]
         frame = self.spine.select(list(cols))
         if self.mode != "rebuilt" and self.kept_files:
-            pending = self.delta if self.mode == "updated" else None
+            # (what is kept of the frame must not hold the frame: not `self.delta`)
+            spine, changed, replaced = self.spine, self.changed, self.replaced
+            pending = (lambda: _delta(spine, changed, replaced)) if self.mode == "updated" else None
             remember(frame, LAKE_SOURCE, LakeSpine(self.kept_files, "unique_id", pending))
         return frame
+
+
+def _delta(
+    spine: pl.DataFrame, changed: pl.DataFrame, replaced: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:meth:`SpineUpdate.delta` of an updated `spine`."""
+    ids = changed.select("unique_id")
+    upserts = spine.join(ids, on="unique_id", how="semi", maintain_order="left")
+    gone = replaced.select("unique_id").unique().join(ids, on="unique_id", how="anti")
+    return upserts, gone
 
 
 def _partitions(lake: Lake, subject: str, dataset: str) -> pl.DataFrame:
