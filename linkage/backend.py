@@ -773,12 +773,15 @@ class SparkBackend(SplinkBackend):
         """`spine` read by Spark from the lake partitions of `source` (and its pending changes,
         written once per `base` and `key`), or None where that would not give `spine` exactly:
         a partition whose columns are not `spine`'s in the same types (a spine cast for the
-        model, an older file), or an overlay column among them."""
+        model, an older file), an overlay column among them, or a model that does not compare
+        the table's key."""
         from credlink.etl.lake import DELTA_DELETED
         from credlink.linkage.spine import derived
 
         schema = spine.schema
         files = list(source.files)
+        if source.key not in schema:
+            return None
         for d in files:
             got = pl.read_parquet_schema(d.path)
             if any(got.get(c) != schema[c] for c in spine.columns):

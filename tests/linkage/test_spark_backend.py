@@ -393,6 +393,11 @@ def test_spark_reads_a_kept_spine_from_the_lake_and_folds_it_as_the_lake_does(
         paths = [Path(uri.removeprefix("file:")) for uri in other.inputFiles()]
         assert paths and not set(paths) & set(before)
         assert _rows(db.to_polars(other, "cast-spine")) == _rows(cast)
+        # a model that does not compare the key: the lake's rows cannot be folded by it
+        keyless = spine.select("name_pinyin", "birth_date")
+        paths = [Path(u.removeprefix("file:")) for u in db.read_spine(keyless, spine, "no-key")
+                 .inputFiles()]  # fmt: skip
+        assert paths and not set(paths) & set(before)
     finally:
         db.close()
     assert {f.path: f.path.read_bytes() for f in files} == before  # the lake is only read
