@@ -27,15 +27,6 @@ from credlink.etl.lake import Lake
 
 #: Scratch folders of other runs older than this (seconds) are removed by the next plan.
 STALE_SECONDS = 7 * 24 * 3600.0
-#: At most this many shards (Airflow maps at most 1,024 task instances by default,
-#: `max_map_length`).
-MAX_SHARDS = 1024
-
-
-def check_shards(shards: int) -> None:
-    """Refuse a number of shards outside 1 .. :data:`MAX_SHARDS` (ValueError)."""
-    if not 1 <= shards <= MAX_SHARDS:
-        raise ValueError(f"shards must be 1 .. {MAX_SHARDS}, got {shards}")
 
 
 def run_folder(lake: Lake, base: Path, run_id: str) -> Path:

@@ -82,14 +82,8 @@ from typing import Any
 import polars as pl
 
 from credlink.etl.lake import Lake
-from credlink.etl.scratch import (
-    MAX_SHARDS,
-    check_shards,
-    remove_stale,
-    run_folder,
-    write_json,
-    write_parquet,
-)
+from credlink.etl.scratch import remove_stale, run_folder, write_json, write_parquet
+from credlink.etl.shard_limit import MAX_SHARDS, check_shards
 from credlink.linkage.engine import LinkResult
 from credlink.linkage.evidence import load_policy, policy_digest
 from credlink.linkage.incremental import fingerprints

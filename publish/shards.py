@@ -54,13 +54,8 @@ import numpy as np
 import polars as pl
 
 from credlink.etl.lake import Lake
-from credlink.etl.scratch import (
-    check_shards,
-    remove_stale,
-    run_folder,
-    write_json,
-    write_parquet,
-)
+from credlink.etl.scratch import remove_stale, run_folder, write_json, write_parquet
+from credlink.etl.shard_limit import check_shards
 from credlink.publish.carry import Carry
 from credlink.publish.cases import CaseEffects, Cases, case_effects
 from credlink.publish.contracts import warehouse_contract

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from credlink.etl.scratch import MAX_SHARDS
+from credlink.etl.shard_limit import MAX_SHARDS
 
 
 def shard_count(env: str) -> int:
