@@ -779,9 +779,9 @@ class SparkBackend(SplinkBackend):
         from credlink.linkage.spine import derived
 
         schema = spine.schema
-        files = list(source.files)
         if source.key not in schema:
             return None
+        files = source.files
         for d in files:
             got = pl.read_parquet_schema(d.path)
             if any(got.get(c) != schema[c] for c in spine.columns):

@@ -77,15 +77,22 @@ _SUBJECTS: dict[str, tuple[str, Callable[[pl.DataFrame], pl.DataFrame], dict[str
 @dataclass(frozen=True)
 class LakeSpine:
     """Where the rows of a run's spine are in the lake, for an engine that reads the lake's
-    Parquet itself (Spark, :mod:`linkage.backend`): the kept spine's partitions in force
-    (:meth:`etl.lake.Lake.delta_files`, read under the linkage lock, which the run holds) and,
-    for a spine the run updates, its changes that the run's commit will write as the next delta
-    (:meth:`SpineUpdate.delta`: rows new or changed, keys gone). Folding the partitions, then
-    the changes, as :meth:`etl.lake.Lake.read` folds a delta table, gives the run's spine."""
+    Parquet itself (Spark, :mod:`linkage.backend`): the kept spine's table (its partitions in
+    force, :attr:`files`, are the ones the run read: the run holds the linkage lock, so no
+    one else writes them) and, for a spine the run updates, its changes that the run's commit
+    will write as the next delta (:meth:`SpineUpdate.delta`: rows new or changed, keys gone).
+    Folding the partitions, then the changes, as :meth:`etl.lake.Lake.read` folds a delta
+    table, gives the run's spine."""
 
-    files: tuple[DeltaFile, ...]
+    lake: Lake
+    dataset: str
     key: str
     pending: Callable[[], tuple[pl.DataFrame, pl.DataFrame]] | None = None
+
+    @property
+    def files(self) -> list[DeltaFile]:
+        """The kept spine's partitions in force (read when asked: only Spark asks)."""
+        return self.lake.delta_files(LAYER, self.dataset)
 
 
 #: The name under which a spine frame's :class:`LakeSpine` is kept (:func:`lake_spine`).
@@ -111,8 +118,8 @@ class SpineUpdate:
     manifest: pl.DataFrame  # MANIFEST_COLUMNS, of this run
     #: the kept spine this run started from (an ``updated`` spine is written as its delta)
     kept: pl.DataFrame | None = None
-    #: the lake partitions the kept spine was read from (``unchanged`` and ``updated``)
-    kept_files: tuple[DeltaFile, ...] = ()
+    #: the lake the kept spine was read from (``unchanged`` and ``updated``)
+    lake: Lake | None = None
 
     def delta(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """An ``updated`` spine against the kept one: (entries new or changed, the unique ids
@@ -126,11 +133,12 @@ class SpineUpdate:
         (:func:`linkage.spine.derived`)."""
         _, _, cols = _SUBJECTS[self.subject_type]
         frame = self.spine.select(list(cols))
-        if self.mode != "rebuilt" and self.kept_files:
+        if self.mode != "rebuilt" and self.lake is not None:
             # (what is kept of the frame must not hold the frame: not `self.delta`)
             spine, changed, replaced = self.spine, self.changed, self.replaced
             pending = (lambda: _delta(spine, changed, replaced)) if self.mode == "updated" else None
-            remember(frame, LAKE_SOURCE, LakeSpine(self.kept_files, "unique_id", pending))
+            source = LakeSpine(self.lake, f"{self.subject_type}_spine", "unique_id", pending)
+            remember(frame, LAKE_SOURCE, source)
         return frame
 
 
@@ -192,7 +200,6 @@ def update_spine(lake: Lake, subject: str, *, rebuild: bool = False) -> SpineUpd
         if not seen.is_empty()
         else pl.DataFrame(schema=MANIFEST_COLUMNS)
     )
-    kept_files = tuple(lake.delta_files(LAYER, f"{subject}_spine")) if not seen.is_empty() else ()
     kept = _read_kept(lake, subject) if not seen.is_empty() else pl.DataFrame()
     key = ["partition", "mtime_ns", "size"]
     new = now.join(seen, on=key, how="anti")
@@ -225,7 +232,7 @@ def update_spine(lake: Lake, subject: str, *, rebuild: bool = False) -> SpineUpd
                            previous, now)  # fmt: skip
     if new.is_empty():
         return SpineUpdate(subject, "unchanged", kept, empty_ids, empty_ids, now,
-                           kept_files=kept_files)  # fmt: skip
+                           lake=lake)  # fmt: skip
     files = [lake.partition("staging", dataset, k) for k in new["partition"]]
     rows = pl.concat([pl.read_parquet(Path(f)) for f in files], how="diagonal_relaxed")
     incoming = _build(rows, subject)
@@ -246,7 +253,7 @@ def update_spine(lake: Lake, subject: str, *, rebuild: bool = False) -> SpineUpd
     replaced = pl.concat([old.join(winners.select("record_id"), on="record_id", how="semi"),
                           displaced]).select("unique_id", "fingerprint").unique()  # fmt: skip
     return SpineUpdate(subject, "updated", spine, winners.select("unique_id", "fingerprint"),
-                       replaced, now, kept, kept_files)  # fmt: skip
+                       replaced, now, kept, lake)  # fmt: skip
 
 
 def spine_tables(updates: list[SpineUpdate]) -> dict[str, pl.DataFrame]:

@@ -372,7 +372,9 @@ def test_spark_reads_a_kept_spine_from_the_lake_and_folds_it_as_the_lake_does(
     run_spine = pl.concat([kept.join(ids, on="unique_id", how="anti"), upserts])
     columns = ["unique_id", "name_pinyin", "birth_date"]
     spine = run_spine.select(columns)
-    remember(spine, LAKE_SOURCE, LakeSpine(files, "unique_id", lambda: (upserts, gone)))
+    source = LakeSpine(lake, "person_spine", "unique_id", lambda: (upserts, gone))
+    assert source.files == list(files)
+    remember(spine, LAKE_SOURCE, source)
     before = {f.path: f.path.read_bytes() for f in files}
 
     db = SparkBackend()
