@@ -20,6 +20,11 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
 
+def python_path(folder: Path) -> str:
+    """A child Python's PYTHONPATH: `folder` (a test's helpers), tests/ and the project."""
+    return os.pathsep.join([str(folder), str(TESTS), str(ROOT)])
+
+
 def serve(handle: Callable[[list[str]], None]) -> None:
     """Answer each line of stdin with the exit status of a forked child running
     ``handle(fields)``; an exception in the child is printed to stderr (exit status 1)."""
@@ -45,7 +50,7 @@ class ForkServer:
 
     def __init__(self, script: Path, crash_env: str, close_timeout: float = 60) -> None:
         environ = dict(os.environ)
-        environ["PYTHONPATH"] = os.pathsep.join([str(script.parent), str(TESTS), str(ROOT)])
+        environ["PYTHONPATH"] = python_path(script.parent)
         environ.pop(crash_env, None)
         self.close_timeout = close_timeout
         self.proc = subprocess.Popen(

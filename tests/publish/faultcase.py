@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
-from forkserve import ROOT, TESTS, ForkServer, serve
+from forkserve import ForkServer, python_path, serve
 
 HERE = Path(__file__).resolve().parent
 DAY1 = date(2024, 5, 10)
@@ -79,7 +79,7 @@ def run_elsewhere(
 ) -> subprocess.Popen[str]:
     """Run the scenario's publish in a new process; killed after write point `crash_after`."""
     environ = {**os.environ, **(env or {})}
-    environ["PYTHONPATH"] = os.pathsep.join([str(HERE), str(TESTS), str(ROOT)])
+    environ["PYTHONPATH"] = python_path(HERE)
     environ.pop("CREDLINK_PUBLISH_CRASH_AFTER", None)
     if crash_after is not None:
         environ["CREDLINK_PUBLISH_CRASH_AFTER"] = str(crash_after)
