@@ -26,16 +26,28 @@ equals an uninterrupted one. ``CREDLINK_<STAGE>_CRASH_AFTER=k`` (tests only, e.g
 ``CREDLINK_LINKAGE_CRASH_AFTER``) kills the process with SIGKILL right after its k-th write
 point (:func:`write_point`).
 
-Local lakes only, for now. The protocol rests on ``fcntl`` locks and atomic renames in one
-file system. A lake on an object store (``s3://``; :mod:`credlink.etl.storage`) has neither:
-a lock file there excludes nobody, and a "rename" is a copy then a delete, so a commit record
-could be applied half. The stages that commit this way (linkage, publishing) therefore refuse
-an object-store lake before they read or write anything (:func:`stage_lock`, and
-:attr:`credlink.etl.lake.Lake.root`, raise :class:`~credlink.etl.storage.ObjectStoreUnsupported`).
-What a shared lake needs instead (docs/storage.md): the lock as a lock object with a lease
-(:func:`credlink.etl.storage.object_lock`, S3 conditional writes) or a PostgreSQL advisory
-lock on the metadata DB, and the commit as one conditional PUT of a manifest naming the new
-objects (readers follow the manifest), so that one request switches the whole run.
+On a lake on an object store (``s3://``; :mod:`credlink.etl.storage`) the same five steps,
+with the store's own means instead of a local lock and renames:
+
+- the lock is a **lock object** (:func:`credlink.etl.storage.object_lock`: created with
+  ``If-None-Match: *``, a lease renewed by the holder, taken over only after it expired by
+  the store's clock) at ``<lake>/<stage>/.<stage>.lock``: it excludes runs on any machine;
+- a staged file is an object of its own under the temporary name, written in one PUT;
+- the commit record is one PUT, **after the lease was renewed at once**
+  (:meth:`~credlink.etl.storage.Lease.confirm`): a run whose lock was taken over while it
+  stalled fails with :class:`~credlink.etl.storage.LockLost` before it writes the record, and
+  one that passed has a whole lease (60 s) ahead for that one request;
+- applying a replacement is a server-side copy of the staged object onto the final key (S3
+  ``CopyObject``: the final object changes whole, in one request; readers see the old one or
+  the new one), then the removal of the staged object. Both are idempotent, as renames are:
+  a copy whose staged object is gone was done.
+
+So per object the guarantee is the local one; across the objects of a run, as locally, a
+reader that does not hold the stage's lock may see some of a run's tables already replaced
+while the commit is applied (a window of a few requests), and every step of a delta table's
+commit reads right on its own (:mod:`credlink.linkage.partitions`). The record names the
+objects relative to the lake (``linkage/record_links/...``), so that the run that recovers
+it reaches them with its own storage options.
 
 Example:
     >>> with stage_lock(lake_root, "linkage", "manual__2025-07-01"):    # doctest: +SKIP
@@ -54,10 +66,18 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, overload
+
+from credlink.etl.storage import LockTimeout, object_lock, put_object
+
+if TYPE_CHECKING:
+    from upath import UPath
+
+    from credlink.etl.storage import Lease, Location
 
 __all__ = [
     "Remove",
@@ -101,30 +121,30 @@ class StageLockedError(RuntimeError):
     """Another run of the stage holds its lock and did not finish within the wait."""
 
 
-def _state_dir(lake_root: Path, stage: str) -> Path:
-    if not isinstance(lake_root, Path):
-        from credlink.etl.storage import ObjectStoreUnsupported
-
-        raise ObjectStoreUnsupported(
-            f"the {stage} stage cannot run on a lake on an object store ({lake_root}) yet: its "
-            "commit of several files needs a local lock and atomic renames, which an object "
-            "store does not have. Nothing was read or written. Run it on a local lake, or see "
-            "docs/storage.md for what a shared lake needs"
-        )
+def _state_dir(lake_root: Location, stage: str) -> Location:
     return lake_root / stage
+
+
+#: The lock objects this process holds, by the folder of their stage (object-store lakes).
+_leases: dict[str, Lease] = {}
 
 
 @contextmanager
 def stage_lock(
-    lake_root: Path,
+    lake_root: Location,
     stage: str,
     run_id: str,
     timeout: float | None = 3600.0,
     error: type[StageLockedError] = StageLockedError,
 ) -> Iterator[None]:
     """Hold the lock of `stage` in the lake for one run; wait up to `timeout` seconds (None:
-    for ever) for another run to finish, then raise `error` (a :class:`StageLockedError`)."""
+    for ever) for another run to finish, then raise `error` (a :class:`StageLockedError`).
+    A local ``fcntl`` lock, or a lock object on an object store (module doc)."""
     directory = _state_dir(lake_root, stage)
+    if not isinstance(directory, Path):
+        with _object_stage_lock(directory, stage, run_id, timeout, error):
+            yield
+        return
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f".{stage}.lock"
     with path.open("a+") as fh:
@@ -162,7 +182,35 @@ def stage_lock(
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def temporary(final: Path, token: str) -> Path:
+@contextmanager
+def _object_stage_lock(
+    directory: UPath,
+    stage: str,
+    run_id: str,
+    timeout: float | None,
+    error: type[StageLockedError],
+) -> Iterator[None]:
+    lock = directory / f".{stage}.lock"
+    with ExitStack() as stack:
+        try:
+            lease = stack.enter_context(object_lock(lock, f"{stage} run {run_id}", timeout=timeout))
+        except LockTimeout as exc:
+            raise error(
+                f"{stage} run {run_id}: another {stage} run holds the lock object {lock} "
+                f"({exc}). Nothing was written; run it again when that run has finished."
+            ) from None
+        _leases[str(directory)] = lease
+        try:
+            yield
+        finally:
+            _leases.pop(str(directory), None)
+
+
+@overload
+def temporary(final: Path, token: str) -> Path: ...
+@overload
+def temporary(final: UPath, token: str) -> UPath: ...
+def temporary(final: Location, token: str) -> Location:
     """The staged name of `final` for one run: ``.<name>.<token>.tmp`` beside it."""
     return final.with_name(f".{final.name}.{token}{_TMP_SUFFIX}")
 
@@ -171,7 +219,10 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-def fsync_file(path: Path) -> None:
+def fsync_file(path: Location) -> None:
+    """Flush a local file to disk (an object on a store is durable once its PUT returned)."""
+    if not isinstance(path, Path):
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -179,7 +230,9 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: Location) -> None:
+    if not isinstance(path, Path):
+        return
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -191,45 +244,72 @@ def fsync_dir(path: Path) -> None:
 class Replace:
     """Rename the staged `tmp` over `final` (a file, or a symlink to a directory)."""
 
-    tmp: Path
-    final: Path
+    tmp: Location
+    final: Location
 
 
 @dataclass(frozen=True)
 class Remove:
-    """Remove `path` (a file or a directory tree) if it exists."""
+    """Remove `path` (a file or a directory tree; on a store, every object under it) if it
+    exists."""
 
-    path: Path
+    path: Location
 
 
 Op = Replace | Remove
 
 
-def _record(ops: Sequence[Op]) -> list[dict[str, str]]:
+def _text(path: Location, lake_root: Location) -> str:
+    """How the commit record names `path`: a local path as it is; an object by its key
+    relative to the lake (the recovering run reaches it with its own storage options)."""
+    if isinstance(path, Path):
+        return str(path)
+    root = "" if isinstance(lake_root, Path) else str(lake_root.path).rstrip("/") + "/"
+    if not root or not str(path.path).startswith(root):
+        raise ValueError(f"{path}: a commit on an object store changes only objects of its lake")
+    return str(path.path)[len(root) :]
+
+
+def _location(text: str, lake_root: Location) -> Location:
+    return Path(text) if isinstance(lake_root, Path) or text.startswith("/") else lake_root / text
+
+
+def _record(ops: Sequence[Op], lake_root: Location) -> list[dict[str, str]]:
     out = []
     for op in ops:
         if isinstance(op, Replace):
-            out.append({"op": "replace", "tmp": str(op.tmp), "final": str(op.final)})
+            out.append({"op": "replace", "tmp": _text(op.tmp, lake_root),
+                        "final": _text(op.final, lake_root)})  # fmt: skip
         else:
-            out.append({"op": "remove", "path": str(op.path)})
+            out.append({"op": "remove", "path": _text(op.path, lake_root)})
     return out
 
 
-def _ops(record: list[dict[str, str]]) -> list[Op]:
+def _ops(record: list[dict[str, str]], lake_root: Location) -> list[Op]:
     ops: list[Op] = []
     for r in record:
         if r["op"] == "replace":
-            ops.append(Replace(Path(r["tmp"]), Path(r["final"])))
+            ops.append(Replace(_location(r["tmp"], lake_root), _location(r["final"], lake_root)))
         else:
-            ops.append(Remove(Path(r["path"])))
+            ops.append(Remove(_location(r["path"], lake_root)))
     return ops
 
 
 def _apply(op: Op) -> None:
     if isinstance(op, Replace):
-        if op.tmp.exists() or op.tmp.is_symlink():
+        if not isinstance(op.tmp, Path):
+            fs = op.tmp.fs
+            if fs.exists(op.tmp.path):  # a missing staged object was copied already
+                assert not isinstance(op.final, Path), "a staged object replaces an object"
+                fs.copy(op.tmp.path, op.final.path)  # server-side, the final object whole
+                fs.rm_file(op.tmp.path)
+        elif op.tmp.exists() or op.tmp.is_symlink():
+            assert isinstance(op.final, Path), "a staged local file replaces a local file"
             op.tmp.replace(op.final)  # atomic rename; a missing tmp was renamed already
             fsync_dir(op.final.parent)
+    elif not isinstance(op.path, Path):
+        if op.path.fs.exists(op.path.path):
+            op.path.fs.rm(op.path.path, recursive=True)
     elif op.path.is_symlink() or op.path.is_file():
         op.path.unlink(missing_ok=True)
         fsync_dir(op.path.parent)
@@ -237,45 +317,68 @@ def _apply(op: Op) -> None:
         shutil.rmtree(op.path, ignore_errors=True)
 
 
-def commit(lake_root: Path, stage: str, run_id: str, ops: Sequence[Op]) -> None:
+def commit(lake_root: Location, stage: str, run_id: str, ops: Sequence[Op]) -> None:
     """Commit a run of `stage` whose files are all staged: write the commit record (the point
     after which the run has happened), apply `ops` in order, remove the record."""
     directory = _state_dir(lake_root, stage)
-    directory.mkdir(parents=True, exist_ok=True)
     final = directory / COMMIT_NAME
-    tmp = temporary(final, new_token())
-    doc = {"run_id": run_id, "written": datetime.now(UTC).isoformat(), "ops": _record(ops)}
-    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    fsync_file(tmp)
-    tmp.replace(final)
-    fsync_dir(directory)
+    doc = {"run_id": run_id, "written": datetime.now(UTC).isoformat(),
+           "ops": _record(ops, lake_root)}  # fmt: skip
+    if isinstance(directory, Path):
+        assert isinstance(final, Path)
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = temporary(final, new_token())
+        tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        fsync_file(tmp)
+        tmp.replace(final)
+        fsync_dir(directory)
+    else:
+        lease = _leases.get(str(directory))
+        if lease is None:
+            raise RuntimeError(f"{stage} run {run_id}: a commit needs the stage's lock held")
+        lease.confirm()  # LockLost if another run took the lock over: nothing is committed
+        assert not isinstance(final, Path)
+        put_object(final, json.dumps(doc, indent=1).encode())
     write_point(stage, "commit record")
     for op in ops:
         _apply(op)
         write_point(stage, f"applied {op}")
-    final.unlink()
-    fsync_dir(directory)
+    _remove_record(final)
     write_point(stage, "commit record removed")
 
 
-def recover(lake_root: Path, stage: str, strays: Sequence[tuple[Path, str]] = ()) -> str | None:
+def _remove_record(record: Location) -> None:
+    if isinstance(record, Path):
+        record.unlink()
+        fsync_dir(record.parent)
+    else:
+        record.fs.rm_file(record.path)
+
+
+def recover(lake_root: Location, stage: str, strays: Sequence[tuple[Path, str]] = ()) -> str | None:
     """Under the lock, at the start of a run: complete a commit a killed run of `stage` left
     (returns its run id), then remove the stage's stray temporaries: in the lake's folder of
-    the stage, and those matching each (folder, glob pattern) of `strays` (e.g. the
+    the stage, and those matching each (local folder, glob pattern) of `strays` (e.g. the
     warehouse's). None when no commit was pending."""
     directory = _state_dir(lake_root, stage)
     record = directory / COMMIT_NAME
     done: str | None = None
     if record.exists():
         doc = json.loads(record.read_text(encoding="utf-8"))
-        for op in _ops(doc["ops"]):
+        for op in _ops(doc["ops"], lake_root):
             _apply(op)
-        record.unlink()
-        fsync_dir(directory)
+        _remove_record(record)
         done = str(doc["run_id"])
         log.warning("completed the commit of %s run %s, interrupted by a crash", stage, done)
+    if not isinstance(directory, Path):
+        fs = directory.fs
+        for key in sorted(fs.find(directory.path)):
+            name = key.rsplit("/", 1)[-1]
+            if name.startswith(".") and name.endswith(_TMP_SUFFIX):
+                log.warning("removing a stray temporary object of the %s stage: %s", stage, key)
+                fs.rm_file(key)
     found: list[Path] = []
-    if directory.exists():
+    if isinstance(directory, Path) and directory.exists():
         found += list(directory.rglob(f".*{_TMP_SUFFIX}"))
     for folder, pattern in strays:
         if folder.exists():

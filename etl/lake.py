@@ -35,7 +35,7 @@ and uploaded whole; its views read the lake through the fsspec filesystem regist
 DuckDB (:meth:`Lake.open_catalog`), since DuckDB's httpfs extension is not available here.
 :attr:`Lake.root` is the local folder and raises
 :class:`~credlink.etl.storage.ObjectStoreUnsupported` on an object store: code that needs a
-folder (linkage, publishing, Data Docs) says so instead of half-working.
+folder (publishing, Data Docs) says so instead of half-working.
 
 Delta tables (the big linkage tables: a daily run changes a few rows of a million): a base
 partition ``interval=all`` and delta partitions ``interval=delta-<seq>`` (zero-padded, one per
@@ -58,6 +58,7 @@ Example:
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import io
 import json
 import os
@@ -190,6 +191,34 @@ class Lake:
         """Every partition file of a dataset, in the order of their interval keys."""
         return _glob(self.location / layer / dataset, "interval=*/data.parquet")
 
+    def partition_stamps(self, layer: str, dataset: str) -> list[tuple[str, int, int]]:
+        """(interval key, stamp, size in bytes) of every partition file of a dataset, in key
+        order: what changes when a partition is written again. Locally the stamp is the file's
+        modification time in nanoseconds. On an object store it is the object's
+        ``Last-Modified`` (whole seconds) in nanoseconds, plus, in the sub-second digits, a
+        hash of its ETag below 10⁹: an object rewritten within the same second, with the same
+        size but other bytes, has another stamp."""
+        base = self.location / layer / dataset
+        out = []
+        if isinstance(base, Path):
+            for path in sorted(base.glob("interval=*/data.parquet")):
+                st = path.stat()
+                out.append((path.parent.name.removeprefix("interval="), st.st_mtime_ns,
+                            st.st_size))  # fmt: skip
+            return out
+        found: dict[str, dict[str, Any]] = base.fs.find(base.path, detail=True)
+        for key, info in found.items():
+            folder, _, name = key.rpartition("/")
+            interval = folder.rpartition("/")[2]
+            if name != "data.parquet" or not interval.startswith("interval="):
+                continue
+            etag = str(info.get("ETag", "")).strip('"')
+            seconds = int(info["LastModified"].timestamp())
+            digest = int.from_bytes(hashlib.sha256(etag.encode()).digest()[:8]) % 1_000_000_000
+            out.append((interval.removeprefix("interval="), seconds * 1_000_000_000 + digest,
+                        int(info["size"])))  # fmt: skip
+        return sorted(out)
+
     def has_data(self, layer: str, dataset: str) -> bool:
         """Whether the dataset has at least one partition."""
         return any((self.location / layer / dataset).glob("interval=*/data.parquet"))
@@ -224,7 +253,7 @@ class Lake:
         path = self.partition_location(layer, dataset, name)
         if not path.is_file():
             return None
-        meta = _parquet_metadata(path)
+        meta = parquet_metadata(path)
         value = meta.get(SNAPSHOT_AS_OF.encode())
         return value.decode() if value is not None else None
 
@@ -242,7 +271,7 @@ class Lake:
             new = frame if old is None else pl.concat([old, frame], how="diagonal_relaxed")
             return _atomic_parquet(path, new)
 
-    def lock(self, lock_file: Location, holder: str = "") -> AbstractContextManager[None]:
+    def lock(self, lock_file: Location, holder: str = "") -> AbstractContextManager[object]:
         """An exclusive lock for writers of the same files: a local ``fcntl`` lock
         (:func:`locked`) on a local lake, a lock object (:func:`~credlink.etl.storage.
         object_lock`, S3 conditional writes) on an object store."""
@@ -277,7 +306,7 @@ class Lake:
         out: list[DeltaFile] = []
         for f in self.partition_files(layer, dataset):
             name = f.parent.name.removeprefix("interval=")
-            raw = _parquet_metadata(f).get(DELTA_META.encode())
+            raw = parquet_metadata(f).get(DELTA_META.encode())
             meta = json.loads(raw) if raw else {}
             seq = int(name.removeprefix(DELTA_PREFIX)) if name.startswith(DELTA_PREFIX) else 0
             out.append(DeltaFile(f, seq, meta))
@@ -664,13 +693,43 @@ def _read_parquet(path: Location, columns: list[str] | None = None) -> pl.DataFr
     return pl.read_parquet(_get(path), columns=columns)
 
 
-def _parquet_metadata(path: Location) -> dict[bytes, bytes]:
-    """A Parquet file's key-value metadata (its footer only is read)."""
+def parquet_metadata(path: Location) -> dict[bytes, bytes]:
+    """A Parquet file's key-value metadata (locally its footer only is read; an object is
+    read in one GET)."""
     import pyarrow.parquet as pq
 
     if isinstance(path, Path):
         return pq.read_metadata(path).metadata or {}
     return pq.read_metadata(io.BytesIO(_get(path))).metadata or {}
+
+
+def write_staged(
+    path: Location, frame: pl.DataFrame, metadata: dict[str, str] | None = None
+) -> None:
+    """`frame` written whole as the Parquet file `path`, under that name (a file a commit stages
+    under its temporary name, :mod:`credlink.etl.commit`): a local file (its folder created),
+    or one object written in one PUT."""
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path, metadata=metadata)
+        return
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, metadata=metadata)
+    put_object(path, buffer.getvalue())
+
+
+def read_parquet_file(path: Location, columns: list[str] | None = None) -> pl.DataFrame:
+    """A Parquet file read whole (only `columns` when given): a local file, or an object in
+    one GET."""
+    return _read_parquet(path, columns)
+
+
+def parquet_rows(path: Location) -> int:
+    """The number of rows of a Parquet file (from its footer; an object is read in one GET)."""
+    import pyarrow.parquet as pq
+
+    source = path if isinstance(path, Path) else io.BytesIO(_get(path))
+    return int(pq.read_metadata(source).num_rows)
 
 
 def _parquet_schema(path: Location) -> pa.Schema:

@@ -52,6 +52,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import threading
 import time
@@ -77,6 +78,9 @@ WAREHOUSE_ENV = "CREDLINK_WAREHOUSE"
 STORAGE_OPTIONS_ENV = "CREDLINK_STORAGE_OPTIONS"
 #: Seconds a lock object stays valid without renewal; its holder renews it every third of it.
 LOCK_LEASE_SECONDS = 60.0
+#: Overrides :data:`LOCK_LEASE_SECONDS` (seconds, > 0): longer where a worker may stall (long
+#: garbage collections, a slow store), shorter to take over a dead worker's lock sooner.
+LOCK_LEASE_ENV = "CREDLINK_LOCK_LEASE_SECONDS"
 
 #: A local folder or file, or a path on an object store.
 Location: TypeAlias = "Path | UPath"
@@ -172,6 +176,15 @@ def put_object(loc: UPath, data: bytes) -> None:
     loc.fs.pipe_file(loc.path, data)
 
 
+def remove_folder(folder: Location) -> None:
+    """Remove `folder` and everything in it, if it exists (on a store: every object under the
+    prefix)."""
+    if isinstance(folder, Path):
+        shutil.rmtree(folder, ignore_errors=True)
+    elif folder.fs.exists(folder.path):
+        folder.fs.rm(folder.path, recursive=True)
+
+
 def _client_error(exc: BaseException) -> tuple[str, int]:
     """The S3 error code and HTTP status behind an exception of s3fs (or botocore)."""
     for e in (exc, exc.__cause__, exc.__context__):
@@ -245,18 +258,33 @@ def _server_now(response: Mapping[str, Any]) -> datetime | None:
     return parsedate_to_datetime(date) if date else None
 
 
+def lease_seconds(env: Mapping[str, str] | None = None) -> float:
+    """The lease of lock objects: ``$CREDLINK_LOCK_LEASE_SECONDS``, else 60 s."""
+    text = (os.environ if env is None else env).get(LOCK_LEASE_ENV, "").strip()
+    if not text:
+        return LOCK_LEASE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise StorageError(f"{LOCK_LEASE_ENV}={text!r}: not a number of seconds above 0")
+    return value
+
+
 @contextmanager
 def object_lock(
     loc: UPath,
     holder: str,
     *,
     timeout: float | None = 3600.0,
-    lease: float = LOCK_LEASE_SECONDS,
+    lease: float | None = None,
     poll: float = 0.2,
-) -> Iterator[None]:
+) -> Iterator[Lease]:
     """Hold the lock object `loc` on an S3-compatible store for the block: other workers (any
     machine) wait, for up to `timeout` seconds (None: for ever; then :class:`LockTimeout`
-    naming the holder).
+    naming the holder). Yields the :class:`Lease`, whose :meth:`~Lease.confirm` renews it at
+    once (a commit's last check that the lock is still this holder's).
 
     Taken by creating the object with ``If-None-Match: *`` (exactly one creator succeeds). The
     body names the holder; a thread renews it every ``lease / 3`` seconds with ``If-Match``
@@ -266,11 +294,14 @@ def object_lock(
     waiter wins). A holder whose lease was taken over (it stalled for longer than the lease)
     learns it when it renews or leaves the block, and raises :class:`LockLost`.
 
+    `lease`: its seconds (None: :func:`lease_seconds`).
+
     Example:
         >>> with object_lock(UPath("s3://lake/prod/.catalog.lock"), "run r1"):  # doctest: +SKIP
         ...     ...
     """
     check_conditional_writes(loc)
+    lease = lease_seconds() if lease is None else lease
     fs, bucket, key = _s3(loc)
     me = f"{holder}, host {socket.gethostname()}, pid {os.getpid()}, token {uuid.uuid4().hex}"
     body = json.dumps({"holder": me}).encode()
@@ -313,36 +344,68 @@ def object_lock(
             warned = True
         time.sleep(poll)
 
-    state = {"etag": etag, "lost": ""}
+    held = Lease(loc, holder, fs, bucket, key, body, etag)
     stop = threading.Event()
 
     def renew() -> None:
         while not stop.wait(lease / 3):
             try:
-                state["etag"] = fs.call_s3(
-                    "put_object", Bucket=bucket, Key=key, Body=body, IfMatch=state["etag"]
-                )["ETag"]
-            except Exception as exc:  # recorded here, raised in the holder when it leaves
-                state["lost"] = f"{exc.__class__.__name__}: {exc}"
+                held.confirm()
+            except LockLost:  # recorded in the lease, raised in the holder when it leaves
                 return
 
     heart = threading.Thread(target=renew, name=f"lease {key}", daemon=True)
     heart.start()
     try:
-        yield
+        yield held
     finally:
         stop.set()
         heart.join()
-        if not state["lost"]:
-            try:
-                fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=state["etag"])
-            except OSError as exc:
-                state["lost"] = f"{exc.__class__.__name__}: {exc}"
-    if state["lost"]:
-        raise LockLost(
-            f"{holder}: the lock {loc} was lost while held ({state['lost']}): another worker "
-            "took it over after its lease expired; check what this run wrote"
-        )
+        held.release()
+    held.raise_if_lost()
+
+
+class Lease:
+    """A lock object held (:func:`object_lock`): its ETag, renewed with ``If-Match``."""
+
+    def __init__(
+        self, loc: UPath, holder: str, fs: Any, bucket: str, key: str, body: bytes, etag: str
+    ) -> None:
+        self.loc, self.holder = loc, holder
+        self._fs, self._bucket, self._key, self._body = fs, bucket, key, body
+        self._etag, self._lost = etag, ""
+        self._guard = threading.Lock()  # the renewing thread and confirm() never race
+
+    def confirm(self) -> None:
+        """Renew the lease now (``If-Match`` on the ETag held): returns only if the lock is
+        still this holder's, with a full lease ahead; else :class:`LockLost`."""
+        with self._guard:
+            if not self._lost:
+                try:
+                    self._etag = self._fs.call_s3(
+                        "put_object", Bucket=self._bucket, Key=self._key, Body=self._body,
+                        IfMatch=self._etag,
+                    )["ETag"]  # fmt: skip
+                except Exception as exc:
+                    self._lost = f"{exc.__class__.__name__}: {exc}"
+        self.raise_if_lost()
+
+    def release(self) -> None:
+        with self._guard:
+            if not self._lost:
+                try:
+                    self._fs.call_s3(
+                        "delete_object", Bucket=self._bucket, Key=self._key, IfMatch=self._etag
+                    )
+                except OSError as exc:
+                    self._lost = f"{exc.__class__.__name__}: {exc}"
+
+    def raise_if_lost(self) -> None:
+        if self._lost:
+            raise LockLost(
+                f"{self.holder}: the lock {self.loc} was lost while held ({self._lost}): "
+                "another worker took it over after its lease expired; check what this run wrote"
+            )
 
 
 def _holder(fs: Any, loc: UPath) -> str:

@@ -774,12 +774,13 @@ class SparkBackend(SplinkBackend):
         written once per `base` and `key`), or None where that would not give `spine` exactly:
         a partition whose columns are not `spine`'s in the same types (a spine cast for the
         model, an older file), an overlay column among them, or a model that does not compare
-        the table's key."""
+        the table's key. Or a lake on an object store: Spark would need the store's Hadoop
+        connector (``s3a://``, hadoop-aws), which this deployment does not configure."""
         from credlink.etl.lake import DELTA_DELETED
         from credlink.linkage.spine import derived
 
         schema = spine.schema
-        if source.key not in schema:
+        if source.key not in schema or not source.lake.is_local:
             return None
         files = source.files
         for d in files:

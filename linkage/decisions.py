@@ -35,8 +35,14 @@ from typing import Any, Literal
 import polars as pl
 
 from credlink.etl.catalog import conform
-from credlink.etl.lake import Lake, locked
-from credlink.linkage.review_keys import DecisionConflict, ItemChanged, ItemKey, locked_check_append
+from credlink.etl.lake import Lake
+from credlink.linkage.review_keys import (
+    DecisionConflict,
+    ItemChanged,
+    ItemKey,
+    check_lock,
+    locked_check_append,
+)
 from credlink.linkage.review_policy import ReviewPolicy, load_review_policy
 from credlink.linkage.review_queue import read_review_queue
 from credlink.linkage.tables import (
@@ -369,7 +375,7 @@ def record_round(
             settled = _settled_row(unique_id, after, in_round)
         return row, settled
 
-    with locked(lake.root / LAYER / DECISIONS / ".check.lock"):  # as locked_check_append's
+    with check_lock(lake, LAYER, DECISIONS):  # as locked_check_append's
         row, settled = rows()
         # the round first: a crash before the settled decision leaves it waiting, never applied
         if row is not None:

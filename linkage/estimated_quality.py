@@ -50,10 +50,10 @@ from typing import Any, Literal
 import polars as pl
 
 from credlink.etl.catalog import conform, write_table
-from credlink.etl.lake import Lake, locked
+from credlink.etl.lake import Lake
 from credlink.linkage.decisions import read_rounds, record_round, round_states
 from credlink.linkage.records import organisation_records, person_records, read_subject_tables
-from credlink.linkage.review_keys import ItemChanged, ItemKey
+from credlink.linkage.review_keys import ItemChanged, ItemKey, check_lock
 from credlink.linkage.review_policy import ReviewPolicy, load_review_policy
 from credlink.linkage.spine import (
     ORGANISATION_COLUMNS,
@@ -270,7 +270,7 @@ def draw_sample(
     links = read_record_links(lake)
     accepted = links.filter((pl.col("band") == "accept") & pl.col("method").is_in(METHODS))
     if accepted.is_empty():
-        raise ValueError(f"{lake.root}: no accepted link to sample: run linkage first")
+        raise ValueError(f"{lake.url}: no accepted link to sample: run linkage first")
     run_id = str(accepted["run_id"].max())
     sample_id = f"S-{seed}-{size}-{run_id}"
     drawn = stratified_sample(
@@ -293,7 +293,7 @@ def draw_sample(
         )
     )
     rows = conform(rows, REVIEW_SAMPLE_COLUMNS).sort("unique_id")
-    with locked(lake.root / LAYER / DECISIONS / ".check.lock"):
+    with check_lock(lake, LAYER, DECISIONS):
         stored = read_sample(lake)
         before = stored.filter(pl.col("sample_id") == sample_id)
         if before.height:  # drawn already: the same links; it becomes the draw under review

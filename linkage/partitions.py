@@ -35,7 +35,15 @@ from pathlib import Path
 import polars as pl
 
 from credlink.etl.commit import Op, Remove, Replace, fsync_file, temporary, write_point
-from credlink.etl.lake import DELTA_DELETED, DELTA_PREFIX, WHOLE, Lake, delta_metadata
+from credlink.etl.lake import (
+    DELTA_DELETED,
+    DELTA_PREFIX,
+    WHOLE,
+    Lake,
+    delta_metadata,
+    parquet_rows,
+    write_staged,
+)
 
 __all__ = [
     "DELTA_TABLES",
@@ -95,10 +103,9 @@ def _stage_file(
     lake: Lake, dataset: str, partition: str, frame: pl.DataFrame, token: str,
     metadata: dict[str, str],
 ) -> Replace:  # fmt: skip
-    final = lake.partition(LAYER, dataset, partition)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    final = lake.partition_location(LAYER, dataset, partition)
     tmp = temporary(final, token)
-    frame.write_parquet(tmp, metadata=metadata)
+    write_staged(tmp, frame, metadata)
     fsync_file(tmp)
     write_point(LAYER, f"staged {dataset} ({partition})")
     return Replace(tmp, final)
@@ -146,7 +153,7 @@ def stage_table(
         moved = new_h.join(old_h, on=[table.key, "_h0", "_h1"], how="anti").select(table.key)
         upserts = frame.join(moved, on=table.key, how="semi", maintain_order="left")
         gone = old_h.select(table.key).join(new_h.select(table.key), on=table.key, how="anti")
-    in_deltas = sum(_rows(d.path) for d in deltas) + upserts.height + gone.height
+    in_deltas = sum(parquet_rows(d.location) for d in deltas) + upserts.height + gone.height
     share = in_deltas > MAX_DELTA_SHARE * frame.height and in_deltas > MIN_COMPACT_ROWS
     if len(deltas) + 1 > MAX_DELTAS or share:
         return _stage_base(lake, table, frame, token, overlay, seq - 1)
@@ -160,12 +167,6 @@ def stage_table(
     return [_stage_file(lake, table.dataset, delta_partition_name(seq), rows, token, meta)]
 
 
-def _rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return int(pq.read_metadata(path).num_rows)
-
-
 def _stage_base(
     lake: Lake, table: DeltaTable, frame: pl.DataFrame, token: str, overlay: dict[str, str],
     through: int,
@@ -173,7 +174,11 @@ def _stage_base(
     """A new base folding in every delta up to `through`, then the removal of those deltas."""
     meta = delta_metadata(table.key, sort=list(table.sort), overlay=overlay, through=through)
     ops: list[Op] = [_stage_file(lake, table.dataset, WHOLE, frame, token, meta)]
-    folder = lake.root / LAYER / table.dataset
-    stale = sorted(folder.glob(f"interval={DELTA_PREFIX}*")) if folder.is_dir() else []
-    ops += [Remove(p) for p in stale if p.is_dir()]
-    return ops
+    # every delta folder the base folds in (locally: any such folder, even one holding only a
+    # killed run's temporary file, as before; on a store a folder exists only through objects)
+    folder = lake.partition_location(LAYER, table.dataset, WHOLE).parent.parent
+    if isinstance(folder, Path):
+        stale = sorted(folder.glob(f"interval={DELTA_PREFIX}*")) if folder.is_dir() else []
+        return ops + [Remove(p) for p in stale if p.is_dir()]
+    deltas = [d.location.parent for d in lake.delta_files(LAYER, table.dataset) if d.seq > 0]
+    return ops + [Remove(p) for p in deltas]

@@ -24,17 +24,19 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from credlink.etl.lake import Lake, locked
+from credlink.etl.lake import Lake
 
 __all__ = [
     "DecisionConflict",
     "ItemChanged",
     "ItemKey",
+    "check_lock",
     "item_fingerprint",
     "locked_check_append",
 ]
@@ -101,6 +103,13 @@ class ItemKey:
         return f"{self.unique_id}@{self.fingerprint}"
 
 
+def check_lock(lake: Lake, layer: str, dataset: str) -> AbstractContextManager[object]:
+    """The exclusive lock of the writers that check `layer`/`dataset` before they append to it:
+    a ``.check.lock`` file beside it (a lock object on an object-store lake)."""
+    lock = lake.location / layer / dataset / ".check.lock"
+    return lake.lock(lock, f"check-then-append {layer}.{dataset}")
+
+
 def locked_check_append(
     lake: Lake,
     layer: str,
@@ -111,8 +120,7 @@ def locked_check_append(
     `make_rows`, which reads what it needs (the table itself included) and returns the rows to
     append or raises to refuse; append them with :meth:`etl.lake.Lake.append_locked`. Every
     writer of the table that checks first must go through here. Returns the appended rows."""
-    lock = lake.root / layer / dataset / ".check.lock"
-    with locked(lock):
+    with check_lock(lake, layer, dataset):
         rows = make_rows()
         lake.append_locked(layer, dataset, rows)
     return rows

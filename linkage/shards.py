@@ -11,7 +11,7 @@ workers:
    run's scratch folder (``<lake>/work/linkage-shards/<run>/``), outside every layer of the lake;
 2. :func:`link_shard` (one task per shard, any worker) resolves its part against the **whole**
    spine and writes its results to the scratch folder, each file under a temporary name then
-   renamed, its done mark last;
+   renamed (on an object-store lake: one object, one PUT), its done mark last;
 3. :func:`merge` runs the linkage stage itself under the lake's linkage lock, with the shards'
    results in place of resolving (:data:`linkage.stage.Resolver`): the plan again, reviewer
    decisions, same-case corroboration, the review queue, the spines, the run record and the
@@ -67,23 +67,30 @@ Example (what the ``link_credit_codes`` DAG runs when ``CREDLINK_LINK_SHARDS`` i
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import os
-import shutil
 import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from credlink.etl.lake import Lake
-from credlink.etl.scratch import remove_stale, run_folder, write_json, write_parquet
+from credlink.etl.scratch import (
+    fresh_folder,
+    read_json,
+    read_parquet,
+    remove_stale,
+    run_folder,
+    write_json,
+    write_parquet,
+)
 from credlink.etl.shard_limit import MAX_SHARDS, check_shards
+from credlink.etl.storage import remove_folder
 from credlink.linkage.engine import LinkResult
 from credlink.linkage.evidence import load_policy, policy_digest
 from credlink.linkage.incremental import fingerprints
@@ -97,6 +104,9 @@ from credlink.linkage.stage import (
     resolve_records,
     run_linkage,
 )
+
+if TYPE_CHECKING:
+    from credlink.etl.storage import Location
 
 __all__ = [
     "MAX_SHARDS",
@@ -124,8 +134,9 @@ class ShardError(RuntimeError):
     evidence policy other than the plan's."""
 
 
-def scratch_dir(lake: Lake, run_id: str) -> Path:
-    """The scratch folder of run `run_id` (:func:`etl.scratch.run_folder`)."""
+def scratch_dir(lake: Lake, run_id: str) -> Location:
+    """The scratch folder of run `run_id` (:func:`etl.scratch.run_folder`): in the lake, a
+    local folder or a prefix of its object store, where every worker reaches it."""
     return run_folder(lake, SCRATCH, run_id)
 
 
@@ -192,23 +203,23 @@ def assign(records: pl.DataFrame, shards: int, subject: str) -> pl.Series:
     ).to_series()
 
 
-def _write(path: Path, frame: pl.DataFrame) -> None:
+def _write(path: Location, frame: pl.DataFrame) -> None:
     write_parquet(path, frame, stage=SHARD_STAGE)
 
 
-def _input(folder: Path, kind: str, shard: int) -> Path:
+def _input(folder: Location, kind: str, shard: int) -> Location:
     return folder / "input" / kind / f"shard-{shard:04d}.parquet"
 
 
-def _output(folder: Path, kind: str, shard: int, what: str) -> Path:
+def _output(folder: Location, kind: str, shard: int, what: str) -> Location:
     return folder / "output" / kind / f"shard-{shard:04d}.{what}.parquet"
 
 
-def _done(folder: Path, shard: int) -> Path:
+def _done(folder: Location, shard: int) -> Location:
     return folder / "output" / f"shard-{shard:04d}.done.json"
 
 
-def _spine_file(folder: Path, subject: str) -> Path:
+def _spine_file(folder: Location, subject: str) -> Location:
     return folder / "spine" / f"{subject}.parquet"
 
 
@@ -228,9 +239,8 @@ def plan(
     check_shards(shards)
     started = time.perf_counter()
     folder = scratch_dir(lake, run_id)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    remove_stale(lake.root / SCRATCH, folder)
+    fresh_folder(folder)
+    remove_stale(folder.parent, folder)
     prep = prepare_run(lake, run_id, logical_date, models_dir, thresholds, full)
     digests = {}
     for subject, update in prep.spines.items():
@@ -264,11 +274,11 @@ def plan(
     return sizes
 
 
-def _manifest(folder: Path, run_id: str) -> dict[str, Any] | None:
+def _manifest(folder: Location, run_id: str) -> dict[str, Any] | None:
     path = folder / MANIFEST
-    if not path.is_file():
+    doc = read_json(path)
+    if doc is None:
         return None
-    doc: dict[str, Any] = json.loads(path.read_text())
     if doc.get("run_id") != run_id:
         raise ShardError(f"{path}: the plan of run {doc.get('run_id')!r}, not of {run_id!r}")
     return doc
@@ -301,7 +311,7 @@ def link_shard(lake: Lake, *, run_id: str, shard: int) -> dict[str, Any]:
     for kind, spec in manifest["kinds"].items():
         t = time.perf_counter()
         subject = spec["subject"]
-        records = pl.read_parquet(_input(folder, kind, shard))
+        records = read_parquet(_input(folder, kind, shard))
         model = load_model(current_model_path(subject, models_dir))
         if model.version != spec["model_version"]:
             raise ShardError(f"{where}: the current {subject} model is {model.version}, "
@@ -309,7 +319,7 @@ def link_shard(lake: Lake, *, run_id: str, shard: int) -> dict[str, Any]:
         modelled = False
         if not records.is_empty():
             if subject not in spines:
-                spines[subject] = pl.read_parquet(_spine_file(folder, subject))
+                spines[subject] = read_parquet(_spine_file(folder, subject))
                 if spine_digest(spines[subject]) != spec["spine_digest"]:
                     raise ShardError(f"{where}: the {subject} spine file is not the plan's")
             res = resolve_records(records, spines[subject], subject, model, th, policy)
@@ -338,7 +348,7 @@ def link_shard(lake: Lake, *, run_id: str, shard: int) -> dict[str, Any]:
 class _ShardResults:
     """The shards' results of one run as a :data:`linkage.stage.Resolver` for the merge."""
 
-    folder: Path
+    folder: Location
     manifest: dict[str, Any] | None
     #: records resolved in the merge itself, per kind (not covered by a shard)
     inline: dict[str, int] = field(default_factory=dict)
@@ -348,8 +358,9 @@ class _ShardResults:
         n = self.manifest["shards"] if self.manifest else 0
         for i in range(n):
             mark = _done(self.folder, i)
-            if mark.is_file():
-                self.marks.append(json.loads(mark.read_text()))
+            doc = read_json(mark)
+            if doc is not None:
+                self.marks.append(doc)
             else:
                 log.warning("linkage shard %d has no results (%s): its records are linked in "
                             "the merge", i, mark)  # fmt: skip
@@ -386,11 +397,11 @@ class _ShardResults:
                 path = _output(self.folder, work.kind, mark["shard"], "links")
                 if not got or not path.is_file():
                     continue
-                links.append(pl.read_parquet(path))
+                links.append(read_parquet(path))
                 if got["modelled"]:
                     modelled = True
-                    pairs.append(pl.read_parquet(_output(self.folder, work.kind, mark["shard"],
-                                                         "pairs")))  # fmt: skip
+                    pairs.append(read_parquet(_output(self.folder, work.kind, mark["shard"],
+                                                      "pairs")))  # fmt: skip
                 elsewhere += float(got["seconds"])
         else:
             log.warning("linkage %s: the shards' results are not used (%s): linked in the merge",
@@ -454,7 +465,7 @@ def merge(
     counts = run_linkage(lake, run_id=run_id, logical_date=logical_date, models_dir=models_dir,
                          thresholds=thresholds, full=full, lock_timeout=lock_timeout,
                          resolver=results)  # fmt: skip
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_folder(folder)
     out = dict(counts)
     out["shards"] = manifest["shards"] if manifest else 0
     out["linked_in_merge"] = sum(results.inline.values())

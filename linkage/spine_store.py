@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import polars as pl
 
@@ -153,12 +152,8 @@ def _delta(
 
 
 def _partitions(lake: Lake, subject: str, dataset: str) -> pl.DataFrame:
-    rows = []
-    base = lake.root / "staging" / dataset
-    for path in sorted(base.glob("interval=*/data.parquet")):
-        st = path.stat()
-        key = path.parent.name.removeprefix("interval=")
-        rows.append((subject, dataset, key, st.st_mtime_ns, st.st_size, FINGERPRINT_SCHEME))
+    rows = [(subject, dataset, key, stamp, size, FINGERPRINT_SCHEME)
+            for key, stamp, size in lake.partition_stamps("staging", dataset)]  # fmt: skip
     return pl.DataFrame(rows, schema=MANIFEST_COLUMNS, orient="row")
 
 
@@ -233,8 +228,8 @@ def update_spine(lake: Lake, subject: str, *, rebuild: bool = False) -> SpineUpd
     if new.is_empty():
         return SpineUpdate(subject, "unchanged", kept, empty_ids, empty_ids, now,
                            lake=lake)  # fmt: skip
-    files = [lake.partition("staging", dataset, k) for k in new["partition"]]
-    rows = pl.concat([pl.read_parquet(Path(f)) for f in files], how="diagonal_relaxed")
+    parts = [lake.read_partition("staging", dataset, k) for k in new["partition"]]
+    rows = pl.concat([f for f in parts if f is not None], how="diagonal_relaxed")
     incoming = _build(rows, subject)
     # The newer version of each registry row wins (by _updated_utc, then interval).
     old = kept.join(incoming.select("record_id"), on="record_id", how="semi")

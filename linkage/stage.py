@@ -444,8 +444,8 @@ def run_linkage(
     'probabilistic': 3381, 'clerical': 3, 'none': 94, 'review_queue': 96, 'decisions': 3,
     'legal_representatives': 2003, 'legal_representatives_linked': 2001}``.
     """
-    with stage_lock(lake.root, LAYER, run_id, lock_timeout, error=LinkageLockedError):
-        if recover(lake.root, LAYER) == run_id:
+    with stage_lock(lake.location, LAYER, run_id, lock_timeout, error=LinkageLockedError):
+        if recover(lake.location, LAYER) == run_id:
             # this very run was killed after its commit record: it has happened (a retry)
             log.warning("linkage run %s was committed before it was killed: done", run_id)
             return _counts_of_stored(lake, run_id)
@@ -584,7 +584,7 @@ def _run_linkage(
     manifest = pl.concat([u.manifest for u in spines.values()])
     ops.append(stage_whole(lake, MANIFEST, manifest, token))
     ops.append(stage_whole(lake, RUNS, runs, token))
-    commit(lake.root, LAYER, run_id, ops)
+    commit(lake.location, LAYER, run_id, ops)
     counts = _counts(record_links, runs.filter(pl.col("run_id") == run_id), queue,
                      decisions, representatives)  # fmt: skip
     log.info("linkage run %s: %s", run_id, counts)

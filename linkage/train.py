@@ -230,7 +230,7 @@ def train_from_lake(
     dataset = PERSON_DATASET if subject_type == "person" else ORGANISATION_DATASET
     if subject_type in ("person", "organisation") and dataset not in lake.datasets("staging"):
         raise ValueError(
-            f"no records to train on: staging.{dataset} is not in {lake.root} (run the ingest)"
+            f"no records to train on: staging.{dataset} is not in {lake.url} (run the ingest)"
         )
     if subject_type == "person":
         records, spine = read_person_records(lake), read_person_spine(lake)

@@ -30,12 +30,15 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from credlink.etl.lake import WHOLE, Lake
+from credlink.etl.lake import WHOLE, Lake, parquet_metadata, read_parquet_file
 from credlink.publish.rules import RESTRICTION_COLUMNS, TARGETED_COLUMNS, restrictions
+
+if TYPE_CHECKING:
+    from credlink.etl.storage import Location
 
 __all__ = ["BASIS_DATASET", "BASIS_SCHEME", "Carry", "carried_restrictions", "digests",
            "read_carry"]  # fmt: skip
@@ -125,24 +128,22 @@ def basis_metadata(run_id: str, seq: int) -> dict[str, str]:
     return {BASIS_META: json.dumps({"run_id": run_id, "seq": seq, "scheme": BASIS_SCHEME})}
 
 
-def basis_path(lake: Lake) -> Path:
-    return lake.partition(LAYER, BASIS_DATASET, WHOLE)
+def basis_path(lake: Lake) -> Location:
+    return lake.partition_location(LAYER, BASIS_DATASET, WHOLE)
 
 
 def read_carry(lake: Lake) -> Carry | None:
     """The basis the last run left (module doc), or None when there is none or it is of
     another scheme."""
-    import pyarrow.parquet as pq
-
     path = basis_path(lake)
     if not path.is_file():
         return None
-    raw = (pq.read_metadata(path).metadata or {}).get(BASIS_META.encode())
+    raw = parquet_metadata(path).get(BASIS_META.encode())
     meta = json.loads(raw) if raw else {}
     if meta.get("scheme") != BASIS_SCHEME:
         log.info("restriction basis of another scheme: every subject recomputed")
         return None
-    frame = pl.read_parquet(path)
+    frame = read_parquet_file(path)
     basis = frame.select([pl.col(c).cast(t) for c, t in BASIS_COLUMNS.items()]).unique(
         "credit_code", keep="first"
     )

@@ -79,7 +79,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from credlink.etl.lake import locked
 from credlink.settings import ZONE
 
 if TYPE_CHECKING:
@@ -410,15 +409,14 @@ def _record(
 ) -> Filing:
     """Under the store's lock: `check` the cases recorded so far, give the filing its id
     (`make(case_id)`) and write its file (never over another)."""
-    base = lake.root / CASES_LAYER / FILINGS_DATASET
-    base.mkdir(parents=True, exist_ok=True)
-    with locked(base / ".filing.lock"):
+    base = lake.location / CASES_LAYER / FILINGS_DATASET
+    with lake.lock(base / ".filing.lock", f"filing a {kind} case"):
         cases = read_cases(lake)
         if check is not None:
             check(cases)
         case_id = _next_id(cases, PREFIX[kind], day)
         filing = make(case_id)
-        if lake.partition(CASES_LAYER, FILINGS_DATASET, case_id).exists():
+        if lake.partition_location(CASES_LAYER, FILINGS_DATASET, case_id).exists():
             raise CaseError(f"{case_id} is recorded already; nothing is replaced")
         lake.write(CASES_LAYER, FILINGS_DATASET, case_id, filing.frame())
     return filing

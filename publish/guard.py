@@ -30,11 +30,16 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from credlink.etl.lake import Lake
+from credlink.etl.storage import put_object
 from credlink.publish.commit import fsync_file, new_token, temporary
+
+if TYPE_CHECKING:
+    from credlink.etl.storage import Location
 
 __all__ = [
     "LiftLimits",
@@ -88,15 +93,21 @@ def early_ends(previous: pl.DataFrame, made: pl.DataFrame, as_of: date) -> pl.Da
     ).drop("_recorded_end")
 
 
-def _state(lake: Lake, kind: str, run_id: str) -> Path:
+def _state(lake: Lake, kind: str, run_id: str) -> Location:
     safe = "".join(c if c.isalnum() or c in "-_.+" else "_" for c in run_id)
-    return lake.root / "publish" / kind / f"{safe}.json"
+    return lake.location / "publish" / kind / f"{safe}.json"
 
 
-def _write_json(path: Path, doc: dict[str, object]) -> None:
+def _write_json(path: Location, doc: dict[str, object]) -> None:
+    """`doc` as the file `path`, whole or not at all (a temporary file renamed; on an object
+    store one PUT)."""
+    text = json.dumps(doc, indent=1, default=str)
+    if not isinstance(path, Path):
+        put_object(path, text.encode())
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary(path, new_token())
-    tmp.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     fsync_file(tmp)
     tmp.replace(path)
 
@@ -116,7 +127,7 @@ def record_hold(lake: Lake, run_id: str, held: MassLiftHeld) -> None:
     )
 
 
-def approve_mass_lift(lake: Lake, run_id: str, *, by: str, lifts: int | None = None) -> Path:
+def approve_mass_lift(lake: Lake, run_id: str, *, by: str, lifts: int | None = None) -> Location:
     """Record an operator's approval for run `run_id` to lift up to `lifts` restrictions
     (default: as many as its hold recorded). Returns the approval file."""
     if lifts is None:

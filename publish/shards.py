@@ -40,22 +40,29 @@ not yet faster than one run (docs/scale.md).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
-import shutil
 import time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from credlink.etl.lake import Lake
-from credlink.etl.scratch import remove_stale, run_folder, write_json, write_parquet
+from credlink.etl.scratch import (
+    fresh_folder,
+    read_json,
+    read_parquet,
+    remove_stale,
+    run_folder,
+    write_json,
+    write_parquet,
+)
 from credlink.etl.shard_limit import check_shards
+from credlink.etl.storage import remove_folder
 from credlink.publish.carry import Carry
 from credlink.publish.cases import CaseEffects, Cases, case_effects
 from credlink.publish.contracts import warehouse_contract
@@ -74,6 +81,9 @@ from credlink.publish.stage import (
     read_inputs,
 )
 
+if TYPE_CHECKING:
+    from credlink.etl.storage import Location
+
 log = logging.getLogger(__name__)
 
 SCRATCH = Path("work") / "publish-shards"
@@ -89,19 +99,30 @@ class ShardError(RuntimeError):
     """A shard cannot run: no plan for the run, or a shard number outside the plan."""
 
 
-def scratch_dir(lake: Lake, run_id: str) -> Path:
-    """The scratch folder of run `run_id` (:func:`etl.scratch.run_folder`)."""
+def scratch_dir(lake: Lake, run_id: str) -> Location:
+    """The scratch folder of run `run_id` (:func:`etl.scratch.run_folder`): in the lake, a
+    local folder or a prefix of its object store, where every worker reaches it."""
     return run_folder(lake, SCRATCH, run_id)
 
 
 def fingerprint(lake: Lake, memoranda_dir: Path = MEMORANDA_DIR) -> str:
+    """A digest of what a publishing run reads: every data file of the input layers (its path,
+    size and modification time; on an object store its key, size and ETag) and the rules."""
     h = hashlib.sha256()
+    root = lake.location
     for layer in _INPUT_LAYERS:
-        for path in sorted(
-            p for p in (lake.root / layer).rglob("*") if p.is_file() and not p.name.startswith(".")
-        ):  # not locks
-            st = path.stat()
-            h.update(f"{path.relative_to(lake.root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        if isinstance(root, Path):
+            for path in sorted(
+                p for p in (root / layer).rglob("*") if p.is_file() and not p.name.startswith(".")
+            ):  # not locks
+                st = path.stat()
+                h.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            continue
+        found: dict[str, dict[str, Any]] = root.fs.find((root / layer).path, detail=True)
+        for key in sorted(found):
+            if not key.rsplit("/", 1)[-1].startswith("."):  # not locks, nor staged objects
+                rel = key.removeprefix(root.path.rstrip("/") + "/")
+                h.update(f"{rel}\0{found[key]['size']}\0{found[key].get('ETag')}\n".encode())
     h.update(rules_fingerprint(memoranda_dir).encode())
     return h.hexdigest()
 
@@ -215,7 +236,7 @@ def _part(inputs: Inputs, codes: pl.DataFrame, records: pl.DataFrame, shard: int
 _FRAMES = ("links", "legal_reps", "registry", "history", "identifiers", "incentive_history")
 
 
-def _save_inputs(folder: Path, part: Inputs) -> None:
+def _save_inputs(folder: Location, part: Inputs) -> None:
     names = []
     for i, (name, frame) in enumerate(part.listings.items()):
         write_parquet(folder / "listings" / f"{i:03d}.parquet", frame)
@@ -230,22 +251,29 @@ def _save_inputs(folder: Path, part: Inputs) -> None:
         write_parquet(folder / "carry_basis.parquet", part.carry.basis)
 
 
-def _load_inputs(folder: Path) -> Inputs:
-    names = json.loads((folder / "listings.json").read_text())["lists"]
-    listings = {n: pl.read_parquet(folder / "listings" / f"{i:03d}.parquet")
+def _required(path: Location) -> dict[str, Any]:
+    doc = read_json(path)
+    if doc is None:
+        raise ShardError(f"{path} is missing: the plan or the shard did not finish")
+    return doc
+
+
+def _load_inputs(folder: Location) -> Inputs:
+    names = _required(folder / "listings.json")["lists"]
+    listings = {n: read_parquet(folder / "listings" / f"{i:03d}.parquet")
                 for i, n in enumerate(names)}  # fmt: skip
     carry = None
     if (folder / "carry_basis.parquet").is_file():
-        carry = Carry(restrictions=pl.read_parquet(folder / "carry_restrictions.parquet"),
-                      basis=pl.read_parquet(folder / "carry_basis.parquet"))  # fmt: skip
+        carry = Carry(restrictions=read_parquet(folder / "carry_restrictions.parquet"),
+                      basis=read_parquet(folder / "carry_basis.parquet"))  # fmt: skip
     runs = folder / "runs.parquet"
-    frames = {w: pl.read_parquet(folder / f"{w}.parquet") for w in _FRAMES}
-    return Inputs(listings=listings, runs=pl.read_parquet(runs) if runs.is_file() else None,
+    frames = {w: read_parquet(folder / f"{w}.parquet") for w in _FRAMES}
+    return Inputs(listings=listings, runs=read_parquet(runs) if runs.is_file() else None,
                   carry=carry, cases=Cases(), **frames)  # fmt: skip
 
 
-def _effects(folder: Path) -> CaseEffects:
-    return CaseEffects(**{w: pl.read_parquet(folder / "effects" / f"{w}.parquet")
+def _effects(folder: Location) -> CaseEffects:
+    return CaseEffects(**{w: read_parquet(folder / "effects" / f"{w}.parquet")
                           for w in _EFFECTS})  # fmt: skip
 
 
@@ -256,9 +284,8 @@ def plan(
     started = time.perf_counter()
     load_rules(memoranda_dir)
     folder = scratch_dir(lake, run_id)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    remove_stale(lake.root / SCRATCH, folder)
+    fresh_folder(folder)
+    remove_stale(folder.parent, folder)
     seen = fingerprint(lake, memoranda_dir)
     inputs = read_inputs(lake, as_of)
     inputs = replace(inputs, runs=_previous_runs(inputs.history, inputs.runs))
@@ -282,11 +309,8 @@ def plan(
 
 
 def _manifest(lake: Lake, run_id: str) -> dict[str, Any] | None:
-    path = scratch_dir(lake, run_id) / MANIFEST
-    if not path.is_file():
-        return None
-    doc: dict[str, Any] = json.loads(path.read_text())
-    return doc if doc.get("run_id") == run_id else None
+    doc = read_json(scratch_dir(lake, run_id) / MANIFEST)
+    return doc if doc is not None and doc.get("run_id") == run_id else None
 
 
 def planned_day(lake: Lake, run_id: str) -> date | None:
@@ -295,7 +319,7 @@ def planned_day(lake: Lake, run_id: str) -> date | None:
     return date.fromisoformat(doc["as_of"]) if doc else None
 
 
-def _out(folder: Path, shard: int) -> Path:
+def _out(folder: Location, shard: int) -> Location:
     return folder / f"shard-{shard:04d}" / "out"
 
 
@@ -345,14 +369,14 @@ def _sorted(name: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(key or frame.columns[:1], nulls_last=False, maintain_order=True)
 
 
-def _gathered(folder: Path, shards: int, run_id: str) -> Published:
-    done = [json.loads((_out(folder, i) / "done.json").read_text()) for i in range(shards)]
+def _gathered(folder: Location, shards: int, run_id: str) -> Published:
+    done = [_required(_out(folder, i) / "done.json") for i in range(shards)]
     tables: dict[str, pl.DataFrame] = {}
     for name in done[0]["tables"]:
         if name in GLOBAL_TABLES:
-            tables[name] = pl.read_parquet(_out(folder, 0) / "tables" / _table_file(name))
+            tables[name] = read_parquet(_out(folder, 0) / "tables" / _table_file(name))
             continue
-        frames = [pl.read_parquet(_out(folder, i) / "tables" / _table_file(name))
+        frames = [read_parquet(_out(folder, i) / "tables" / _table_file(name))
                   for i in range(shards)]  # fmt: skip
         tables[name] = _sorted(name, pl.concat(frames, how="vertical_relaxed"))
     changes = sum(int(d["changes"]) for d in done)
@@ -367,7 +391,7 @@ def _gathered(folder: Path, shards: int, run_id: str) -> Published:
         paths = [_out(folder, i) / file for i in range(shards)]
         if not all(p.is_file() for p in paths):
             return None
-        frame = pl.concat([pl.read_parquet(p) for p in paths], how="vertical_relaxed")
+        frame = pl.concat([read_parquet(p) for p in paths], how="vertical_relaxed")
         return frame.sort(list(by), nulls_last=False, maintain_order=True) if by else frame
 
     history = whole("history.parquet", "seq", "restriction_id")
@@ -382,11 +406,11 @@ def _gathered(folder: Path, shards: int, run_id: str) -> Published:
                      incentive_history=rewards)  # fmt: skip
 
 
-def _missing(folder: Path, doc: dict[str, Any]) -> list[int]:
+def _missing(folder: Location, doc: dict[str, Any]) -> list[int]:
     missing = []
     for i in range(int(doc["shards"])):
-        mark = _out(folder, i) / "done.json"
-        if not mark.is_file() or json.loads(mark.read_text())["fingerprint"] != doc["fingerprint"]:
+        mark = read_json(_out(folder, i) / "done.json")
+        if mark is None or mark["fingerprint"] != doc["fingerprint"]:
             missing.append(i)
     return missing
 
@@ -426,5 +450,5 @@ def merge(
             published = inputs.tables(memoranda, run_id=run_id, as_of=day, policy=policy)
         commit_published(lake, warehouse_path, published, history, run_id=run_id, as_of=day,
                          approve_mass_lift=approve_mass_lift, lift_limits=lift_limits)  # fmt: skip
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_folder(folder)
     return {**published.counts(), "published_in_merge": int(why is not None)}

@@ -52,11 +52,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from credlink.etl.catalog import columns, conform, read_table
-from credlink.etl.lake import WHOLE, Lake
+from credlink.etl.lake import WHOLE, Lake, write_staged
 from credlink.linkage.evidence import EvidencePolicy, load_policy
 from credlink.publish.carry import (
     Carry,
@@ -113,6 +114,9 @@ from credlink.publish.warehouse import (
     sha256_file,
     stage_extracts,
 )
+
+if TYPE_CHECKING:
+    from credlink.etl.storage import Location
 
 __all__ = [
     "HISTORY_DATASET",
@@ -728,8 +732,8 @@ def locked_run(
     """Hold the lake's publishing lock for run `run_id`, after completing or discarding what a
     killed run left (:mod:`publish.commit`)."""
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    with publish_lock(lake.root, run_id, lock_timeout):
-        recover(lake.root, _strays(warehouse_path))
+    with publish_lock(lake.location, run_id, lock_timeout):
+        recover(lake.location, _strays(warehouse_path))
         remove_unused_extract_versions(warehouse_path)
         yield
 
@@ -769,10 +773,10 @@ def commit_published(
         ops = _stage(lake, warehouse_path, published, run_id, seq, token)
     except BaseException:
         # a contract breach: nothing of this run is recorded, the old warehouse stays
-        recover(lake.root, _strays(warehouse_path))
+        recover(lake.location, _strays(warehouse_path))
         remove_unused_extract_versions(warehouse_path)
         raise
-    commit(lake.root, run_id, ops)
+    commit(lake.location, run_id, ops)
     remove_unused_extract_versions(warehouse_path)
 
 
@@ -782,10 +786,11 @@ def _strays(warehouse_path: Path) -> list[tuple[Path, str]]:
     return [(folder, f".{warehouse_path.name}.*.tmp*"), (folder, f".{EXTRACTS}.*.tmp*")]
 
 
-def _stage_parquet(final: Path, frame: pl.DataFrame, token: str) -> Path:
-    final.parent.mkdir(parents=True, exist_ok=True)
+def _stage_parquet(
+    final: Location, frame: pl.DataFrame, token: str, metadata: dict[str, str] | None = None
+) -> Location:
     tmp = temporary(final, token)
-    frame.write_parquet(tmp)
+    write_staged(tmp, frame, metadata)
     fsync_file(tmp)
     return tmp
 
@@ -811,7 +816,7 @@ def _stage(
     read_only(sums_tmp)
     fsync_file(sums_tmp)
     write_point("staged checksums")
-    history_final = lake.partition(LAYER, HISTORY_DATASET, WHOLE)
+    history_final = lake.partition_location(LAYER, HISTORY_DATASET, WHOLE)
     history_tmp = _stage_parquet(history_final, published.history, token)
     write_point("staged history")
     runs = published.runs.with_columns(
@@ -820,7 +825,7 @@ def _stage(
         .otherwise(pl.col("warehouse_sha256"))
         .alias("warehouse_sha256")
     )
-    runs_final = lake.partition(LAYER, RUNS_DATASET, WHOLE)
+    runs_final = lake.partition_location(LAYER, RUNS_DATASET, WHOLE)
     runs_tmp = _stage_parquet(runs_final, runs, token)
     write_point("staged runs")
     ops: list[Remove | Replace] = [
@@ -831,17 +836,15 @@ def _stage(
         Replace(runs_tmp, runs_final),
     ]
     if published.incentive_history is not None:
-        rewards_final = lake.partition(LAYER, INCENTIVE_HISTORY_DATASET, WHOLE)
+        rewards_final = lake.partition_location(LAYER, INCENTIVE_HISTORY_DATASET, WHOLE)
         rewards_tmp = _stage_parquet(rewards_final, published.incentive_history, token)
         write_point("staged incentive history")
         ops.append(Replace(rewards_tmp, rewards_final))
     if published.basis is not None:
         # the basis of the next run's carry-over, for the warehouse of this run
         basis_final = basis_path(lake)
-        basis_final.parent.mkdir(parents=True, exist_ok=True)
-        basis_tmp = temporary(basis_final, token)
-        published.basis.write_parquet(basis_tmp, metadata=basis_metadata(run_id, seq))
-        fsync_file(basis_tmp)
+        basis_tmp = _stage_parquet(basis_final, published.basis, token,
+                                   basis_metadata(run_id, seq))  # fmt: skip
         write_point("staged restriction basis")
         ops.append(Replace(basis_tmp, basis_final))
     return ops

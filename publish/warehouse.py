@@ -183,6 +183,7 @@ def write_warehouse(
             if isinstance(op, Remove):
                 op.path.unlink(missing_ok=True)
             else:
+                assert isinstance(op.final, Path), "a warehouse is a local file"
                 op.tmp.replace(op.final)  # atomic rename (os.replace): readers see old or new
     finally:
         _discard(tmp)

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from credlink import settings
 from credlink.linkage.stage import Thresholds, run_linkage
 from credlink.linkage.train import train_from_lake
 from credlink.orchestration.runtime import lake
@@ -86,7 +87,9 @@ def train(subject_type: str, *, on: date, models_dir: str = "") -> dict[str, Any
         the_lake,
         on=on,
         models_dir=Path(models_dir) if models_dir else None,
-        charts_dir=the_lake.root.parent / "linkage" / "charts",
+        charts_dir=(the_lake.root.parent if the_lake.is_local else settings.data_dir())
+        / "linkage"
+        / "charts",
     )
     return {
         "version": result.version,

@@ -381,7 +381,7 @@ def conform_lake(lake: Lake, mappings: Mapping[str, ConformMapping] | None = Non
     """Conform every staged partition of every mapped table again (after a mapping changed, or
     for a lake staged before the conformed layer); conformed datasets no mapping gives any
     more are removed. Returns the partitions conformed."""
-    import shutil
+    from credlink.etl.storage import remove_folder
 
     maps = conform_mappings() if mappings is None else mappings
     wanted: set[str] = set()
@@ -389,11 +389,9 @@ def conform_lake(lake: Lake, mappings: Mapping[str, ConformMapping] | None = Non
     for source, mapping in sorted(maps.items()):
         for table, conf in mapping.tables.items():
             wanted |= set(outputs(source, table, conf))
-            folder = lake.root / "staging" / f"{source}__{table}"
-            for part in sorted(folder.glob("interval=*/data.parquet")):
-                key = part.parent.name.removeprefix("interval=")
+            for key, _, _ in lake.partition_stamps("staging", f"{source}__{table}"):
                 conform_partition(lake, source, table, key, maps)
                 done += 1
-    for stale in set(lake.datasets(LAYER)) - wanted:
-        shutil.rmtree(lake.root / LAYER / stale)
+    for stale in sorted(set(lake.datasets(LAYER)) - wanted):
+        remove_folder(lake.location / LAYER / stale)
     return done

@@ -2,25 +2,23 @@
 free port of 127.0.0.1, with s3fs pointed at it (no internet needed). Partitions written and
 read, a partition replaced atomically under a concurrent reader, delta tables, lock objects
 (S3 conditional writes), the catalog's views over the store, one source ingested end to end
-into an ``s3://`` lake giving the same rows as a local lake, and the stages that cannot run
-on an object-store lake yet refusing it before they write anything."""
+into an ``s3://`` lake giving the same rows as a local lake (and re-conformed whole), and what
+needs a local folder refusing the store (linkage and publishing on the store:
+tests/linkage/test_linkage_object_store.py, tests/publish/test_publish_object_store.py)."""
 
 from __future__ import annotations
 
 import json
-import logging
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
+from objectstore import BUCKET, Store, moto_store
 
 from credlink.etl import storage
 from credlink.etl.lake import DELTA_DELETED, WHOLE, Lake, delta_metadata
@@ -31,54 +29,15 @@ moto_server = pytest.importorskip(
 )
 pytest.importorskip("s3fs", reason="s3fs is missing: `uv sync` installs it")
 
-BUCKET = "credlink-lake"
 #: the small world's last day; the interval ingested is the day before it plus all history.
 END = datetime(2025, 6, 30, 16, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Store:
-    """A running S3-compatible server and the storage options that reach it."""
-
-    endpoint: str
-    options: dict[str, Any]
-
-    def lake(self) -> Lake:
-        """A fresh lake under a prefix of its own."""
-        return Lake(self.url(f"lake-{uuid.uuid4().hex[:8]}"))
-
-    def url(self, prefix: str) -> Any:
-        return storage.location(f"s3://{BUCKET}/{prefix}", self.options)
-
-    def keys(self, lake: Lake) -> list[str]:
-        """Every object key under the lake, relative to it."""
-        base = lake.location.path  # type: ignore[union-attr]
-        fs = lake.location.fs  # type: ignore[union-attr]
-        return sorted(k.removeprefix(base + "/") for k in fs.find(base))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def s3() -> Iterator[Store]:
-    """moto's S3 server on a free port, with one bucket; stopped after the module's tests."""
-    import s3fs
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        options = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
-        s3fs.S3FileSystem(**options).mkdir(BUCKET)
-        yield Store(endpoint, options)
-    finally:
-        server.stop()
+    """moto's S3 server, for the module's tests (tests/objectstore.py)."""
+    with moto_store() as store:
+        yield store
 
 
 def _frame(n: int, tag: str) -> pl.DataFrame:
@@ -306,32 +265,15 @@ def test_storage_options_and_locations_come_from_the_environment(
     assert str(settings.warehouse_location()) == f"s3://{BUCKET}/warehouse.duckdb"
 
 
-def test_stages_that_need_a_local_folder_refuse_before_writing(s3: Store) -> None:
-    from credlink.etl.commit import stage_lock
-    from credlink.linkage.stage import run_linkage
-    from credlink.publish.stage import run_publish
-
+def test_what_needs_a_local_folder_refuses_the_store(s3: Store) -> None:
     lake = s3.lake()
     lake.write("staging", "a__b", "k1", _frame(1, "s"))
-    before = s3.keys(lake)
     with pytest.raises(storage.ObjectStoreUnsupported, match=r"Lake\.root"):
         _ = lake.root
-    with (
-        pytest.raises(storage.ObjectStoreUnsupported, match="the linkage stage cannot run"),
-        stage_lock(lake.location, "linkage", "r1"),  # type: ignore[arg-type]
-    ):
-        pass
-    with pytest.raises(storage.ObjectStoreUnsupported, match=r"Lake\.root"):
-        run_linkage(lake, run_id="r1", logical_date=END)
-    with pytest.raises(storage.ObjectStoreUnsupported, match=r"Lake\.root"):
-        run_publish(lake, s3_tmp_warehouse(), "p1", date(2025, 6, 30))
-    assert s3.keys(lake) == before, "nothing was written to the lake"
-
-
-def s3_tmp_warehouse() -> Path:
-    import tempfile
-
-    return Path(tempfile.mkdtemp(prefix="credlink-wh-")) / "credlink.duckdb"
+    with pytest.raises(storage.ObjectStoreUnsupported, match=r"Lake\.partition"):
+        lake.partition("staging", "a__b", "k1")
+    with pytest.raises(storage.ObjectStoreUnsupported, match=r"DeltaFile\.path"):
+        _ = lake.delta_files("staging", "a__b")[0].path
 
 
 def _contents(lake: Lake) -> dict[str, pl.DataFrame]:
@@ -378,6 +320,14 @@ def test_one_source_ingested_into_s3_equals_a_local_lake(
         assert got[name].equals(frame), f"{name} differs between the s3 and the local lake"
     staged = sum(got[k].height for k in got if k.startswith("staging."))
     assert staged == report.staged
+    # Conforming the whole lake again (after a mapping change) gives the same conformed rows.
+    from credlink.etl.conform.apply import conform_lake
+
+    assert conform_lake(lake) == conform_lake(local) > 0
+    again_conformed = _contents(lake)
+    for name, frame in want.items():
+        if name.startswith("conformed."):
+            assert again_conformed[name].equals(frame), f"{name} differs after conform_lake"
     # The catalog, uploaded to the store, answers through the lake's filesystem.
     assert "catalog.duckdb" in s3.keys(lake)
     with lake.open_catalog() as con:

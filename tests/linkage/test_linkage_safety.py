@@ -8,72 +8,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import polars as pl
 import pytest
-from identities import legal_entities, masked, person_listing, population, ric, stage, uscc
-from linkfault import DAY, Forker
+from linkfault import DATASETS, DAY, DELTA_DATASETS, Forker, same, snapshot, two_day_lake
 
 from credlink.etl.commit import stage_lock
 from credlink.etl.lake import Lake
 from credlink.linkage.stage import LinkageLockedError, run_linkage
-
-ZHANG_SAN = ric("37082719800512001")
-LI_SI = ric("11010519491231002")
-WANG_WEI = ric("44010619751010004")
-PEOPLE = {
-    ZHANG_SAN: ("张三", "M", "370827"),
-    LI_SI: ("李四", "M", "110105"),
-    WANG_WEI: ("王伟", "M", "440106"),
-}
-FIRMS = {uscc("91", "110105", "60003734"): ("北京华兴科技有限公司", "张三", ZHANG_SAN)}
-#: what linkage writes (spines and manifest included); a run's ``seconds`` is wall time and
-#: the manifest's ``mtime_ns`` the staged files' (each copy stages its second day anew)
-#: How a run went (full or incremental, what it linked again): a retry of a run killed after
-#: it had finished finds nothing left to do, and says so in its own row.
-EXECUTION = (
-    "mode",
-    "full_reason",
-    "relinked",
-    "kept",
-    "relinked_new",
-    "relinked_changed",
-    "relinked_spine_changed",
-    "relinked_not_accepted",
-    "spine_mode",
-    "spine_changed",
-)
-#: the delta tables (linkage.partitions): r2 wrote a delta of each
-DELTA_DATASETS = ("record_links", "legal_representatives")
-DATASETS = ("record_links", "legal_representatives", "review_queue", "person_spine",
-            "organisation_spine", "spine_manifest", "runs")  # fmt: skip
-
-
-def _lake(root: Path, second_day: bool) -> Lake:
-    lake = Lake(root)
-    rows = [
-        {"id": "1", "name": "张三", "number": ZHANG_SAN},
-        {"id": "2", "name": "张三", "number": LI_SI},  # a conflict: in review
-    ]
-    if second_day:
-        rows.append(
-            {"id": "3", "name": "王伟", "number": masked(WANG_WEI), "case": "(2024)粤0106执1号"}
-        )
-    stage(lake, {
-        "population__person": population(PEOPLE),
-        "legal_entities__legal_entity": legal_entities(FIRMS),
-        "courts__ZXAJ": person_listing("courts", "ZXAJ", rows),
-    })  # fmt: skip
-    return lake
-
-
-def snapshot(lake: Lake) -> dict[str, pl.DataFrame]:
-    out = {}
-    for name in DATASETS:
-        frame = lake.read("linkage", name).drop("seconds", "mtime_ns", strict=False)
-        if name == "runs":
-            frame = frame.drop(EXECUTION)
-        out[name] = frame.sort(frame.columns) if frame.width else frame
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +22,11 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     (r2 writes deltas of the big tables, linkage.partitions); then a full run r3 (it writes
     new bases and removes the deltas)."""
     root = tmp_path_factory.mktemp("linkage-safety")
-    first = _lake(root / "r1", second_day=False)
+    first = two_day_lake(root / "r1", second_day=False)
     run_linkage(first, run_id="r1", logical_date=DAY)
     both = root / "r1r2"
     shutil.copytree(first.root, both)
-    after = _lake(both, second_day=True)
+    after = two_day_lake(both, second_day=True)
     run_linkage(after, run_id="r2", logical_date=DAY)
     assert list((both / "linkage" / "record_links").glob("interval=delta-*/data.parquet"))
     r1r2 = snapshot(after)
@@ -106,7 +46,7 @@ def forker() -> Iterator[Forker]:
 
 def _killed_copy(base: dict[str, object], to: Path) -> Lake:
     shutil.copytree(base["r1"], to)  # type: ignore[arg-type]
-    return _lake(to, second_day=True)
+    return two_day_lake(to, second_day=True)
 
 
 def test_a_normal_run_writes_its_tables_at_once(base: dict[str, object]) -> None:
@@ -126,12 +66,12 @@ def test_a_kill_at_any_write_point_then_the_next_run_equals_an_uninterrupted_one
         lake = _killed_copy(base, tmp_path / f"k{k}")
         code = forker.run(lake.root, "r2", k)
         if code == 0:  # past the last write point: the run completed
-            assert _same(snapshot(lake), base["r1r2"])
+            assert same(snapshot(lake), base["r1r2"])
             break
         assert code == -9, f"run not killed at write point {k} (exit {code})"
         killed_at.append(k)
         run_linkage(lake, run_id="r2", logical_date=DAY)  # the retry (Airflow's)
-        assert _same(snapshot(lake), base["r1r2"]), f"killed at write point {k}"
+        assert same(snapshot(lake), base["r1r2"]), f"killed at write point {k}"
         assert not list(lake.root.rglob(".*.tmp")), f"temporaries left after a kill at {k}"
     # every table staged, the commit record, every rename, the record removed
     assert len(killed_at) >= 2 * len(DATASETS) + 1, killed_at
@@ -148,23 +88,16 @@ def test_a_kill_at_any_write_point_of_a_compaction_then_the_next_run_equals_an_u
         shutil.copytree(base["r2"], lake.root)  # type: ignore[arg-type]
         code = forker.run(lake.root, "r3", k, full=True)
         if code == 0:
-            assert _same(snapshot(lake), base["r1r2r3"])
+            assert same(snapshot(lake), base["r1r2r3"])
             break
         assert code == -9, f"run not killed at write point {k} (exit {code})"
         killed_at.append(k)
         run_linkage(lake, run_id="r3", logical_date=DAY, full=True)  # the retry
-        assert _same(snapshot(lake), base["r1r2r3"]), f"killed at write point {k}"
+        assert same(snapshot(lake), base["r1r2r3"]), f"killed at write point {k}"
         assert not list(lake.root.rglob(".*.tmp")), f"temporaries left after a kill at {k}"
         assert not list((lake.root / "linkage").glob("*/interval=delta-*/data.parquet"))
     # every table staged, the commit record, every rename and removal, the record removed
     assert len(killed_at) >= 2 * len(DATASETS) + 1 + len(DELTA_DATASETS), killed_at
-
-
-def _same(got: dict[str, pl.DataFrame], want: object) -> bool:
-    assert isinstance(want, dict)
-    for name in DATASETS:
-        assert got[name].equals(want[name]), name
-    return True
 
 
 def test_two_runs_never_interleave(base: dict[str, object], tmp_path: Path) -> None:
@@ -187,4 +120,4 @@ def test_two_runs_never_interleave(base: dict[str, object], tmp_path: Path) -> N
         thread.join()
     assert set(lake.read("linkage", "runs")["run_id"]) == {"r1"}  # nothing written
     run_linkage(lake, run_id="r2", logical_date=DAY)
-    assert _same(snapshot(lake), base["r1r2"])
+    assert same(snapshot(lake), base["r1r2"])

@@ -100,7 +100,7 @@ def _run(lake: str, warehouse: str, run_id: str, day: str) -> None:
     from credlink.publish.stage import run_publish
 
     install()
-    counts = run_publish(Lake(Path(lake)), Path(warehouse), run_id, date.fromisoformat(day))
+    counts = run_publish(Lake(lake), Path(warehouse), run_id, date.fromisoformat(day))
     print(counts, flush=True)
 
 
@@ -127,7 +127,9 @@ class Forker(ForkServer):
     def __init__(self) -> None:
         super().__init__(Path(__file__).resolve(), "CREDLINK_PUBLISH_CRASH_AFTER", 30)
 
-    def run(self, lake: Path, warehouse: Path, run_id: str, day: date, crash_after: int) -> int:
+    def run(
+        self, lake: Path | str, warehouse: Path, run_id: str, day: date, crash_after: int
+    ) -> int:
         return self.request(lake, warehouse, run_id, day.isoformat(), crash_after)
 
 

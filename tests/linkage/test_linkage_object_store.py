@@ -1,0 +1,194 @@
+"""The linkage stage on a lake on an object store (``s3://``: moto's S3 server on 127.0.0.1,
+tests/objectstore.py), so that linkage can run on any worker of a shared lake:
+
+- a run on the store writes the same tables as the same run on a local lake: the small world's
+  first run (unsharded, and sharded: plan, shards and merge through the lake's scratch
+  prefix), then a daily run that writes deltas;
+- a run killed with SIGKILL at any write point (staged objects, the commit record, each
+  server-side copy and removal) leaves its lock object behind; the retry takes it over once its
+  lease expired, completes or discards the dead run's commit, and equals an uninterrupted run;
+- a run whose lock object another worker took over commits nothing (:class:`LockLost` before
+  its commit record);
+- a run waits for, then refuses, the lock object another run holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from linkfault import DATASETS, DAY, Forker, same, snapshot, two_day_lake
+from objectstore import Store, moto_store
+
+from credlink.etl import storage
+from credlink.etl.commit import Replace, commit, stage_lock, temporary
+from credlink.etl.lake import Lake, write_staged
+from credlink.linkage import shards
+from credlink.linkage.stage import LinkageLockedError, run_linkage
+
+pytest.importorskip(
+    "moto.server", reason="moto[server] is missing: `uv sync` installs it (a dev dependency)"
+)
+pytest.importorskip("s3fs", reason="s3fs is missing: `uv sync` installs it")
+
+#: a short lease, so that a killed run's lock object is taken over within seconds
+LEASE_SECONDS = "2"
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[Store]:
+    """moto's S3 server; the environment a worker of the store has (its storage options, a
+    short lease), in this process and in the fork server's children."""
+    with moto_store() as store, pytest.MonkeyPatch.context() as env:
+        env.setenv(storage.STORAGE_OPTIONS_ENV, json.dumps(store.options))
+        env.setenv(storage.LOCK_LEASE_ENV, LEASE_SECONDS)
+        yield store
+
+
+def _left_over(store: Store, lake: Lake) -> list[str]:
+    """Objects of the linkage stage's protocol still on the store: staged objects, a commit
+    record, a lock object."""
+    return [k for k in store.keys(lake) if k.rsplit("/", 1)[-1].startswith(".")]
+
+
+@pytest.mark.slow
+def test_linkage_on_the_store_equals_linkage_on_a_local_lake(
+    s3: Store, small_lake: Lake, tmp_path: Path
+) -> None:
+    import shutil
+
+    local = Lake(tmp_path / "lake")
+    shutil.copytree(small_lake.root, local.root)
+    remote = s3.upload(small_lake.root)
+    assert not remote.is_local
+    counts = {}
+    for name, lake in (("local", local), ("s3", remote)):
+        counts[name] = run_linkage(lake, run_id="r1", logical_date=DAY)
+    assert counts["s3"] == counts["local"]
+    assert counts["s3"]["records"] > 1000 and counts["s3"]["accept"] > 0
+    want = snapshot(local)
+    assert same(snapshot(remote), want)
+    # Sharded on the store: the plan, each shard and the merge hand each other objects of the
+    # lake's scratch prefix (any worker reaches them); the same tables again.
+    on_shards = s3.upload(small_lake.root)
+    sizes = shards.plan(on_shards, run_id="r1", logical_date=DAY, shards=2)
+    assert all(len(v) == 2 for v in sizes.values()) and sum(sizes["person"]) > 0
+    for i in range(2):
+        shards.link_shard(on_shards, run_id="r1", shard=i)
+    scratch = [k for k in s3.keys(on_shards) if k.startswith("work/linkage-shards/")]
+    assert any(k.endswith("shard-0001.done.json") for k in scratch), scratch
+    merged = shards.merge(on_shards, run_id="r1", logical_date=DAY)
+    assert merged["linked_in_merge"] == 0, "every record came from a shard"
+    assert same(snapshot(on_shards), want)
+    assert not [k for k in s3.keys(on_shards) if k.startswith("work/")], "the scratch went"
+    # A daily run with nothing new: every delta table gets a delta, on the store as locally.
+    for lake in (local, remote):
+        counts[lake.url] = run_linkage(lake, run_id="r2", logical_date=DAY)
+    assert counts[remote.url] == counts[local.url]
+    assert same(snapshot(remote), snapshot(local))
+    keys = s3.keys(remote)
+    assert "linkage/record_links/interval=delta-00000001/data.parquet" in keys
+    assert "linkage/person_spine/interval=all/data.parquet" in keys
+    assert not _left_over(s3, remote), "no staged object, commit record or lock object is left"
+    runs = remote.read("linkage", "runs")
+    assert set(runs["run_id"]) == {"r1", "r2"}
+    # The catalog's views of the linkage tables, over the store, answer as locally.
+    query = "SELECT band, count(*) FROM linkage.record_links GROUP BY band ORDER BY band"
+    answers = []
+    for lake in (local, remote):
+        lake.refresh_catalog()
+        with lake.open_catalog() as con:
+            answers.append(con.sql(query).fetchall())
+    assert answers[0] == answers[1] and sum(n for _, n in answers[0]) == counts["s3"]["records"]
+
+
+@pytest.fixture(scope="module")
+def on_store(s3: Store, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The two-day lake's r1 on a local lake, and r1 then r2 uninterrupted, locally: what a
+    run on the store must equal."""
+    root = tmp_path_factory.mktemp("linkage-store")
+    first = two_day_lake(root / "r1", second_day=False)
+    run_linkage(first, run_id="r1", logical_date=DAY)
+    both = two_day_lake(s3.upload(first.root), second_day=True)
+    run_linkage(both, run_id="r2", logical_date=DAY)
+    return {"r1": first.root, "r1r2": snapshot(both)}
+
+
+def test_a_daily_run_on_the_store_equals_the_same_run_locally(
+    on_store: dict[str, object], tmp_path: Path
+) -> None:
+    import shutil
+
+    local = tmp_path / "r1r2"
+    shutil.copytree(on_store["r1"], local)  # type: ignore[arg-type]
+    lake = two_day_lake(local, second_day=True)
+    run_linkage(lake, run_id="r2", logical_date=DAY)
+    assert same(snapshot(lake), on_store["r1r2"])
+    assert on_store["r1r2"]["record_links"].height == 3  # type: ignore[index]
+
+
+@pytest.fixture(scope="module")
+def forker(s3: Store) -> Iterator[Forker]:
+    f = Forker()  # started inside the s3 fixture's environment: the children reach the store
+    yield f
+    f.close()
+
+
+@pytest.mark.slow
+def test_a_kill_at_any_write_point_on_the_store_then_the_next_run_equals_an_uninterrupted_one(
+    s3: Store, on_store: dict[str, object], forker: Forker
+) -> None:
+    k, killed_at = 0, []
+    while True:
+        k += 1
+        lake = two_day_lake(s3.upload(on_store["r1"]), second_day=True)
+        code = forker.run(lake.url, "r2", k)
+        if code == 0:  # past the last write point: the run completed
+            assert same(snapshot(lake), on_store["r1r2"])
+            break
+        assert code == -9, f"run not killed at write point {k} (exit {code})"
+        killed_at.append(k)
+        assert any(k.endswith("/.linkage.lock") for k in _left_over(s3, lake)), (
+            "a killed run leaves its lock object"
+        )
+        run_linkage(lake, run_id="r2", logical_date=DAY)  # the retry: waits for the lease
+        assert same(snapshot(lake), on_store["r1r2"]), f"killed at write point {k}"
+        assert not _left_over(s3, lake), f"objects of the protocol left after a kill at {k}"
+    # every table staged, the commit record, every copy, the record removed
+    assert len(killed_at) >= 2 * len(DATASETS) + 1, killed_at
+
+
+def test_a_run_whose_lock_was_taken_over_commits_nothing(s3: Store) -> None:
+    lake = s3.lake()
+    final = lake.partition_location("linkage", "review_queue", "all")
+    tmp = temporary(final, "t1")
+    with (
+        pytest.raises(storage.LockLost, match="was lost while held"),
+        stage_lock(lake.location, "linkage", "stalled-run"),
+    ):
+        write_staged(tmp, pl.DataFrame({"unique_id": ["a"]}))
+        # the run stalls past its lease; another worker takes the lock object over
+        lock = lake.location / "linkage" / ".linkage.lock"
+        lock.fs.pipe_file(lock.path, b'{"holder": "another worker"}')
+        commit(lake.location, "linkage", "stalled-run", [Replace(tmp, final)])
+    keys = s3.keys(lake)
+    assert (
+        "linkage/.commit.json" not in keys
+        and "linkage/review_queue/interval=all/data.parquet" not in keys
+    )
+    assert lake.read("linkage", "review_queue").is_empty()
+
+
+def test_a_second_run_waits_for_the_lock_object_then_refuses(s3: Store) -> None:
+    lake = two_day_lake(s3.lake(), second_day=False)
+    with (
+        stage_lock(lake.location, "linkage", "other-run"),
+        pytest.raises(LinkageLockedError, match="other-run"),
+    ):
+        run_linkage(lake, run_id="r1", logical_date=DAY, lock_timeout=0.5)
+    assert lake.read("linkage", "runs").is_empty(), "nothing was written"
+    run_linkage(lake, run_id="r1", logical_date=DAY)
+    assert set(lake.read("linkage", "runs")["run_id"]) == {"r1"}
