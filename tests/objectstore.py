@@ -66,10 +66,14 @@ def moto_store() -> Iterator[Store]:
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    options = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
+    fs = s3fs.S3FileSystem(**options, skip_instance_cache=True, use_listings_cache=False)
     try:
-        endpoint = f"http://127.0.0.1:{port}"
-        options = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
-        s3fs.S3FileSystem(**options).mkdir(BUCKET)
+        fs.makedirs(BUCKET, exist_ok=True)  # moto keeps its buckets per process, not per server
         yield Store(endpoint, options)
     finally:
-        server.stop()
+        try:
+            fs.rm(BUCKET, recursive=True)  # the next server of the session starts empty
+        finally:
+            server.stop()

@@ -4,8 +4,8 @@ tests/objectstore.py), so that linkage can run on any worker of a shared lake:
 - a run on the store writes the same tables as the same run on a local lake: the small world's
   first run (unsharded, and sharded: plan, shards and merge through the lake's scratch
   prefix), then a daily run that writes deltas;
-- a run killed with SIGKILL at any write point (staged objects, the commit record, each
-  server-side copy and removal) leaves its lock object behind; the retry takes it over once its
+- a run killed with SIGKILL at a write point (staged objects, the commit record, the
+  server-side copies, the record's removal) leaves its lock object behind; the retry takes it over once its
   lease expired, completes or discards the dead run's commit, and equals an uninterrupted run;
 - a run whose lock object another worker took over commits nothing (:class:`LockLost` before
   its commit record);
@@ -34,6 +34,10 @@ pytest.importorskip(
 )
 pytest.importorskip("s3fs", reason="s3fs is missing: `uv sync` installs it")
 
+#: r2's write points (etl.commit.write_point): 7 tables staged (1-7), the commit record (8), 7
+#: copies (9-15), the record removed (16)
+LAST_POINT = len(DATASETS) * 2 + 2
+KILL_POINTS = (1, len(DATASETS), len(DATASETS) + 1, len(DATASETS) + 2, 12, LAST_POINT)
 #: a short lease, so that a killed run's lock object is taken over within seconds
 LEASE_SECONDS = "2"
 
@@ -138,27 +142,26 @@ def forker(s3: Store) -> Iterator[Forker]:
 
 
 @pytest.mark.slow
-def test_a_kill_at_any_write_point_on_the_store_then_the_next_run_equals_an_uninterrupted_one(
+def test_a_kill_at_a_write_point_on_the_store_then_the_next_run_equals_an_uninterrupted_one(
     s3: Store, on_store: dict[str, object], forker: Forker
 ) -> None:
-    k, killed_at = 0, []
-    while True:
-        k += 1
+    """Killed at the first and the last staged object, the commit record, the first copy, a
+    copy in the middle and the removal of the record (every point is killed on a local lake,
+    tests/linkage/test_linkage_safety.py: the protocol is the same code)."""
+    for k in (*KILL_POINTS, LAST_POINT + 1):
         lake = two_day_lake(s3.upload(on_store["r1"]), second_day=True)
         code = forker.run(lake.url, "r2", k)
-        if code == 0:  # past the last write point: the run completed
+        if k > LAST_POINT:  # past the last write point: the run completed
+            assert code == 0, f"a run has more than {LAST_POINT} write points"
             assert same(snapshot(lake), on_store["r1r2"])
             break
         assert code == -9, f"run not killed at write point {k} (exit {code})"
-        killed_at.append(k)
-        assert any(k.endswith("/.linkage.lock") for k in _left_over(s3, lake)), (
+        assert any(key.endswith("/.linkage.lock") for key in _left_over(s3, lake)), (
             "a killed run leaves its lock object"
         )
         run_linkage(lake, run_id="r2", logical_date=DAY)  # the retry: waits for the lease
         assert same(snapshot(lake), on_store["r1r2"]), f"killed at write point {k}"
         assert not _left_over(s3, lake), f"objects of the protocol left after a kill at {k}"
-    # every table staged, the commit record, every copy, the record removed
-    assert len(killed_at) >= 2 * len(DATASETS) + 1, killed_at
 
 
 def test_a_run_whose_lock_was_taken_over_commits_nothing(s3: Store) -> None:
