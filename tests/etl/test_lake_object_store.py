@@ -242,6 +242,11 @@ def test_storage_options_and_locations_come_from_the_environment(
 ) -> None:
     from credlink import settings
 
+    assert storage.lease_seconds({}) == storage.LOCK_LEASE_SECONDS == 60.0
+    assert storage.lease_seconds({storage.LOCK_LEASE_ENV: "7.5"}) == 7.5
+    for bad in ("0", "-3", "soon"):
+        with pytest.raises(storage.StorageError, match="CREDLINK_LOCK_LEASE_SECONDS"):
+            storage.lease_seconds({storage.LOCK_LEASE_ENV: bad})
     monkeypatch.delenv("CREDLINK_LAKE", raising=False)
     assert settings.lake_dir() == settings.data_dir() / "lake", "the default is unchanged"
     monkeypatch.setenv("CREDLINK_LAKE", str(tmp_path / "elsewhere"))
