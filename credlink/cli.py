@@ -170,6 +170,7 @@ def ingest(
     from datetime import timedelta
 
     from credlink.etl.ingest.run import RunContext, ingest_sources
+    from credlink.orchestration.runtime import docs_root
 
     last = _parse_day(through)
     start = settings.day_start(last)
@@ -178,7 +179,7 @@ def ingest(
     ctx = RunContext(
         run_id=run_id or f"manual__{last.isoformat()}",
         logical_date=start,
-        docs_root=lake.root / "docs",
+        docs_root=docs_root(lake),
     )
     logging.basicConfig(level=logging.WARNING)
     try:
@@ -215,10 +216,12 @@ def _show_staging(lake: Lake) -> None:
     before the first ingest run."""
     runs = lake.read_runs()
     if runs.is_empty():
-        reports.show(console, [reports.no_ingest_runs(lake.root)])
+        reports.show(console, [reports.no_ingest_runs(lake.location)])
         raise typer.Exit(1)
     quarantine = {d: lake.read("quarantine", d) for d in lake.datasets("quarantine")}
-    reports.show(console, reports.staging_report(runs, quarantine, lake.root, lake.catalog_path))
+    reports.show(
+        console, reports.staging_report(runs, quarantine, lake.location, lake.catalog_location)
+    )
 
 
 review_app = typer.Typer(
@@ -260,8 +263,8 @@ def conform() -> None:
     with console.status("conforming the staged tables"):
         done = conform_lake(lake)
         lake.refresh_catalog()
-    console.print(f"conformed {done:,} staged partitions into {lake.root / 'conformed'}")
-    console.print(f"query: duckdb {lake.catalog_path} -c 'SHOW TABLES FROM conformed'")
+    console.print(f"conformed {done:,} staged partitions into {lake.location / 'conformed'}")
+    console.print(reports.catalog_query(lake.catalog_location, "SHOW TABLES FROM conformed"))
 
 
 @app.command()
@@ -300,7 +303,7 @@ def link(
             full=full,
         )
         lake.refresh_catalog()
-    reports.show(console, reports.linkage_run_report(counts, lake.root, lake.catalog_path))
+    reports.show(console, reports.linkage_run_report(counts, lake.location, lake.catalog_location))
 
 
 @review_app.command("list")
@@ -900,7 +903,7 @@ def quality(
     truth_dir = world or settings.data_dir() / "world"
     linkage = measure_linkage_quality(lake, truth_dir)  # stores linkage.quality, who_fails
     if linkage is None:
-        reports.show(console, [reports.no_linkage_run(lake.root)])
+        reports.show(console, [reports.no_linkage_run(lake.location)])
         raise typer.Exit(1)
     warehouse = settings.warehouse_path()
     restrictions = measure_restriction_quality(warehouse, lake, truth_dir)

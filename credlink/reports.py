@@ -38,11 +38,13 @@ from rich.text import Text
 if TYPE_CHECKING:
     import polars as pl
 
+    from credlink.etl.storage import Location
     from credlink.linkage.quality import LinkageQuality
 
 __all__ = [
     "WAREHOUSE_QUERIES",
     "Block",
+    "catalog_query",
     "cell",
     "frame_table",
     "linkage_quality_table",
@@ -112,9 +114,21 @@ def cell(value: object) -> Text:
 # --------------------------------------------------------------------------- staging
 
 
-def no_ingest_runs(lake_root: Path) -> Block:
+def no_ingest_runs(lake_root: Location) -> Block:
     """The note printed instead of the staging report before the first ingest run."""
     return Block(f"[yellow]no ingest runs recorded under {lake_root}[/yellow]")
+
+
+def catalog_query(catalog: Location, sql: str) -> str:
+    """How to run `sql` on the lake's catalog: the DuckDB command line on a local catalog; from
+    Python on a lake on an object store (the DuckDB command line here cannot read it:
+    docs/storage.md, "Reading the catalog of an object-store lake")."""
+    if isinstance(catalog, Path):
+        return f"query: duckdb {catalog} -c '{sql}'"
+    return (
+        "query (Python; the catalog is on the object store): with "
+        f"Lake(settings.lake_dir()).open_catalog() as con: con.sql({sql!r})"
+    )
 
 
 def staging_totals(runs: pl.DataFrame) -> pl.DataFrame:
@@ -147,8 +161,8 @@ def _quarantine_line(dataset: str, rows: pl.DataFrame) -> str:
 def staging_report(
     runs: pl.DataFrame,
     quarantine: Mapping[str, pl.DataFrame],
-    lake_root: Path,
-    catalog_path: Path,
+    lake_root: Location,
+    catalog_path: Location,
 ) -> list[Block]:
     """What the ingest runs staged and quarantined (:func:`staging_totals` of `runs`, the lake's
     ``ops.ingest_runs``), then a line per quarantine table of `quarantine` (name -> its rows)
@@ -160,7 +174,7 @@ def staging_report(
         table.add_row(*(cell(v) for v in row))
     blocks = [Block(table)]
     blocks += [Block(_quarantine_line(d, q)) for d, q in quarantine.items() if not q.is_empty()]
-    blocks.append(Block(f"query: duckdb {catalog_path} -c 'SELECT * FROM ops.ingest_runs'"))
+    blocks.append(Block(catalog_query(catalog_path, "SELECT * FROM ops.ingest_runs")))
     return blocks
 
 
@@ -168,7 +182,7 @@ def staging_report(
 
 
 def linkage_run_report(
-    counts: Mapping[str, int], lake_root: Path, catalog_path: Path
+    counts: Mapping[str, int], lake_root: Location, catalog_path: Location
 ) -> list[Block]:
     """The counts of one linkage run (:func:`linkage.stage.run_linkage`) and how to query the
     links."""
@@ -177,11 +191,10 @@ def linkage_run_report(
     table.add_column("records", justify="right")
     for key, value in counts.items():
         table.add_row(key, f"{value:,}")
-    query = f"query: duckdb {catalog_path} -c 'SELECT * FROM linkage.record_links'"
-    return [Block(table), Block(query)]
+    return [Block(table), Block(catalog_query(catalog_path, "SELECT * FROM linkage.record_links"))]
 
 
-def no_linkage_run(lake_root: Path) -> Block:
+def no_linkage_run(lake_root: Location) -> Block:
     """The note printed instead of the quality report before the first linkage run."""
     return Block(f"[yellow]no linkage run under {lake_root}: run `credlink link`[/yellow]")
 

@@ -100,9 +100,9 @@ def staging_blocks(lake: Lake) -> list[Block]:
     (:func:`credlink.reports.staging_report`)."""
     runs = lake.read_runs()
     if runs.is_empty():
-        raise DemoFailed(f"no ingest runs recorded under {lake.root}")
+        raise DemoFailed(f"no ingest runs recorded under {lake.url}")
     quarantine = {d: lake.read("quarantine", d) for d in lake.datasets("quarantine")}
-    return staging_report(runs, quarantine, lake.root, lake.catalog_path)
+    return staging_report(runs, quarantine, lake.location, lake.catalog_location)
 
 
 def quality_blocks(lake: Lake, world: Path, warehouse: Path) -> list[Block]:
@@ -114,7 +114,7 @@ def quality_blocks(lake: Lake, world: Path, warehouse: Path) -> list[Block]:
 
     linkage = measure_linkage_quality(lake, world)
     if linkage is None:
-        raise DemoFailed(f"no linkage run under {lake.root}")
+        raise DemoFailed(f"no linkage run under {lake.url}")
     restrictions = measure_restriction_quality(warehouse, lake, world)
     lake.refresh_catalog()
     return quality_report(linkage, world, restrictions, warehouse)

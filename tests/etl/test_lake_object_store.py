@@ -397,3 +397,12 @@ def test_an_ingest_task_runs_on_an_object_store_lake(
     assert docs and all(d.is_file() and d.is_relative_to(data / "docs") for d in docs)
     runtime.publish("courts")
     assert "catalog.duckdb" in s3.keys(lake)
+    # The command line's report of the same lake names the store and how to query it.
+    from typer.testing import CliRunner
+
+    from credlink.cli import app
+
+    shown = CliRunner().invoke(app, ["staging"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert f"s3://{BUCKET}/task-lake" in shown.output and "open_catalog()" in shown.output
+    assert "courts" in shown.output
