@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from identities import legal_entities, masked, person_listing, population, ric, stage, uscc
-from linkfault import DAY
+from identities import legal_entities, masked, person_listing, population, ric, stage
+from linkfault import DAY, FIRMS, LI_SI, PEOPLE, WANG_WEI, ZHANG_SAN
 
 import credlink.linkage.partitions
 from credlink.etl.lake import DELTA_DELETED, Lake, delta_metadata
@@ -18,16 +18,7 @@ from credlink.linkage import engine
 from credlink.linkage.stage import run_linkage
 from credlink.linkage.tables import read_record_links
 
-ZHANG_SAN = ric("37082719800512001")
-LI_SI = ric("11010519491231002")
-WANG_WEI = ric("44010619751010004")
 ZHAO_LEI = ric("32010219900101003")
-PEOPLE = {
-    ZHANG_SAN: ("张三", "M", "370827"),
-    LI_SI: ("李四", "M", "110105"),
-    WANG_WEI: ("王伟", "M", "440106"),
-}
-FIRMS = {uscc("91", "110105", "60003734"): ("北京华兴科技有限公司", "张三", ZHANG_SAN)}
 NEXT_DAY = "20250701T000000Z_20250702T000000Z"
 DELTA_DATASETS = ("record_links", "legal_representatives", "person_spine", "organisation_spine")
 ALL = (*DELTA_DATASETS, "review_queue", "spine_manifest", "runs")
