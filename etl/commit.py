@@ -36,7 +36,9 @@ with the store's own means instead of a local lock and renames:
 - the commit record is one PUT, **after the lease was renewed at once**
   (:meth:`~credlink.etl.storage.Lease.confirm`): a run whose lock was taken over while it
   stalled fails with :class:`~credlink.etl.storage.LockLost` before it writes the record, and
-  one that passed has a whole lease (60 s) ahead for that one request;
+  one that passed has a whole lease ahead for that one request; the lease is confirmed again
+  before the record is removed, so a holder that stalled while applying never removes a
+  record (its own, which the new holder completes, or the new holder's);
 - applying a replacement is a server-side copy of the staged object onto the final key (S3
   ``CopyObject``: the final object changes whole, in one request; readers see the old one or
   the new one), then the removal of the staged object. Both are idempotent, as renames are:
@@ -343,6 +345,10 @@ def commit(lake_root: Location, stage: str, run_id: str, ops: Sequence[Op]) -> N
     for op in ops:
         _apply(op)
         write_point(stage, f"applied {op}")
+    if not isinstance(directory, Path):
+        # A holder whose lock was taken over while it applied (it stalled past its lease)
+        # leaves the record alone: the new holder completes it, or removes its own.
+        _leases[str(directory)].confirm()
     _remove_record(final)
     write_point(stage, "commit record removed")
 

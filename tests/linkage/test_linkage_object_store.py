@@ -24,7 +24,7 @@ from linkfault import DATASETS, DAY, Forker, same, snapshot, two_day_lake
 from objectstore import Store, moto_store
 
 from credlink.etl import storage
-from credlink.etl.commit import Replace, commit, stage_lock, temporary
+from credlink.etl.commit import Replace, commit, recover, stage_lock, temporary
 from credlink.etl.lake import Lake, write_staged
 from credlink.linkage import shards
 from credlink.linkage.stage import LinkageLockedError, run_linkage
@@ -183,6 +183,39 @@ def test_a_run_whose_lock_was_taken_over_commits_nothing(s3: Store) -> None:
         and "linkage/review_queue/interval=all/data.parquet" not in keys
     )
     assert lake.read("linkage", "review_queue").is_empty()
+
+
+def test_a_run_whose_lock_was_taken_over_while_applying_leaves_the_record(
+    s3: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock object is taken over after the commit record was written: the stalled holder
+    raises LockLost and leaves the record for the new holder, whose recovery completes it."""
+    import credlink.etl.commit as unit
+
+    lake = s3.lake()
+    final = lake.partition_location("linkage", "review_queue", "all")
+    tmp = temporary(final, "t2")
+    lock = lake.location / "linkage" / ".linkage.lock"
+    record = lake.location / "linkage" / ".commit.json"
+
+    def taken_over_after_the_record(stage: str, label: str) -> None:
+        if label == "commit record":  # the run stalls past its lease; another worker takes over
+            lock.fs.pipe_file(lock.path, b'{"holder": "another worker"}')
+
+    monkeypatch.setattr(unit, "write_point", taken_over_after_the_record)
+    with (
+        pytest.raises(storage.LockLost, match="was lost while held"),
+        stage_lock(lake.location, "linkage", "stalled-run"),
+    ):
+        write_staged(tmp, pl.DataFrame({"unique_id": ["a"]}))
+        commit(lake.location, "linkage", "stalled-run", [Replace(tmp, final)])
+    assert record.exists(), "the stalled holder left the commit record"
+    lock.fs.rm_file(lock.path)  # the other worker's lock, gone with it
+    monkeypatch.undo()
+    with stage_lock(lake.location, "linkage", "next-run"):
+        assert recover(lake.location, "linkage") == "stalled-run"
+    assert not record.exists()
+    assert lake.read("linkage", "review_queue")["unique_id"].to_list() == ["a"]
 
 
 def test_a_second_run_waits_for_the_lock_object_then_refuses(s3: Store) -> None:
