@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from credlink.etl.commit import write_point
-from credlink.etl.lake import Lake, read_parquet_file, write_staged
+from credlink.etl.lake import Lake, write_staged
 from credlink.etl.storage import put_object, remove_folder
 
 if TYPE_CHECKING:
@@ -69,11 +69,6 @@ def write_parquet(path: Location, frame: pl.DataFrame, *, stage: str | None = No
     if stage is not None:
         write_point(stage, f"wrote {path.name}")
     tmp.replace(path)
-
-
-def read_parquet(path: Location) -> pl.DataFrame:
-    """A scratch file written by :func:`write_parquet`."""
-    return read_parquet_file(path)
 
 
 def write_json(path: Location, doc: dict[str, Any]) -> None:

@@ -79,11 +79,10 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from credlink.etl.lake import Lake
+from credlink.etl.lake import Lake, read_parquet_file
 from credlink.etl.scratch import (
     fresh_folder,
     read_json,
-    read_parquet,
     remove_stale,
     run_folder,
     write_json,
@@ -311,7 +310,7 @@ def link_shard(lake: Lake, *, run_id: str, shard: int) -> dict[str, Any]:
     for kind, spec in manifest["kinds"].items():
         t = time.perf_counter()
         subject = spec["subject"]
-        records = read_parquet(_input(folder, kind, shard))
+        records = read_parquet_file(_input(folder, kind, shard))
         model = load_model(current_model_path(subject, models_dir))
         if model.version != spec["model_version"]:
             raise ShardError(f"{where}: the current {subject} model is {model.version}, "
@@ -319,7 +318,7 @@ def link_shard(lake: Lake, *, run_id: str, shard: int) -> dict[str, Any]:
         modelled = False
         if not records.is_empty():
             if subject not in spines:
-                spines[subject] = read_parquet(_spine_file(folder, subject))
+                spines[subject] = read_parquet_file(_spine_file(folder, subject))
                 if spine_digest(spines[subject]) != spec["spine_digest"]:
                     raise ShardError(f"{where}: the {subject} spine file is not the plan's")
             res = resolve_records(records, spines[subject], subject, model, th, policy)
@@ -397,10 +396,10 @@ class _ShardResults:
                 path = _output(self.folder, work.kind, mark["shard"], "links")
                 if not got or not path.is_file():
                     continue
-                links.append(read_parquet(path))
+                links.append(read_parquet_file(path))
                 if got["modelled"]:
                     modelled = True
-                    pairs.append(read_parquet(_output(self.folder, work.kind, mark["shard"],
+                    pairs.append(read_parquet_file(_output(self.folder, work.kind, mark["shard"],
                                                       "pairs")))  # fmt: skip
                 elsewhere += float(got["seconds"])
         else:

@@ -51,11 +51,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from credlink.etl.lake import Lake
+from credlink.etl.lake import Lake, read_parquet_file
 from credlink.etl.scratch import (
     fresh_folder,
     read_json,
-    read_parquet,
     remove_stale,
     run_folder,
     write_json,
@@ -260,20 +259,20 @@ def _required(path: Location) -> dict[str, Any]:
 
 def _load_inputs(folder: Location) -> Inputs:
     names = _required(folder / "listings.json")["lists"]
-    listings = {n: read_parquet(folder / "listings" / f"{i:03d}.parquet")
+    listings = {n: read_parquet_file(folder / "listings" / f"{i:03d}.parquet")
                 for i, n in enumerate(names)}  # fmt: skip
     carry = None
     if (folder / "carry_basis.parquet").is_file():
-        carry = Carry(restrictions=read_parquet(folder / "carry_restrictions.parquet"),
-                      basis=read_parquet(folder / "carry_basis.parquet"))  # fmt: skip
+        carry = Carry(restrictions=read_parquet_file(folder / "carry_restrictions.parquet"),
+                      basis=read_parquet_file(folder / "carry_basis.parquet"))  # fmt: skip
     runs = folder / "runs.parquet"
-    frames = {w: read_parquet(folder / f"{w}.parquet") for w in _FRAMES}
-    return Inputs(listings=listings, runs=read_parquet(runs) if runs.is_file() else None,
+    frames = {w: read_parquet_file(folder / f"{w}.parquet") for w in _FRAMES}
+    return Inputs(listings=listings, runs=read_parquet_file(runs) if runs.is_file() else None,
                   carry=carry, cases=Cases(), **frames)  # fmt: skip
 
 
 def _effects(folder: Location) -> CaseEffects:
-    return CaseEffects(**{w: read_parquet(folder / "effects" / f"{w}.parquet")
+    return CaseEffects(**{w: read_parquet_file(folder / "effects" / f"{w}.parquet")
                           for w in _EFFECTS})  # fmt: skip
 
 
@@ -374,9 +373,9 @@ def _gathered(folder: Location, shards: int, run_id: str) -> Published:
     tables: dict[str, pl.DataFrame] = {}
     for name in done[0]["tables"]:
         if name in GLOBAL_TABLES:
-            tables[name] = read_parquet(_out(folder, 0) / "tables" / _table_file(name))
+            tables[name] = read_parquet_file(_out(folder, 0) / "tables" / _table_file(name))
             continue
-        frames = [read_parquet(_out(folder, i) / "tables" / _table_file(name))
+        frames = [read_parquet_file(_out(folder, i) / "tables" / _table_file(name))
                   for i in range(shards)]  # fmt: skip
         tables[name] = _sorted(name, pl.concat(frames, how="vertical_relaxed"))
     changes = sum(int(d["changes"]) for d in done)
@@ -391,7 +390,7 @@ def _gathered(folder: Location, shards: int, run_id: str) -> Published:
         paths = [_out(folder, i) / file for i in range(shards)]
         if not all(p.is_file() for p in paths):
             return None
-        frame = pl.concat([read_parquet(p) for p in paths], how="vertical_relaxed")
+        frame = pl.concat([read_parquet_file(p) for p in paths], how="vertical_relaxed")
         return frame.sort(list(by), nulls_last=False, maintain_order=True) if by else frame
 
     history = whole("history.parquet", "seq", "restriction_id")
